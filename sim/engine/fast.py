@@ -1,0 +1,86 @@
+"""The fast engine: drives actor coroutines itself with `coro.send`, no run-loop turn per step.
+
+It is hosted in `trio.run` (one run for a whole exploration), but trio's
+scheduler never decides anything: actors are plain coroutines that park by
+yielding to this driver.
+"""
+from __future__ import annotations
+
+import types
+
+import trio
+
+from sim import runtime
+from sim.kernel import DONE, PARKED, Crashed, Kernel
+from sim.tape import Divergence
+
+
+@types.coroutine
+def _park():
+    yield
+
+
+@types.coroutine
+def _park_wait(a):
+    yield
+    return not a.timed_out
+
+
+class FastKernel(Kernel):
+    def park(self, a):
+        return _park()
+
+    def park_wait(self, a):
+        return _park_wait(a)
+
+
+def _kill(a) -> None:
+    a.crashing = True
+    coro = a.coro
+    try:
+        coro.throw(Crashed())
+    except BaseException:  # Crashed itself, StopIteration, or whatever cleanup raised: the actor is gone
+        pass
+    else:
+        try:
+            coro.close()  # it awaited again while dying: a dead process runs nothing more
+        except RuntimeError:
+            pass
+    a.state = DONE
+
+
+class FastEngine:
+    name = "fast"
+
+    def host(self, fn):
+        """Run `fn()` (many executions) inside a single trio.run."""
+        async def main():
+            return fn()
+        return trio.run(main)
+
+    def execute(self, scenario, strategy, record: bool = False) -> Kernel:
+        k = FastKernel(scenario, strategy, record)
+        prev, runtime._kernel = runtime._kernel, k
+        try:
+            for a in k.steps():
+                if a.crashing:
+                    _kill(a)
+                    continue
+                try:
+                    a.coro.send(None)
+                    a.state = PARKED
+                except StopIteration:
+                    a.state = DONE
+                except Exception as e:
+                    a.state = DONE
+                    a.error = e
+        except Divergence as d:
+            if d.step is None:
+                d.step = k.step
+            raise
+        finally:
+            for a in k.leftovers():
+                k.running = a
+                _kill(a)
+            runtime._kernel = prev
+        return k

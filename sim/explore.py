@@ -1,0 +1,164 @@
+"""Exploration: run executions of a scenario under a strategy; turn a violation into a trace; replay traces."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+
+from sim import engine as engines
+from sim import registry
+from sim.kernel import Violation
+from sim.scenario import Scenario
+from sim.strategy import Replay, Strategy
+from sim.tape import Divergence
+from sim.trace import SCHEMA_VERSION, Trace, TraceError, steps_of, verdict_of
+
+DEFAULT_BUDGET = 1000
+
+try:
+    SIM_VERSION = version("sim")
+except PackageNotFoundError:  # running from a source tree
+    SIM_VERSION = "0+unknown"
+
+
+@dataclass
+class Exploration:
+    scenario: Scenario
+    strategy: dict
+    engine: str
+    executions: int = 0
+    steps: int = 0
+    decisions: int = 0
+    crashes: int = 0
+    redeliveries: int = 0
+    elapsed: float = 0.0
+    complete: bool = False          # an exhaustive strategy covered its whole space
+    truncated: bool = False         # ... but explored wide data choices only at their extremes
+    violation: Violation | None = None
+    found_at: int | None = None     # 1-based execution index of the first violation
+    tape: list[int] | None = None   # its tape
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.violation is None
+
+    def bounds(self) -> str:
+        f = self.scenario.faults
+        what = f"{f.describe()}, {self.scenario.max_steps} steps"
+        if self.complete:
+            cov = "exhaustive" + (" (wide data choices at their extremes)" if self.truncated else "")
+        else:
+            cov = "sampled"
+        return f"{cov} within {what}"
+
+
+def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", budget: int | None = None,
+            time_limit: float | None = None, progress=None) -> Exploration:
+    """Run executions until a violation, the budget, the time limit, or an exhausted strategy.
+
+    `budget` counts executions. With neither budget nor time limit, an
+    exhaustive strategy runs to completion and any other stops at DEFAULT_BUDGET.
+    `time_limit` only bounds how much is explored: what is found replays exactly.
+    """
+    eng = engines.make(engine)
+    if budget is None and time_limit is None and not strategy.exhaustive:
+        budget = DEFAULT_BUDGET
+    if budget is not None and budget < 1:
+        raise ValueError(f"budget must be >= 1, got {budget}")
+    res = Exploration(scenario, strategy.describe(), engine)
+
+    def loop():
+        t0 = time.perf_counter()
+        deadline = None if time_limit is None else t0 + time_limit
+        execute = eng.execute
+        n = 0
+        while budget is None or n < budget:
+            if not strategy.next_execution():
+                res.complete = True
+                break
+            k = execute(scenario, strategy)
+            strategy.end_execution(k)
+            n += 1
+            res.steps += k.step
+            res.decisions += len(k.tape)
+            res.crashes += k.crashes
+            res.redeliveries += k.redeliveries
+            if k.violation is not None:
+                res.violation = k.violation
+                res.found_at = n
+                res.tape = k.tape
+                break
+            if progress is not None and n % 256 == 0:
+                progress(n)
+            if deadline is not None and (n & 63) == 0 and time.perf_counter() > deadline:
+                break
+        res.complete = res.complete or strategy.complete
+        res.executions = n
+        res.elapsed = time.perf_counter() - t0
+
+    eng.host(loop)
+    res.truncated = bool(getattr(strategy, "truncated", False))
+    return res
+
+
+def run_tape(scenario: Scenario, strategy: Strategy, engine: str = "fast"):
+    """One recorded execution (step log on) under `strategy`; returns the kernel."""
+    eng = engines.make(engine)
+
+    def once():
+        if not strategy.next_execution():
+            raise RuntimeError("strategy has no execution to run")
+        k = eng.execute(scenario, strategy, record=True)
+        strategy.end_execution(k)
+        return k
+
+    return eng.host(once)
+
+
+def make_trace(scenario: Scenario, tape: list[int], *, strategy: dict, engine: str = "fast",
+               execution: int | None = None) -> Trace:
+    """Re-execute `tape` with recording on and package it as a sealed trace."""
+    k = run_tape(scenario, Replay(tape), engine)
+    return trace_of(scenario, k, strategy=strategy, engine=engine, execution=execution)
+
+
+def trace_of(scenario: Scenario, k, *, strategy: dict, engine: str, execution: int | None = None) -> Trace:
+    return Trace(
+        schema_version=SCHEMA_VERSION, sim_version=SIM_VERSION, scenario=scenario.name,
+        revision=scenario.revision, params=dict(scenario.params),
+        faults={"crashes": scenario.faults.crashes, "redeliveries": scenario.faults.redeliveries},
+        max_steps=scenario.max_steps, strategy=strategy, engine=engine, execution=execution,
+        tape=list(zip(k.tape_kinds, k.tape_ns, k.tape)), steps=steps_of(k.log),
+        verdict=verdict_of(k.violation),
+    ).sealed()
+
+
+@dataclass
+class ReplayResult:
+    trace: Trace
+    replayed: Trace
+    same_verdict: bool
+
+    def describe_mismatch(self) -> str:
+        return (f"verdict changed: the trace recorded {self.trace.verdict.describe()}; "
+                f"replay gives {self.replayed.verdict.describe()}")
+
+
+def replay(trace: Trace, engine: str | None = None, scenario: Scenario | None = None) -> ReplayResult:
+    """Replay a trace against the current model. Raises TraceError on divergence or unknown scenario."""
+    if scenario is None:
+        try:
+            scenario = registry.get(trace.scenario)
+        except registry.UnknownScenario as e:
+            raise TraceError(str(e)) from None
+    eng = engine or trace.engine
+    try:
+        k = run_tape(scenario, Replay.from_choices(trace.tape), eng)
+    except Divergence as d:
+        rev = ""
+        if trace.revision != scenario.revision:
+            rev = f" (trace from model revision {trace.revision}, model is now revision {scenario.revision})"
+        raise TraceError(f"{d}{rev}") from None
+    replayed = trace_of(scenario, k, strategy=trace.strategy, engine=trace.engine, execution=trace.execution)
+    return ReplayResult(trace, replayed, replayed.verdict == trace.verdict)

@@ -1,0 +1,424 @@
+"""One execution: actors, processes, the virtual clock, faults and the decision loop.
+
+The decision loop (`Kernel.steps`) is a generator shared by every engine: it
+yields the actor that must run (or be killed) next, and the engine does only that,
+by `coro.send` (fast engine) or by releasing a parked trio task (task engine).
+Keeping the scheduling logic in one place is what makes the engines' traces
+byte-identical for the same tape.
+
+Scheduling model: an actor is parked at a point (`runtime.point` / `runtime.wait`)
+that declares the footprint of its next atomic step. At each decision the options
+are, in this order (index 0 = no deviation):
+
+    run options   the current actor first if enabled, then the other enabled
+                  actors in spawn order;
+    time          advance the clock to the next timer while actors can still run
+                  (only when some actor sleeps or waits with a timeout);
+    redeliver m   deliver an in-flight message again (at-least-once), if the
+                  redelivery budget allows;
+    crash P       crash process P, if the crash budget allows.
+
+A choice with a single option is not asked (and not on the tape).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ulid import ULID
+
+from sim import runtime
+from sim.tape import Divergence, STEP
+
+NEW, PARKED, DONE = 0, 1, 2
+ULID_EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: ULIDs look real, never depend on the wall clock
+
+
+class Crashed(BaseException):
+    """Thrown into every actor of a crashing process (a BaseException so `except Exception` can't swallow it)."""
+
+
+class Actor:
+    __slots__ = ("id", "name", "process", "coro", "state", "label", "reads", "writes",
+                 "guard", "deadline", "idle", "timed_out", "crashing", "error", "task", "scope")
+
+    def __init__(self, aid: int, name: str, process: "Process", coro):
+        self.id = aid
+        self.name = name
+        self.process = process
+        self.coro = coro
+        self.state = NEW
+        self.label = "start"
+        self.reads = ()
+        self.writes = ()
+        self.guard = None
+        self.deadline = None
+        self.idle = False
+        self.timed_out = False
+        self.crashing = False
+        self.error = None
+        self.task = None
+        self.scope = None
+
+    def __repr__(self):
+        return f"<Actor {self.name}>"
+
+
+class Process:
+    """A simulated OS process: its actors and volatile state die together on a crash."""
+
+    kind = "crash"
+    __slots__ = ("name", "index", "start", "restart", "actors", "volatile", "incarnation", "alive")
+
+    def __init__(self, name: str, index: int, start, restart: bool):
+        self.name = name
+        self.index = index
+        self.start = start
+        self.restart = restart
+        self.actors: list[Actor] = []
+        self.volatile: dict = {}
+        self.incarnation = 0
+        self.alive = True
+
+    def spawn(self, name: str, fn, *args) -> Actor:
+        """Start an actor in this process; it runs to its first point when the current step ends."""
+        return runtime._k().spawn(self, name, fn, args)
+
+    def __repr__(self):
+        return f"<Process {self.name}>"
+
+
+class _Time:
+    kind = "time"
+
+
+TIME = _Time()
+
+
+@dataclass(frozen=True)
+class Violation:
+    invariant: str
+    step: int
+    message: str
+
+
+class Kernel:
+    """State of one execution. Built fresh for every execution (cheap: a few objects)."""
+
+    def __init__(self, scenario, strategy, record: bool = False):
+        self.scenario = scenario
+        self.strategy = strategy
+        self.record = record
+        self.now = 0
+        self.step = 0
+        self.current: Actor | None = None     # the actor option 0 keeps running
+        self.running: Actor | None = None     # the actor executing right now (also while starting or dying)
+        self.actors: list[Actor] = []          # parked or new actors, spawn order
+        self.pending: list[Actor] = []         # spawned, not yet run to their first point
+        self.processes: list[Process] = []
+        self.queues: list = []
+        self.locks: list = []
+        self.options: list = []
+        self.n_run = 0
+        self.tape: list[int] = []
+        self.tape_kinds: list[str] = []
+        self.tape_ns: list[int] = []
+        self.log: list[list] = []              # record mode: one entry per step
+        self.violation: Violation | None = None
+        self.crashes = 0
+        self.redeliveries = 0
+        f = scenario.faults
+        self.max_crashes = f.crashes
+        self.max_redeliveries = f.redeliveries
+        self._next_actor_id = 0
+        self._ulid_counter = 0
+        self.state: Any = None
+
+    # ---- building (scenario setup and actors) -------------------------------------------
+
+    def process(self, name: str, start: Callable[[Process], Any] | None = None, restart: bool = True) -> Process:
+        if any(p.name == name for p in self.processes):
+            raise runtime.SimUsageError(f"duplicate process name {name!r}")
+        p = Process(name, len(self.processes), start, restart)
+        self.processes.append(p)
+        if start is not None:
+            start(p)
+        return p
+
+    def spawn(self, proc: Process, name: str, fn, args) -> Actor:
+        if not proc.alive:
+            raise runtime.SimUsageError(f"process {proc.name} is not running")
+        full = f"{proc.name}/{name}" if proc.incarnation == 0 else f"{proc.name}#{proc.incarnation}/{name}"
+        a = Actor(self._next_actor_id, full, proc, fn(*args))
+        self._next_actor_id += 1
+        proc.actors.append(a)
+        self.pending.append(a)
+        return a
+
+    # ---- the actor-facing API (runtime.* dispatch here) --------------------------------
+
+    def point(self, label, reads, writes):
+        a = self.running
+        a.label = label
+        a.reads = reads
+        a.writes = writes
+        return self.park(a)
+
+    def wait(self, label, ready, timeout, reads, writes, idle):
+        a = self.running
+        a.label = label
+        a.reads = reads
+        a.writes = writes
+        a.guard = ready
+        a.deadline = None if timeout is None else self.now + timeout
+        a.idle = idle
+        return self.park_wait(a)
+
+    def park(self, a):  # engine-specific: returns an awaitable that parks `a`
+        raise NotImplementedError
+
+    def park_wait(self, a):  # like park, but the awaitable returns `not a.timed_out`
+        raise NotImplementedError
+
+    def choose(self, kind: str, n: int, label) -> int:
+        if n <= 1:
+            if n == 1:
+                return 0
+            raise runtime.SimUsageError(f"choose({kind!r}, {n}) needs n >= 1")
+        v = self.strategy.choose(kind, n, label)
+        self.tape.append(v)
+        if self.record:
+            self.tape_kinds.append(kind)
+            self.tape_ns.append(n)
+        return v
+
+    def note(self, text: str) -> None:
+        if self.log:
+            self.log[-1][8].append(text)
+
+    def ulid(self) -> str:
+        hi = self.choose("ulid", 1 << 16, "ulid order")
+        self._ulid_counter += 1
+        value = ((ULID_EPOCH_MS + self.now) << 80) | (hi << 64) | self._ulid_counter
+        return str(ULID.from_int(value))
+
+    # ---- the decision loop ------------------------------------------------------------
+
+    def _retire(self, a: Actor) -> None:
+        if a in self.actors:  # not yet there if it finished while being started
+            self.actors.remove(a)
+        a.process.actors.remove(a)
+        if a.error is not None and self.violation is None:
+            e = a.error
+            self.violation = Violation("uncaught-exception", self.step,
+                                       f"{a.name} raised {type(e).__name__}: {e}")
+
+    def steps(self):
+        """Generator: yields each actor to resume (or kill, if `actor.crashing`)."""
+        scenario = self.scenario
+        self.state = scenario.setup(self)
+        always = scenario.always
+        eventually = scenario.eventually
+        seen = [False] * len(eventually)
+        false_for = [0] * len(eventually)
+        opts = self.options
+        rec = self.record
+        max_steps = scenario.max_steps
+        actors = self.actors
+        pending = self.pending
+        while pending:
+            a = pending.pop(0)
+            self.running = a
+            yield a
+            if a.state == DONE:
+                self._retire(a)
+            else:
+                actors.append(a)
+        while self.violation is None:
+            # -- options
+            now = self.now
+            cur = self.current
+            opts.clear()
+            next_deadline = None
+            for a in actors:
+                g = a.guard
+                if g is not None and not g():
+                    d = a.deadline
+                    if d is None:
+                        continue
+                    if d > now:
+                        if next_deadline is None or d < next_deadline:
+                            next_deadline = d
+                        continue
+                if a is cur:
+                    opts.insert(0, a)
+                else:
+                    opts.append(a)
+            n_run = len(opts)
+            if next_deadline is not None:
+                opts.append(TIME)
+            if self.redeliveries < self.max_redeliveries:
+                for q in self.queues:
+                    q.redelivery_options(opts)
+            if self.crashes < self.max_crashes:
+                for p in self.processes:
+                    if p.alive and any(not x.idle for x in p.actors):
+                        opts.append(p)
+            n = len(opts)
+            if n == 0:
+                if self._fire_queue_timers():
+                    continue
+                self._end(seen)
+                return
+            if n == 1:
+                o = opts[0]
+                i = 0
+            else:
+                self.n_run = n_run
+                i = self.strategy.choose(STEP, n, self)
+                self.tape.append(i)
+                if rec:
+                    self.tape_kinds.append(STEP)
+                    self.tape_ns.append(n)
+                o = opts[i]
+            self.step += 1
+            # -- the step
+            if i < n_run:
+                self.current = o
+                if o.guard is not None:
+                    o.timed_out = not o.guard()
+                    o.guard = None
+                    o.deadline = None
+                    o.idle = False
+                if rec:
+                    self.log.append([self.step, now, "run", o.name, o.process.name, o.label,
+                                     _keys(o.reads), _keys(o.writes), []])
+                self.running = o
+                yield o
+                if o.state == DONE:
+                    self._retire(o)
+            elif o is TIME:
+                self.now = next_deadline
+                if rec:
+                    self.log.append([self.step, now, "time", "", "", f"clock {now} -> {next_deadline}", [], [], []])
+            elif o.kind == "crash":
+                yield from self._crash(o)
+            else:
+                self.redeliveries += 1
+                if rec:
+                    self.log.append([self.step, now, "redeliver", o.consumer_name, o.queue.name,
+                                     f"redeliver {o.describe()}", [], [o.queue.key], []])
+                o.redeliver(self)
+            # -- actors spawned during the step run to their first point, in spawn order
+            while pending:
+                a = pending.pop(0)
+                self.running = a
+                yield a
+                if a.state == DONE:
+                    self._retire(a)
+                else:
+                    actors.append(a)
+            if self.violation is not None:
+                return
+            # -- invariants
+            state = self.state
+            for inv in always:
+                r = inv.fn(state)
+                if r is not None and r is not True:
+                    self.violation = Violation(inv.name, self.step, _message(r))
+                    return
+            if eventually:
+                for j, inv in enumerate(eventually):
+                    r = inv.fn(state)
+                    if r is None or r is True:
+                        seen[j] = True
+                        false_for[j] = 0
+                    else:
+                        false_for[j] += 1
+                        if inv.within is not None and false_for[j] > inv.within:
+                            self.violation = Violation(inv.name, self.step,
+                                                       f"false for {inv.within} steps in a row: {_message(r)}")
+                            return
+            if self.step >= max_steps:
+                self.violation = Violation("livelock", self.step,
+                                           f"no quiescence after {max_steps} steps (possible livelock)")
+                return
+
+    def _crash(self, p: Process):
+        self.crashes += 1
+        if self.record:
+            self.log.append([self.step, self.now, "crash", "", p.name, f"crash {p.name}", [], [], []])
+        dying = list(p.actors)
+        for a in dying:
+            if a in self.pending:
+                self.pending.remove(a)
+            a.crashing = True
+            self.running = a
+            yield a
+            a.state = DONE
+            a.error = None
+            if a in self.actors:
+                self.actors.remove(a)
+        p.actors.clear()
+        for lock in self.locks:
+            if lock.owner is not None and lock.owner.process is p:
+                lock.owner = None
+        for q in self.queues:
+            q.on_crash(p, self)
+        if self.current is not None and self.current.process is p:
+            self.current = None
+        p.volatile = {}
+        p.incarnation += 1
+        if p.restart and p.start is not None:
+            if self.record:
+                self.note(f"restart {p.name} as {p.name}#{p.incarnation}")
+            p.start(p)
+        else:
+            p.alive = False
+
+    def _fire_queue_timers(self) -> bool:
+        """At quiescence, jump the clock to the next queue timer (a visibility timeout)."""
+        nxt = None
+        for q in self.queues:
+            d = q.next_deadline()
+            if d is not None and (nxt is None or d < nxt):
+                nxt = d
+        if nxt is None:
+            return False
+        self.step += 1
+        if self.record:
+            self.log.append([self.step, self.now, "time", "", "", f"clock {self.now} -> {max(nxt, self.now)}", [], [], []])
+        self.now = max(nxt, self.now)
+        for q in self.queues:
+            q.fire(self)
+        return True
+
+    def _end(self, seen) -> None:
+        blocked = [a for a in self.actors if not a.idle]
+        if blocked:
+            what = ", ".join(f"{a.name} at {a.label!r}" for a in blocked)
+            self.violation = Violation("deadlock", self.step, f"no actor can run; blocked: {what}")
+            return
+        state = self.state
+        for inv in self.scenario.at_end:
+            r = inv.fn(state)
+            if r is not None and r is not True:
+                self.violation = Violation(inv.name, self.step, _message(r))
+                return
+        for j, inv in enumerate(self.scenario.eventually):
+            r = inv.fn(state)
+            if not (r is None or r is True):
+                self.violation = Violation(inv.name, self.step, f"never held at quiescence: {_message(r)}")
+                return
+
+    def leftovers(self) -> list[Actor]:
+        """Actors still alive when the execution ended (to be killed by the engine)."""
+        return self.actors + self.pending
+
+
+def _message(r) -> str:
+    return "predicate is false" if r is False else str(r)
+
+
+def _keys(keys) -> list[str]:
+    return [k if isinstance(k, str) else "/".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in keys]

@@ -1,0 +1,218 @@
+"""Blocking primitives built on `runtime.wait`: locks and an at-least-once queue.
+
+Each operation is its own atomic step (a point precedes it). Code that touches
+shared state after taking a lock should still start that access with its own
+point, so every step's footprint is declared where it begins.
+"""
+from __future__ import annotations
+
+from sim import runtime
+from sim.runtime import SimUsageError
+
+
+class Lock:
+    """A non-reentrant lock. Per-process mutex: create it in the process's start
+    function (it is volatile). Cross-process lock (a file lock): create it in
+    setup. Either way a crash releases what the dead process held, as the OS
+    releases a dead process's flock."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.key = ("lock", name)
+        self.owner = None
+        runtime._k().locks.append(self)
+
+    def _free(self) -> bool:
+        return self.owner is None
+
+    async def acquire(self, timeout: int | None = None) -> bool:
+        me = runtime.current_actor()
+        if self.owner is me:
+            raise SimUsageError(f"{me.name} acquires lock {self.name} it already holds")
+        ok = await runtime.wait(f"acquire {self.name}", self._free, timeout=timeout, writes=(self.key,))
+        if ok:
+            self.owner = runtime.current_actor()
+        return ok
+
+    async def release(self) -> None:
+        await runtime.point(f"release {self.name}", writes=(self.key,))
+        me = runtime.current_actor()
+        if self.owner is not me:
+            raise SimUsageError(f"{me.name} releases lock {self.name} held by {self.owner}")
+        self.owner = None
+
+    async def __aenter__(self):
+        await self.acquire()
+        return self
+
+    async def __aexit__(self, *exc):
+        if not runtime.current_actor().crashing:  # a dead process releases nothing itself
+            await self.release()
+        return False
+
+
+VISIBLE, INFLIGHT, ACKED, DEAD = "visible", "in-flight", "acked", "dead"
+
+
+class Message:
+    """A queued message; also the option "redeliver this message" offered to the scheduler."""
+    kind = "redeliver"
+    __slots__ = ("id", "payload", "queue", "state", "deliveries", "consumer", "deadline")
+
+    def __init__(self, mid: str, payload, queue: "Queue"):
+        self.id = mid
+        self.payload = payload
+        self.queue = queue
+        self.state = VISIBLE
+        self.deliveries = 0
+        self.consumer = None
+        self.deadline = None
+
+    @property
+    def consumer_name(self) -> str:
+        return self.consumer.name if self.consumer is not None else ""
+
+    def describe(self) -> str:
+        return f"{self.id} (delivery {self.deliveries + 1})"
+
+    def redeliver(self, kernel) -> None:
+        self.queue._make_visible(self)
+
+    def __repr__(self):
+        return f"<Message {self.id} {self.state}>"
+
+
+class Delivery:
+    __slots__ = ("message", "attempt")
+
+    def __init__(self, message: Message, attempt: int):
+        self.message = message
+        self.attempt = attempt
+
+    @property
+    def payload(self):
+        return self.message.payload
+
+
+class Queue:
+    """At-least-once delivery with a visibility timeout.
+
+    - `receive` blocks (idle: waiting for work is not a deadlock) until a message
+      is visible; which one is a tape choice, 0 = oldest.
+    - A received message is in flight until acked. If its consumer's process
+      crashes, or the handler fails, it becomes visible again when its
+      visibility timeout expires (the clock jumps there at quiescence).
+    - A redelivery fault (scenario budget) makes an in-flight message visible
+      again while its first consumer still runs: duplicate processing.
+    - After `max_deliveries` deliveries a message is dead-lettered.
+    """
+
+    def __init__(self, name: str, *, visibility_timeout: int = 30_000, max_deliveries: int | None = None):
+        if visibility_timeout <= 0:
+            raise SimUsageError("visibility_timeout must be > 0")
+        self.name = name
+        self.key = ("queue", name)
+        self.visibility_timeout = visibility_timeout
+        self.max_deliveries = max_deliveries
+        self.messages: list[Message] = []
+        self.n_visible = 0
+        runtime._k().queues.append(self)
+
+    # -- producer
+    def push(self, payload) -> Message:
+        """Enqueue now, inside the current step (or during setup)."""
+        m = Message(f"{self.name}#{len(self.messages) + 1}", payload, self)
+        self.messages.append(m)
+        self.n_visible += 1
+        runtime.note(f"enqueue {m.id}")
+        return m
+
+    async def send(self, payload) -> Message:
+        await runtime.point(f"send {self.name}", writes=(self.key,))
+        return self.push(payload)
+
+    # -- consumer
+    def _ready(self) -> bool:
+        return self.n_visible > 0
+
+    async def receive(self, timeout: int | None = None) -> Delivery | None:
+        ok = await runtime.wait(f"receive {self.name}", self._ready, timeout=timeout,
+                                writes=(self.key,), idle=True)
+        if not ok:
+            return None
+        visible = [m for m in self.messages if m.state == VISIBLE]
+        m = visible[runtime.choose("deliver", len(visible), self.name)]
+        m.state = INFLIGHT
+        m.deliveries += 1
+        m.consumer = runtime.current_actor()
+        m.deadline = runtime.now() + self.visibility_timeout
+        self.n_visible -= 1
+        runtime.note(f"deliver {m.id} (delivery {m.deliveries})")
+        return Delivery(m, m.deliveries)
+
+    async def ack(self, d: Delivery) -> None:
+        await runtime.point(f"ack {d.message.id}", writes=(self.key,))
+        m = d.message
+        if m.state == VISIBLE:
+            self.n_visible -= 1
+        if m.state != ACKED:
+            m.state = ACKED
+            runtime.note(f"ack {m.id}")
+
+    def nack(self, d: Delivery) -> None:
+        """The handler failed: the message is redelivered when its visibility timeout expires."""
+        m = d.message
+        if m.state == INFLIGHT and m.consumer is runtime.current_actor():
+            m.consumer = None
+
+    def consume(self, proc, handler, name: str = "consumer", concurrency: int = 1) -> None:
+        """Spawn consumer loops in `proc`: receive, `await handler(payload, delivery)`, ack.
+
+        A handler that raises leaves the message unacked (redelivered later)."""
+        for i in range(concurrency):
+            proc.spawn(name if concurrency == 1 else f"{name}{i}", self._loop, handler)
+
+    async def _loop(self, handler):
+        while True:
+            d = await self.receive()
+            try:
+                await handler(d.payload, d)
+            except Exception as e:
+                runtime.note(f"handler failed on {d.message.id}: {type(e).__name__}: {e}")
+                self.nack(d)
+                continue
+            await self.ack(d)
+
+    # -- hooks the kernel calls
+    def _make_visible(self, m: Message) -> None:
+        if self.max_deliveries is not None and m.deliveries >= self.max_deliveries:
+            m.state = DEAD
+            runtime.note(f"dead-letter {m.id} after {m.deliveries} deliveries")
+            return
+        m.state = VISIBLE
+        m.consumer = None
+        self.n_visible += 1
+
+    def redelivery_options(self, opts: list) -> None:
+        cap = self.max_deliveries
+        for m in self.messages:
+            if m.state == INFLIGHT and m.consumer is not None and (cap is None or m.deliveries < cap):
+                opts.append(m)
+
+    def on_crash(self, proc, kernel) -> None:
+        for m in self.messages:
+            if m.state == INFLIGHT and m.consumer is not None and m.consumer.process is proc:
+                m.consumer = None
+
+    def next_deadline(self) -> int | None:
+        d = None
+        for m in self.messages:
+            if m.state == INFLIGHT and m.consumer is None and (d is None or m.deadline < d):
+                d = m.deadline
+        return d
+
+    def fire(self, kernel) -> None:
+        now = kernel.now
+        for m in self.messages:
+            if m.state == INFLIGHT and m.consumer is None and m.deadline <= now:
+                self._make_visible(m)

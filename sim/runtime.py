@@ -1,0 +1,96 @@
+"""The API an actor calls: scheduling points, blocking waits, time, choices.
+
+Every function acts on the execution that is running now (there is exactly one
+per thread at a time, like trio's run-local state). Models and scenarios use only
+these functions and the primitives built on them, so the same actor code runs
+under every engine.
+"""
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable, Hashable, Iterable
+
+_kernel = None  # the Kernel of the running execution, set by the engine
+
+
+class SimUsageError(RuntimeError):
+    """A sim function was called outside a running execution or with bad arguments."""
+
+
+def _k():
+    k = _kernel
+    if k is None:
+        raise SimUsageError("no simulated execution is running here")
+    return k
+
+
+def point(label: str, reads: Iterable[Hashable] = (), writes: Iterable[Hashable] = ()) -> Awaitable[None]:
+    """Park until the scheduler lets this actor run its next atomic step.
+
+    `reads`/`writes` are the keys that step (the code up to the next point)
+    touches: its footprint, which partial-order reduction relies on.
+    """
+    return _k().point(label, reads, writes)
+
+
+def wait(label: str, ready: Callable[[], bool], *, timeout: int | None = None,
+         reads: Iterable[Hashable] = (), writes: Iterable[Hashable] = (),
+         idle: bool = False) -> Awaitable[bool]:
+    """Park until `ready()` is true (then run the next step) or `timeout` ticks pass.
+
+    Returns True if it woke because `ready()` held, False on timeout. While
+    blocked the actor is not enabled. `idle=True` marks a wait that may last
+    forever without it being a deadlock (a consumer waiting for work).
+    """
+    return _k().wait(label, ready, timeout, reads, writes, idle)
+
+
+def sleep(ticks: int, label: str | None = None) -> Awaitable[bool]:
+    """Virtual sleep: the actor is enabled again once the clock reaches now+ticks."""
+    if ticks < 0:
+        raise SimUsageError(f"sleep ticks must be >= 0, got {ticks}")
+    return _k().wait(label or f"wake after sleep({ticks})", _never, ticks, (), (), False)
+
+
+def _never() -> bool:
+    return False
+
+
+def now() -> int:
+    """Virtual time in ticks (milliseconds by convention)."""
+    return _k().now
+
+
+def choose(kind: str, n: int, label: str = "") -> int:
+    """A nondeterministic choice in [0, n), answered by the tape. 0 = the default."""
+    return _k().choose(kind, n, label)
+
+
+def note(text: str) -> None:
+    """Attach a human-readable effect to the current step of the trace log."""
+    k = _kernel
+    if k is not None and k.record:
+        k.note(text)
+
+
+def current_process():
+    return _k().running.process
+
+
+def current_actor():
+    return _k().running
+
+
+def spawn(name: str, fn: Callable[..., Awaitable[Any]], *args: Any):
+    """Start an actor in the current actor's process (it runs once this step ends)."""
+    k = _k()
+    return k.spawn(k.running.process, name, fn, args)
+
+
+def ulid() -> str:
+    """A ULID whose timestamp is virtual time and whose randomness comes from the tape.
+
+    The 16 high random bits are a tape choice (so the order of ULIDs minted in
+    the same millisecond by different processes is explored); the low 64 bits
+    are a per-execution counter, so two ULIDs never collide by accident.
+    """
+    return _k().ulid()

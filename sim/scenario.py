@@ -1,0 +1,72 @@
+"""Scenarios (a system to explore plus what must hold) and the invariants they check."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+Predicate = Callable[[Any], Any]  # returns None/True when it holds, False or a message when not
+
+
+@dataclass(frozen=True)
+class Invariant:
+    name: str
+    fn: Predicate
+    when: str            # "always" | "at_end" | "eventually"
+    within: int | None = None
+
+
+def always(name: str, fn: Predicate) -> Invariant:
+    """Checked after every step."""
+    return Invariant(name, fn, "always")
+
+
+def at_end(name: str, fn: Predicate) -> Invariant:
+    """Checked once, at quiescence (nothing can run and no timer is pending)."""
+    return Invariant(name, fn, "at_end")
+
+
+def eventually(name: str, fn: Predicate, within: int | None = None) -> Invariant:
+    """Must hold at quiescence; with `within=N`, may also never stay false for more than N steps in a row."""
+    return Invariant(name, fn, "eventually", within)
+
+
+@dataclass(frozen=True)
+class Faults:
+    """The fault budget of one execution."""
+    crashes: int = 0
+    redeliveries: int = 0
+
+    def describe(self) -> str:
+        return f"{self.crashes} crash(es), {self.redeliveries} redelivery(ies)"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A system (built by `setup(sim)`, which returns the state invariants inspect) and its invariants.
+
+    `expect` documents the verdict: "hold", or the name of the invariant a
+    known bug breaks. `revision` names the model revision; a trace recorded
+    from another revision is reported as such when its replay diverges.
+    """
+    name: str
+    setup: Callable[[Any], Any]
+    invariants: tuple[Invariant, ...] = ()
+    faults: Faults = Faults()
+    max_steps: int = 2_000
+    revision: str = "1"
+    expect: str = "hold"
+    description: str = ""
+    params: dict = field(default_factory=dict)
+    always: tuple[Invariant, ...] = field(init=False, repr=False)
+    at_end: tuple[Invariant, ...] = field(init=False, repr=False)
+    eventually: tuple[Invariant, ...] = field(init=False, repr=False)
+
+    def __post_init__(self):
+        invs = tuple(self.invariants)
+        object.__setattr__(self, "invariants", invs)
+        object.__setattr__(self, "always", tuple(i for i in invs if i.when == "always"))
+        object.__setattr__(self, "at_end", tuple(i for i in invs if i.when == "at_end"))
+        object.__setattr__(self, "eventually", tuple(i for i in invs if i.when == "eventually"))
+        names = [i.name for i in invs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"scenario {self.name}: duplicate invariant names {names}")

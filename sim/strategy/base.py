@@ -1,0 +1,37 @@
+"""The strategy protocol: an oracle that answers choices and executes nothing.
+
+For a `step` choice, `label` is the kernel's view of the decision: options
+`[0, label.n_run)` are enabled actors (`label.options[i]`, current actor first),
+options from `label.n_run` on are deviations (time passing, redelivery, crash).
+For other kinds `label` is a short string. Strategies must not keep `label`.
+"""
+from __future__ import annotations
+
+
+class Strategy:
+    name = "strategy"
+    exhaustive = False  # True: runs until `complete` unless a budget stops it first
+
+    def next_execution(self) -> bool:
+        """Start another execution; False when the strategy has nothing left to try."""
+        return True
+
+    def choose(self, kind: str, n: int, label) -> int:
+        raise NotImplementedError
+
+    def end_execution(self, kernel) -> None:
+        """Called after every execution with its kernel (tape, steps, log if recorded)."""
+
+    def describe(self) -> dict:
+        """What a trace records about how it was found."""
+        return {"name": self.name}
+
+    @property
+    def complete(self) -> bool:
+        """True once an exhaustive strategy has covered its whole space."""
+        return False
+
+
+def execution_seed(seed: int, index: int) -> int:
+    """Independent, reproducible per-execution seed (so a seed range can be split across processes)."""
+    return (seed & 0xFFFFFFFF) << 32 | (index & 0xFFFFFFFF)
