@@ -306,8 +306,9 @@ class Kernel:
             else:
                 self.redeliveries += 1
                 if rec:
-                    self.log.append([self.step, now, "redeliver", o.consumer_name, o.queue.name,
-                                     f"redeliver {o.describe()}", [], [o.queue.key], []])
+                    c = o.consumer
+                    self.log.append([self.step, now, "redeliver", c.name, c.process.name,
+                                     f"redeliver {o.describe()}", [], _keys((o.queue.key,)), []])
                 o.redeliver(self)
             # -- actors spawned during the step run to their first point, in spawn order
             while pending:

@@ -68,10 +68,6 @@ class Message:
         self.consumer = None
         self.deadline = None
 
-    @property
-    def consumer_name(self) -> str:
-        return self.consumer.name if self.consumer is not None else ""
-
     def describe(self) -> str:
         return f"{self.id} (delivery {self.deliveries + 1})"
 
