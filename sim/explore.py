@@ -72,7 +72,7 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
         t0 = time.perf_counter()
         deadline = None if time_limit is None else t0 + time_limit
         execute = eng.execute
-        n = 0
+        n = steps = decisions = crashes = redeliveries = 0
         while budget is None or n < budget:
             if not strategy.next_execution():
                 res.complete = True
@@ -80,10 +80,10 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
             k = execute(scenario, strategy)
             strategy.end_execution(k)
             n += 1
-            res.steps += k.step
-            res.decisions += len(k.tape)
-            res.crashes += k.crashes
-            res.redeliveries += k.redeliveries
+            steps += k.step
+            decisions += len(k.tape)
+            crashes += k.crashes
+            redeliveries += k.redeliveries
             if k.violation is not None:
                 res.violation = k.violation
                 res.found_at = n
@@ -94,7 +94,8 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
             if deadline is not None and (n & 63) == 0 and time.perf_counter() > deadline:
                 break
         res.complete = res.complete or strategy.complete
-        res.executions = n
+        res.executions, res.steps, res.decisions = n, steps, decisions
+        res.crashes, res.redeliveries = crashes, redeliveries
         res.elapsed = time.perf_counter() - t0
 
     eng.host(loop)

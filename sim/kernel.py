@@ -39,26 +39,26 @@ class Crashed(BaseException):
 
 
 class Actor:
-    __slots__ = ("id", "name", "process", "coro", "state", "label", "reads", "writes",
-                 "guard", "deadline", "idle", "timed_out", "crashing", "error", "task", "scope")
+    """A simulated task. Rarely-set fields are class defaults, so spawning one costs four stores."""
+
+    label = "start"      # the next step: its label and footprint, declared at the point
+    reads = ()
+    writes = ()
+    guard = None         # blocked until guard() is true ...
+    deadline = None      # ... or the clock reaches deadline
+    idle = False         # blocked waiting for work: not a deadlock
+    timed_out = False
+    crashing = False
+    error = None
+    task = None          # trio-task engine only
+    scope = None
+    state = NEW
 
     def __init__(self, aid: int, name: str, process: "Process", coro):
         self.id = aid
         self.name = name
         self.process = process
         self.coro = coro
-        self.state = NEW
-        self.label = "start"
-        self.reads = ()
-        self.writes = ()
-        self.guard = None
-        self.deadline = None
-        self.idle = False
-        self.timed_out = False
-        self.crashing = False
-        self.error = None
-        self.task = None
-        self.scope = None
 
     def __repr__(self):
         return f"<Actor {self.name}>"
@@ -68,9 +68,10 @@ class Process:
     """A simulated OS process: its actors and volatile state die together on a crash."""
 
     kind = "crash"
-    __slots__ = ("name", "index", "start", "restart", "actors", "volatile", "incarnation", "alive")
+    __slots__ = ("kernel", "name", "index", "start", "restart", "actors", "volatile", "incarnation", "alive")
 
-    def __init__(self, name: str, index: int, start, restart: bool):
+    def __init__(self, kernel, name: str, index: int, start, restart: bool):
+        self.kernel = kernel
         self.name = name
         self.index = index
         self.start = start
@@ -82,7 +83,7 @@ class Process:
 
     def spawn(self, name: str, fn, *args) -> Actor:
         """Start an actor in this process; it runs to its first point when the current step ends."""
-        return runtime._k().spawn(self, name, fn, args)
+        return self.kernel.spawn(self, name, fn, args)
 
     def __repr__(self):
         return f"<Process {self.name}>"
@@ -116,6 +117,7 @@ class Kernel:
         self.actors: list[Actor] = []          # parked or new actors, spawn order
         self.pending: list[Actor] = []         # spawned, not yet run to their first point
         self.processes: list[Process] = []
+        self._process_names: dict[str, Process] = {}
         self.queues: list = []
         self.locks: list = []
         self.options: list = []
@@ -137,10 +139,11 @@ class Kernel:
     # ---- building (scenario setup and actors) -------------------------------------------
 
     def process(self, name: str, start: Callable[[Process], Any] | None = None, restart: bool = True) -> Process:
-        if any(p.name == name for p in self.processes):
+        if name in self._process_names:
             raise runtime.SimUsageError(f"duplicate process name {name!r}")
-        p = Process(name, len(self.processes), start, restart)
+        p = Process(self, name, len(self.processes), start, restart)
         self.processes.append(p)
+        self._process_names[name] = p
         if start is not None:
             start(p)
         return p
@@ -157,27 +160,10 @@ class Kernel:
 
     # ---- the actor-facing API (runtime.* dispatch here) --------------------------------
 
-    def point(self, label, reads, writes):
-        a = self.running
-        a.label = label
-        a.reads = reads
-        a.writes = writes
-        return self.park(a)
+    direct = False  # True: actors park by a bare yield to an engine that resumes them with coro.send
 
-    def wait(self, label, ready, timeout, reads, writes, idle):
-        a = self.running
-        a.label = label
-        a.reads = reads
-        a.writes = writes
-        a.guard = ready
-        a.deadline = None if timeout is None else self.now + timeout
-        a.idle = idle
-        return self.park_wait(a)
-
-    def park(self, a):  # engine-specific: returns an awaitable that parks `a`
-        raise NotImplementedError
-
-    def park_wait(self, a):  # like park, but the awaitable returns `not a.timed_out`
+    def park(self, a):
+        """Engine-specific: a coroutine that parks `a` until the scheduler resumes it."""
         raise NotImplementedError
 
     def choose(self, kind: str, n: int, label) -> int:
@@ -214,9 +200,13 @@ class Kernel:
                                        f"{a.name} raised {type(e).__name__}: {e}")
 
     def steps(self):
-        """Generator: yields each actor to resume (or kill, if `actor.crashing`)."""
+        """Generator: yields each actor to resume (or kill, if `actor.crashing`).
+
+        With `self.direct`, actors taking a step are resumed here by `coro.send`
+        and only starts and kills are yielded (the fast engine's hot path).
+        """
         scenario = self.scenario
-        self.state = scenario.setup(self)
+        self.state = state = scenario.setup(self)
         always = scenario.always
         eventually = scenario.eventually
         seen = [False] * len(eventually)
@@ -226,16 +216,47 @@ class Kernel:
         max_steps = scenario.max_steps
         actors = self.actors
         pending = self.pending
-        while pending:
-            a = pending.pop(0)
-            self.running = a
-            yield a
-            if a.state == DONE:
-                self._retire(a)
-            else:
-                actors.append(a)
-        while self.violation is None:
-            # -- options
+        choose = self.strategy.choose
+        tape = self.tape
+        faults = self.max_crashes > 0 or self.max_redeliveries > 0
+        direct = self.direct
+        step = 0
+        while True:
+            # -- actors spawned by setup or by the last step run to their first point, in spawn order
+            while pending:
+                a = pending.pop(0)
+                self.running = a
+                yield a
+                if a.state == DONE:
+                    self._retire(a)
+                else:
+                    actors.append(a)
+            if self.violation is not None:
+                return
+            # -- invariants of the state the last step left
+            if step:
+                for inv in always:
+                    r = inv.fn(state)
+                    if r is not None and r is not True:
+                        self.violation = Violation(inv.name, step, _message(r))
+                        return
+                if eventually:
+                    for j, inv in enumerate(eventually):
+                        r = inv.fn(state)
+                        if r is None or r is True:
+                            seen[j] = True
+                            false_for[j] = 0
+                        else:
+                            false_for[j] += 1
+                            if inv.within is not None and false_for[j] > inv.within:
+                                self.violation = Violation(
+                                    inv.name, step, f"false for {inv.within} steps in a row: {_message(r)}")
+                                return
+                if step >= max_steps:
+                    self.violation = Violation("livelock", step,
+                                               f"no quiescence after {max_steps} steps (possible livelock)")
+                    return
+            # -- options: enabled actors (current first), then time, redeliveries, crashes
             now = self.now
             cur = self.current
             opts.clear()
@@ -257,16 +278,18 @@ class Kernel:
             n_run = len(opts)
             if next_deadline is not None:
                 opts.append(TIME)
-            if self.redeliveries < self.max_redeliveries:
-                for q in self.queues:
-                    q.redelivery_options(opts)
-            if self.crashes < self.max_crashes:
-                for p in self.processes:
-                    if p.alive and any(not x.idle for x in p.actors):
-                        opts.append(p)
+            if faults:
+                if self.redeliveries < self.max_redeliveries:
+                    for q in self.queues:
+                        q.redelivery_options(opts)
+                if self.crashes < self.max_crashes:
+                    for p in self.processes:
+                        if p.alive and any(not x.idle for x in p.actors):
+                            opts.append(p)
             n = len(opts)
             if n == 0:
                 if self._fire_queue_timers():
+                    step = self.step
                     continue
                 self._end(seen)
                 return
@@ -275,13 +298,14 @@ class Kernel:
                 i = 0
             else:
                 self.n_run = n_run
-                i = self.strategy.choose(STEP, n, self)
-                self.tape.append(i)
+                i = choose(STEP, n, self)
+                tape.append(i)
                 if rec:
                     self.tape_kinds.append(STEP)
                     self.tape_ns.append(n)
                 o = opts[i]
-            self.step += 1
+            step += 1
+            self.step = step
             # -- the step
             if i < n_run:
                 self.current = o
@@ -291,59 +315,36 @@ class Kernel:
                     o.deadline = None
                     o.idle = False
                 if rec:
-                    self.log.append([self.step, now, "run", o.name, o.process.name, o.label,
+                    self.log.append([step, now, "run", o.name, o.process.name, o.label,
                                      _keys(o.reads), _keys(o.writes), []])
                 self.running = o
-                yield o
-                if o.state == DONE:
-                    self._retire(o)
+                if direct:  # fast engine: resume the coroutine here, saving a generator switch per step
+                    try:
+                        o.coro.send(None)
+                    except StopIteration:
+                        o.state = DONE
+                        self._retire(o)
+                    except Exception as e:
+                        o.state = DONE
+                        o.error = e
+                        self._retire(o)
+                else:
+                    yield o
+                    if o.state == DONE:
+                        self._retire(o)
             elif o is TIME:
                 self.now = next_deadline
                 if rec:
-                    self.log.append([self.step, now, "time", "", "", f"clock {now} -> {next_deadline}", [], [], []])
+                    self.log.append([step, now, "time", "", "", f"clock {now} -> {next_deadline}", [], [], []])
             elif o.kind == "crash":
                 yield from self._crash(o)
             else:
                 self.redeliveries += 1
                 if rec:
                     c = o.consumer
-                    self.log.append([self.step, now, "redeliver", c.name, c.process.name,
+                    self.log.append([step, now, "redeliver", c.name, c.process.name,
                                      f"redeliver {o.describe()}", [], _keys((o.queue.key,)), []])
                 o.redeliver(self)
-            # -- actors spawned during the step run to their first point, in spawn order
-            while pending:
-                a = pending.pop(0)
-                self.running = a
-                yield a
-                if a.state == DONE:
-                    self._retire(a)
-                else:
-                    actors.append(a)
-            if self.violation is not None:
-                return
-            # -- invariants
-            state = self.state
-            for inv in always:
-                r = inv.fn(state)
-                if r is not None and r is not True:
-                    self.violation = Violation(inv.name, self.step, _message(r))
-                    return
-            if eventually:
-                for j, inv in enumerate(eventually):
-                    r = inv.fn(state)
-                    if r is None or r is True:
-                        seen[j] = True
-                        false_for[j] = 0
-                    else:
-                        false_for[j] += 1
-                        if inv.within is not None and false_for[j] > inv.within:
-                            self.violation = Violation(inv.name, self.step,
-                                                       f"false for {inv.within} steps in a row: {_message(r)}")
-                            return
-            if self.step >= max_steps:
-                self.violation = Violation("livelock", self.step,
-                                           f"no quiescence after {max_steps} steps (possible livelock)")
-                return
 
     def _crash(self, p: Process):
         self.crashes += 1
@@ -395,6 +396,8 @@ class Kernel:
         return True
 
     def _end(self, seen) -> None:
+        if not self.actors and not self.scenario.at_end and not self.scenario.eventually:
+            return
         blocked = [a for a in self.actors if not a.idle]
         if blocked:
             what = ", ".join(f"{a.name} at {a.label!r}" for a in blocked)

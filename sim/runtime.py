@@ -7,6 +7,7 @@ under every engine.
 """
 from __future__ import annotations
 
+import types
 from typing import Any, Awaitable, Callable, Hashable, Iterable
 
 _kernel = None  # the Kernel of the running execution, set by the engine
@@ -23,32 +24,57 @@ def _k():
     return k
 
 
-def point(label: str, reads: Iterable[Hashable] = (), writes: Iterable[Hashable] = ()) -> Awaitable[None]:
+@types.coroutine
+def point(label: str, reads: Iterable[Hashable] = (), writes: Iterable[Hashable] = ()):
     """Park until the scheduler lets this actor run its next atomic step.
 
     `reads`/`writes` are the keys that step (the code up to the next point)
     touches: its footprint, which partial-order reduction relies on.
     """
-    return _k().point(label, reads, writes)
+    k = _kernel
+    if k is None:
+        raise SimUsageError("no simulated execution is running here")
+    a = k.running
+    a.label = label
+    a.reads = reads
+    a.writes = writes
+    if k.direct:  # the fast engine: one frame, one bare yield (the hottest path a model has)
+        yield
+    else:
+        yield from k.park(a)
 
 
+@types.coroutine
 def wait(label: str, ready: Callable[[], bool], *, timeout: int | None = None,
-         reads: Iterable[Hashable] = (), writes: Iterable[Hashable] = (),
-         idle: bool = False) -> Awaitable[bool]:
+         reads: Iterable[Hashable] = (), writes: Iterable[Hashable] = (), idle: bool = False):
     """Park until `ready()` is true (then run the next step) or `timeout` ticks pass.
 
     Returns True if it woke because `ready()` held, False on timeout. While
     blocked the actor is not enabled. `idle=True` marks a wait that may last
     forever without it being a deadlock (a consumer waiting for work).
     """
-    return _k().wait(label, ready, timeout, reads, writes, idle)
+    k = _kernel
+    if k is None:
+        raise SimUsageError("no simulated execution is running here")
+    a = k.running
+    a.label = label
+    a.reads = reads
+    a.writes = writes
+    a.guard = ready
+    a.deadline = None if timeout is None else k.now + timeout
+    a.idle = idle
+    if k.direct:
+        yield
+    else:
+        yield from k.park(a)
+    return not a.timed_out
 
 
 def sleep(ticks: int, label: str | None = None) -> Awaitable[bool]:
     """Virtual sleep: the actor is enabled again once the clock reaches now+ticks."""
     if ticks < 0:
         raise SimUsageError(f"sleep ticks must be >= 0, got {ticks}")
-    return _k().wait(label or f"wake after sleep({ticks})", _never, ticks, (), (), False)
+    return wait(label or f"wake after sleep({ticks})", _never, timeout=ticks)
 
 
 def _never() -> bool:

@@ -6,32 +6,15 @@ yielding to this driver.
 """
 from __future__ import annotations
 
-import types
-
 import trio
 
 from sim import runtime
-from sim.kernel import DONE, PARKED, Crashed, Kernel
+from sim.kernel import DONE, Crashed, Kernel
 from sim.tape import Divergence
 
 
-@types.coroutine
-def _park():
-    yield
-
-
-@types.coroutine
-def _park_wait(a):
-    yield
-    return not a.timed_out
-
-
 class FastKernel(Kernel):
-    def park(self, a):
-        return _park()
-
-    def park_wait(self, a):
-        return _park_wait(a)
+    direct = True  # runtime.point/wait yield straight to Kernel.steps(direct=True)
 
 
 def _kill(a) -> None:
@@ -68,7 +51,6 @@ class FastEngine:
                     continue
                 try:
                     a.coro.send(None)
-                    a.state = PARKED
                 except StopIteration:
                     a.state = DONE
                 except Exception as e:

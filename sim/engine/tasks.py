@@ -32,19 +32,14 @@ class TaskKernel(Kernel):
             self._controller_waiting = False
             reschedule(self.controller)
 
-    async def _park(self, a, want_result: bool):
+    async def _park(self, a):
         if a.crashing:  # dying: let the cancellation through, never hand control back twice
             await trio.lowlevel.checkpoint()
         self._wake_controller()
         await wait_task_rescheduled(_abort)
-        if want_result:
-            return not a.timed_out
 
     def park(self, a):
-        return self._park(a, False)
-
-    def park_wait(self, a):
-        return self._park(a, True)
+        return self._park(a).__await__()
 
     async def wait_for_actor(self) -> None:
         self._controller_waiting = True

@@ -52,7 +52,7 @@ class StressKernel(Kernel):
     def _tick(self) -> None:
         self.now = int(trio.current_time() * 1000)
 
-    async def _park(self, a, want_result: bool):
+    async def _park(self, a):
         rng = self.rng
         await trio.sleep(rng.random() * self.jitter)
         self._tick()
@@ -70,14 +70,9 @@ class StressKernel(Kernel):
         self._maybe_fault()
         self._check()
         self.running = a
-        if want_result:
-            return not a.timed_out
 
     def park(self, a):
-        return self._park(a, False)
-
-    def park_wait(self, a):
-        return self._park(a, True)
+        return self._park(a).__await__()
 
     def _maybe_fault(self) -> None:
         rng = self.rng

@@ -31,7 +31,3 @@ class Strategy:
         """True once an exhaustive strategy has covered its whole space."""
         return False
 
-
-def execution_seed(seed: int, index: int) -> int:
-    """Independent, reproducible per-execution seed (so a seed range can be split across processes)."""
-    return (seed & 0xFFFFFFFF) << 32 | (index & 0xFFFFFFFF)

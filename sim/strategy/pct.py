@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from sim.strategy.base import Strategy, execution_seed
+from sim.strategy.base import Strategy
 from sim.tape import STEP
 
 
@@ -26,14 +26,13 @@ class PCT(Strategy):
         self.length_hint = max(1, length_hint)
         self.length = 0   # k: the most scheduling decisions seen in one execution (the hint until one ran)
         self.index = 0
-        self._rng = random.Random(0)
+        self._rng = random.Random(seed)  # one stream per run: reseeding per execution cost 5 us
         self._prio: dict[int, float] = {}
         self._changes: dict[int, int] = {}
         self._step = 0
 
     def next_execution(self) -> bool:
         rng = self._rng
-        rng.seed(execution_seed(self.seed, self.index))
         self.index += 1
         self._prio = {}
         self._step = 0

@@ -1,0 +1,338 @@
+"""The command line: exit codes, one-line errors, traces that replay, files never overwritten."""
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+import sim
+from sim import cli, registry
+from sim import strategy as strategies
+from sim import trace as traces
+from scenarios.engine_toys import crash_orphan, lost_update
+
+
+def run_cli(capsys, *argv):
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, out, err, *needles):
+    assert code == 2
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sim: error: "), err
+    for n in needles:
+        assert n in lines[0]
+
+
+def sim_process(*argv, cwd):
+    # a clean interpreter; a different hash seed proves nothing in the output depends on it
+    env = dict(os.environ, PYTHONHASHSEED="123", CI="true")
+    return subprocess.run([sys.executable, "-m", "sim", *map(str, argv)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def only_file(d: Path) -> Path:
+    files = sorted(d.iterdir())
+    assert len(files) == 1, files
+    return files[0]
+
+
+@pytest.fixture
+def own_registry(monkeypatch):
+    """An empty registry for this test only (built-ins are loaded first so they cannot leak in later)."""
+    registry.all_scenarios()
+    monkeypatch.setattr(registry, "_registry", {})
+    return registry.register
+
+
+@pytest.fixture
+def lost_update_trace(tmp_path) -> Path:
+    """A real failing trace, written by the library rather than by the code under test."""
+    sc = registry.get("lost-update")
+    st = strategies.make("dfs")
+    res = sim.explore(sc, st)
+    tr = sim.make_trace(sc, res.tape, strategy=st.describe(), execution=res.found_at)
+    return traces.save(tr, tmp_path / "fixture", "lost-update")
+
+
+# ---- explore ------------------------------------------------------------------------------
+
+def test_buggy_scenario_exits_1_and_its_trace_replays(tmp_path, capsys):
+    code, out, _ = run_cli(capsys, "explore", "--scenario", "lost-update", "--seed", "7", "--out", tmp_path)
+    assert code == 1
+    path = only_file(tmp_path)
+    tr = traces.load(path)
+    assert tr.verdict.invariant == "I-COUNTER"
+    assert tr.strategy == strategies.make("random", 7).describe()
+    assert path.name == f"lost-update-random-seed7-{tr.digest[:8]}.json"
+    assert f"python -m sim replay {path}" in out
+    assert "I-COUNTER violated" in out
+    assert "<== I-COUNTER" in out  # the violating step is marked in the step log
+
+    code, out, _ = run_cli(capsys, "replay", path)
+    assert code == 1
+    assert "reproduced: " + tr.verdict.describe() in out
+    assert len([ln for ln in out.splitlines() if ln.strip().startswith("#")]) == len(tr.steps)
+
+
+def test_holding_scenario_exits_0_and_writes_nothing(tmp_path, capsys):
+    code, out, _ = run_cli(capsys, "explore", "--scenario", "lost-update-locked", "--strategy", "dfs",
+                           "--out", tmp_path)
+    assert code == 0
+    assert list(tmp_path.iterdir()) == []
+    assert "exhaustive within" in out and "holds" in out
+
+
+def test_all_matches_when_every_expectation_is_met(own_registry, tmp_path, capsys):
+    own_registry(lost_update(), lost_update(locked=True))
+    code, out, _ = run_cli(capsys, "explore", "--strategy", "dfs", "--out", tmp_path)
+    assert code == 0  # the known bug was found, as expected, so it counts as a match
+    assert "all 2 scenario(s) matched" in out
+    assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_all_reports_each_kind_of_mismatch(own_registry, tmp_path, capsys):
+    own_registry(dataclasses.replace(lost_update(), name="buggy-but-expects-hold", expect="hold"),
+                 dataclasses.replace(lost_update(), name="other-invariant", expect="I-OTHER"),
+                 lost_update(locked=True))
+    code, out, _ = run_cli(capsys, "explore", "--strategy", "dfs", "--out", tmp_path)
+    assert code == 1
+    tail = out[out.index("did not match"):]
+    assert "2 of 3 scenario(s) did not match" in out
+    assert "buggy-but-expects-hold: expected to hold, found I-COUNTER" in tail
+    assert "other-invariant: expected I-OTHER, found I-COUNTER" in tail
+    assert "lost-update-locked" not in tail
+
+
+def test_known_bug_not_found_within_budget_is_a_mismatch(own_registry, tmp_path, capsys):
+    # dfs's first execution takes choice 0 everywhere, which by design injects no crash,
+    # so crash-orphan (needs a crash) cannot fail within a budget of 1
+    own_registry(crash_orphan())
+    code, out, _ = run_cli(capsys, "explore", "--strategy", "dfs", "--budget", "1", "--out", tmp_path)
+    assert code == 1
+    assert "crash-orphan: expected I-ORPHAN, but no violation was found in 1 execution(s)" in out
+    # the same run for one named scenario is judged by its verdict alone
+    code, _, _ = run_cli(capsys, "explore", "--scenario", "crash-orphan", "--strategy", "dfs", "--budget", "1",
+                         "--out", tmp_path)
+    assert code == 0
+
+
+def test_default_run_in_a_clean_process(tmp_path, capsys):
+    """`python -m sim explore --seed 1` is the quickstart: every built-in expectation met, traces under cwd."""
+    p = sim_process("explore", "--seed", "1", cwd=tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stderr == ""  # CI=true: no progress bar in the log
+    out_dir = tmp_path / "reports" / "traces"
+    names = sorted(f.name for f in out_dir.iterdir())
+    for sc in registry.all_scenarios():
+        assert sc.name in p.stdout
+        has_trace = any(n.startswith(f"{sc.name}-random-seed1-") for n in names)
+        assert has_trace == (sc.expect != "hold"), sc.name
+    # the same exploration in this process (other hash seed) gives byte-identical traces: deduplicated
+    code, out, _ = run_cli(capsys, "explore", "--scenario", "lost-update", "--seed", "1", "--out", out_dir)
+    assert code == 1
+    assert sorted(f.name for f in out_dir.iterdir()) == names
+
+
+def test_explore_never_overwrites(tmp_path, capsys):
+    argv = ("explore", "--scenario", "claim-publish", "--out", tmp_path)
+    run_cli(capsys, *argv)
+    first = only_file(tmp_path)
+    content = first.read_text()
+    run_cli(capsys, *argv)
+    assert only_file(tmp_path) == first  # same content: same file
+
+    first.write_text("a user's own notes\n")  # a different file where the next trace would go
+    code, out, _ = run_cli(capsys, *argv)
+    assert code == 1
+    assert first.read_text() == "a user's own notes\n"
+    second = tmp_path / (first.stem + "-1.json")
+    assert second.read_text() == content
+    assert f"python -m sim replay {second}" in out
+
+
+# ---- usage errors: one line, exit 2 -------------------------------------------------------
+
+@pytest.mark.parametrize("argv, needles", [
+    (["explore", "--scenario", "no-such"], ["unknown scenario 'no-such'", "lost-update"]),
+    (["explore", "--budget", "0"], ["--budget", "positive"]),
+    (["explore", "--budget", "-3"], ["--budget"]),
+    (["explore", "--time", "0"], ["--time"]),
+    (["explore", "--budget", "5", "--time", "1"], ["not allowed with"]),
+    (["explore", "--strategy", "bogus"], ["--strategy"]),
+    (["explore", "--load", "no_such_module_for_sim_tests"], ["no_such_module_for_sim_tests"]),
+    (["explore", "--frobnicate"], ["unrecognized arguments: --frobnicate"]),
+    (["replay", "no-such-file.json"], ["no such trace file"]),
+    ([], ["required"]),
+])
+def test_usage_errors_are_one_line(argv, needles, tmp_path, capsys):
+    assert_one_line_error(*run_cli(capsys, *argv, *(["--out", tmp_path] if argv[:1] == ["explore"] else [])),
+                          *needles)
+
+
+def test_load_module_that_raises_is_one_line(tmp_path, monkeypatch, capsys):
+    (tmp_path / "broken_models_for_cli.py").write_text("raise RuntimeError('boom at import')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert_one_line_error(*run_cli(capsys, "list", "--load", "broken_models_for_cli"), "boom at import")
+
+
+# ---- replay -------------------------------------------------------------------------------
+
+def rewrite(path: Path, edit, reseal: bool) -> Path:
+    data = json.loads(path.read_text())
+    edit(data)
+    if reseal:
+        data["digest"] = traces.Trace.model_validate(data).content_digest()
+    out = path.with_name("edited.json")
+    out.write_text(json.dumps(data))
+    return out
+
+
+def test_replay_malformed_json(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema_version": 1, ')
+    assert_one_line_error(*run_cli(capsys, "replay", bad), "not valid JSON")
+
+
+def test_replay_wrong_schema_version(lost_update_trace, capsys):
+    p = rewrite(lost_update_trace, lambda d: d.update(schema_version=99), reseal=False)
+    assert_one_line_error(*run_cli(capsys, "replay", p), "schema version 99")
+
+
+def test_replay_tampered_trace(lost_update_trace, capsys):
+    def edit(d):
+        d["steps"][0]["label"] = "something else"
+    p = rewrite(lost_update_trace, edit, reseal=False)
+    assert_one_line_error(*run_cli(capsys, "replay", p), "digest mismatch")
+
+
+def test_replay_divergence_is_one_line(lost_update_trace, capsys):
+    def edit(d):
+        d["tape"][0][1] += 1  # the model asks a 2-way question there; the trace now claims 3
+    p = rewrite(lost_update_trace, edit, reseal=True)
+    assert_one_line_error(*run_cli(capsys, "replay", p), "diverged")
+
+
+def test_replay_with_a_different_verdict_exits_3(lost_update_trace, capsys):
+    p = rewrite(lost_update_trace, lambda d: d.update(verdict={"status": "ok"}), reseal=True)
+    code, out, err = run_cli(capsys, "replay", p)
+    assert code == 3
+    assert err == ""
+    assert out.count("\n") == 1 and out.startswith("verdict changed:") and "I-COUNTER" in out
+
+
+def test_replay_on_the_trio_engine(lost_update_trace, capsys):
+    code, out, _ = run_cli(capsys, "replay", lost_update_trace, "--engine", "trio")
+    assert code == 1
+    assert "replayed on trio" in out and "reproduced: I-COUNTER" in out
+
+
+def test_long_step_log_is_cut_unless_verbose(own_registry, tmp_path, capsys):
+    own_registry(lost_update(points=30))
+    code, out, _ = run_cli(capsys, "explore", "--scenario", "lost-update-2x30", "--strategy", "dfs",
+                           "--out", tmp_path)
+    assert code == 1
+    n = len(traces.load(only_file(tmp_path)).steps)
+    assert n == 60  # any interleaving runs both workers' 30 points; the invariant is checked at the end
+    step_lines = [ln for ln in out.splitlines() if ln.strip().startswith("#")]
+    assert len(step_lines) == cli.STEP_LOG_TAIL and step_lines[-1].strip().startswith(f"#{n} ")
+    assert f"{n - cli.STEP_LOG_TAIL} earlier step(s) not shown" in out
+
+    code, out, _ = run_cli(capsys, "replay", "-v", only_file(tmp_path))
+    assert code == 1
+    assert len([ln for ln in out.splitlines() if ln.strip().startswith("#")]) == n
+
+
+# ---- list, bench, helpers -----------------------------------------------------------------
+
+def test_list_shows_every_registered_scenario(capsys):
+    code, out, _ = run_cli(capsys, "list")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:2] == ["name", "expect"]
+    rows = {ln.split()[0]: ln for ln in lines[2:] if ln.strip()}
+    scenarios = registry.all_scenarios()
+    assert set(rows) == {s.name for s in scenarios}
+    for s in scenarios:
+        assert s.expect in rows[s.name] and s.faults.describe() in rows[s.name]
+
+
+def test_user_module_outside_the_package(tmp_path):
+    """--load registers a user's scenarios; its traces need the same --load to replay."""
+    (tmp_path / "my_world.py").write_text(textwrap.dedent("""
+        from sim import Scenario, at_end, point
+
+        def setup(sim):
+            st = {"n": 0}
+            async def inc():
+                await point("read n", reads=("n",))
+                v = st["n"]
+                await point("write n", writes=("n",))
+                st["n"] = v + 1
+            for i in range(2):
+                sim.process(f"w{i}", lambda p: p.spawn("inc", inc))
+            return st
+
+        SCENARIOS = [Scenario("user-counter", setup, invariants=(at_end("I-N", lambda s: s["n"] == 2),),
+                              expect="I-N", description="a user's own model")]
+    """))
+    listed = sim_process("list", "--load", "my_world", cwd=tmp_path)
+    assert listed.returncode == 0 and "user-counter" in listed.stdout and "a user's own model" in listed.stdout
+    ex = sim_process("explore", "--scenario", "user-counter", "--load", "my_world", "--out", "out", cwd=tmp_path)
+    assert ex.returncode == 1, ex.stderr
+    path = only_file(tmp_path / "out")
+    assert sim_process("replay", path, "--load", "my_world", cwd=tmp_path).returncode == 1
+    bare = sim_process("replay", path, cwd=tmp_path)
+    assert bare.returncode == 2 and bare.stderr.count("\n") == 1 and "unknown scenario 'user-counter'" in bare.stderr
+
+
+def test_bench_passes_its_arguments_through(monkeypatch):
+    seen = []
+    fake = type(sys)("sim.bench")
+    fake.main = lambda argv: seen.append(argv) or 5
+    monkeypatch.setitem(sys.modules, "sim.bench", fake)
+    monkeypatch.setattr(sim, "bench", fake, raising=False)
+    assert cli.main(["bench", "--seed", "3", "-h", "lost-update", "--x=1"]) == 5
+    assert seen == [["--seed", "3", "-h", "lost-update", "--x=1"]]
+
+
+def test_help_documents_exit_codes(capsys):
+    code, out, _ = run_cli(capsys, "explore", "--help")
+    assert code == 0 and "mismatch" in out and "expectation" in out
+    code, out, _ = run_cli(capsys, "replay", "--help")
+    assert code == 0 and "3  the replay ran to the end but gives a different verdict" in out
+
+
+class _Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("ci, tty, enabled", [("", True, True), ("true", True, False), ("", False, False)])
+def test_progress_bar_only_on_an_interactive_stderr(ci, tty, enabled, monkeypatch):
+    monkeypatch.setenv("CI", ci)
+    monkeypatch.setattr(sys, "stderr", _Tty() if tty else io.StringIO())
+    assert cli._progress_enabled() is enabled
+
+
+def test_step_line_format():
+    s = traces.Step(i=3, t=5, kind="run", actor="p1/w", process="p1", label="write [x]",
+                    reads=["a", "b"], writes=["x"], notes=["n1", "n2"])
+    assert cli.format_step(s) == "#3 t=5 p1/w write [x] [r: a, b] [w: x]  -- n1; n2"
+    buf = io.StringIO()
+    tr = traces.Trace(schema_version=1, sim_version="0", scenario="s", revision="1", params={}, faults={},
+                      max_steps=1, strategy={}, engine="fast", tape=[], steps=[s],
+                      verdict=traces.Verdict(status="violation", invariant="I-X", step=3, message="m"))
+    cli.print_step_log(Console(file=buf, width=200), tr)
+    assert buf.getvalue() == "  #3 t=5 p1/w write [x] [r: a, b] [w: x]  -- n1; n2  <== I-X\n"  # no markup eaten
