@@ -51,7 +51,7 @@ class Actor:
     crashing = False
     error = None
     task = None          # trio-task engine only
-    scope = None
+    scope = None         # uncontrolled mode only
     state = NEW
 
     def __init__(self, aid: int, name: str, process: "Process", coro):
@@ -127,6 +127,7 @@ class Kernel:
         self.tape_ns: list[int] = []
         self.log: list[list] = []              # record mode: one entry per step
         self.violation: Violation | None = None
+        self.fatal: BaseException | None = None   # a strategy error raised inside an actor's step
         self.crashes = 0
         self.redeliveries = 0
         f = scenario.faults
@@ -171,7 +172,16 @@ class Kernel:
             if n == 1:
                 return 0
             raise runtime.SimUsageError(f"choose({kind!r}, {n}) needs n >= 1")
-        v = self.strategy.choose(kind, n, label)
+        try:
+            v = self.strategy.choose(kind, n, label)
+        except BaseException as e:
+            # A divergence or a nondeterministic model must end the run even if actor code
+            # catches it: the engine re-raises `fatal` when the execution stops.
+            if isinstance(e, Divergence) and e.step is None:
+                e.step = self.step
+            if self.fatal is None:
+                self.fatal = e
+            raise
         self.tape.append(v)
         if self.record:
             self.tape_kinds.append(kind)
@@ -298,7 +308,11 @@ class Kernel:
                 i = 0
             else:
                 self.n_run = n_run
-                i = choose(STEP, n, self)
+                try:
+                    i = choose(STEP, n, self)
+                except Divergence as d:
+                    d.step = step + 1  # the step being decided
+                    raise
                 tape.append(i)
                 if rec:
                     self.tape_kinds.append(STEP)

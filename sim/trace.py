@@ -117,6 +117,12 @@ def load(path: str | os.PathLike) -> Trace:
     return trace
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save(trace: Trace, directory: str | os.PathLike, stem: str) -> Path:
     """Write atomically as `directory/stem.json`; never overwrite a different file (a suffix is added)."""
     d = Path(directory)
@@ -132,6 +138,7 @@ def save(trace: Trace, directory: str | os.PathLike, stem: str) -> Path:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a trace is an ordinary file
             try:
                 os.link(tmp, p)  # fails if p appeared meanwhile: never clobber
             except FileExistsError:

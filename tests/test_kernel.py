@@ -418,8 +418,7 @@ def test_crash_cancels_every_actor_of_the_process_at_once(engine, restart):
 
 
 @pytest.mark.parametrize("engine_", ["fast", pytest.param("trio", marks=[
-    pytest.mark.skipif(not HAS_TRIO, reason="no trio engine"),
-    pytest.mark.xfail(strict=True, reason="trio engine throws trio.Cancelled, not sim.Crashed, into crashed actors")])])
+    pytest.mark.skipif(not HAS_TRIO, reason="no trio engine")])])
 def test_crashed_actors_see_sim_crashed(engine_):
     for run in crash_runs(False, engine_):
         assert {e[2] for e in run.state["log"] if e[1] == "died"} == {"Crashed"}

@@ -90,8 +90,6 @@ def serial(points_of_first: int, revision: str) -> Scenario:
     return Scenario("serial", setup, revision=revision)
 
 
-@pytest.mark.xfail(strict=True, reason="kernel bug: a diverging step choice is reported one step early "
-                                       "(the step before the one being decided)")
 def test_divergence_names_the_step_being_decided():
     # rev 1: p1 runs steps 1-3 (choices 0-2), p2 finishes alone. rev 2: p1 has a 4th point, so
     # deciding step 4 asks a 4th choice the trace does not have
@@ -102,8 +100,6 @@ def test_divergence_names_the_step_being_decided():
 
 
 @pytest.mark.skipif(not HAS_TRIO, reason="no trio engine")
-@pytest.mark.xfail(strict=True, reason="trio engine bug: Divergence escapes the nursery as an ExceptionGroup, "
-                                       "so replay raises ExceptionGroup instead of TraceError")
 def test_divergence_on_the_trio_engine_is_a_trace_error(cp_trace):
     with pytest.raises(TraceError, match="replay diverged"):
         sim.replay(cp_trace, engine="trio", scenario=with_one_more_actor(registry.get("claim-publish")))
@@ -138,8 +134,6 @@ def ulid_last() -> Scenario:
     return Scenario("ulid-last", setup)
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: a Divergence raised by a data choice inside an actor is "
-                                       "caught as the actor's exception; the error then says '-1 more choice(s)'")
 def test_a_truncated_data_choice_is_reported_as_missing():
     t = make_trace(ulid_last(), [0, 5, 6], strategy={"name": "test"})
     assert [k for k, _, _ in t.tape] == ["step", "ulid", "ulid"]

@@ -10,7 +10,6 @@ import trio
 
 from sim import runtime
 from sim.kernel import DONE, Crashed, Kernel
-from sim.tape import Divergence
 
 
 class FastKernel(Kernel):
@@ -56,10 +55,8 @@ class FastEngine:
                 except Exception as e:
                     a.state = DONE
                     a.error = e
-        except Divergence as d:
-            if d.step is None:
-                d.step = k.step
-            raise
+            if k.fatal is not None:
+                raise k.fatal
         finally:
             for a in k.leftovers():
                 k.running = a

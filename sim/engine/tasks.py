@@ -9,17 +9,17 @@ cross-check the fast engine: both are driven by the same `Kernel.steps`.
 """
 from __future__ import annotations
 
+import outcome
 import trio
 import trio.testing
 from trio.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
 
 from sim import runtime
-from sim.kernel import DONE, PARKED, Kernel
-from sim.tape import Divergence
+from sim.kernel import DONE, Crashed, Kernel
 
 
 def _abort(_raise_cancel):
-    # SUCCEEDED: a cancelled parked task wakes with Cancelled (FAILED would hang trio.run)
+    # SUCCEEDED: if the run is torn down, a parked task wakes with Cancelled (FAILED would hang trio.run)
     return Abort.SUCCEEDED
 
 
@@ -33,8 +33,8 @@ class TaskKernel(Kernel):
             reschedule(self.controller)
 
     async def _park(self, a):
-        if a.crashing:  # dying: let the cancellation through, never hand control back twice
-            await trio.lowlevel.checkpoint()
+        if a.crashing:  # a dying actor that awaits again: it stays dead
+            raise Crashed()
         self._wake_controller()
         await wait_task_rescheduled(_abort)
 
@@ -48,42 +48,52 @@ class TaskKernel(Kernel):
 
 async def _actor_main(k: TaskKernel, a) -> None:
     a.task = current_task()
-    with trio.CancelScope() as scope:
-        a.scope = scope
-        if a.crashing:
-            scope.cancel()
-        try:
-            await a.coro
-        except Exception as e:
-            a.error = e
+    try:
+        await a.coro
+    except Crashed:
+        pass
+    except Exception as e:
+        a.error = e
     a.state = DONE
     k._wake_controller()
 
 
+async def _kill(k: TaskKernel, a) -> None:
+    """Throw sim.Crashed into a parked actor (as the fast engine does) and wait until it is gone."""
+    a.crashing = True
+    if a.task is None:  # never started: nothing ran, nothing to unwind
+        a.coro.close()
+        a.state = DONE
+        return
+    if a.state != DONE:
+        reschedule(a.task, outcome.Error(Crashed()))
+        await k.wait_for_actor()
+
+
 async def _control(k: TaskKernel) -> None:
     k.controller = current_task()
+    error = None
     async with trio.open_nursery() as nursery:
         try:
             for a in k.steps():
+                if a.crashing:
+                    await _kill(k, a)
+                    continue
                 if a.task is None:
-                    if a.crashing:  # never started: nothing to cancel
-                        a.coro.close()
-                        a.state = DONE
-                        continue
                     nursery.start_soon(_actor_main, k, a)
-                elif a.crashing:
-                    a.scope.cancel()
                 else:
                     reschedule(a.task)
                 await k.wait_for_actor()
-                if a.state != DONE:
-                    a.state = PARKED
-        finally:
             for a in k.leftovers():
-                a.crashing = True
-                if a.task is None:
-                    a.coro.close()
+                k.running = a
+                await _kill(k, a)
+        except Exception as e:  # re-raised outside the nursery, so callers never see an ExceptionGroup
+            error = e
             nursery.cancel_scope.cancel()
+    if error is not None:
+        raise error
+    if k.fatal is not None:
+        raise k.fatal
 
 
 class TaskEngine:
@@ -99,10 +109,6 @@ class TaskEngine:
             # a fresh run per execution isolates every execution; MockClock keeps any trio.sleep
             # an actor does inside a step virtual
             trio.run(_control, k, clock=trio.testing.MockClock(autojump_threshold=0))
-        except Divergence as d:
-            if d.step is None:
-                d.step = k.step
-            raise
         finally:
             runtime._kernel = prev
         return k

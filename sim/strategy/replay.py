@@ -30,7 +30,6 @@ class Replay(Strategy):
 
     def choose(self, kind, n, label):
         pos = self._pos
-        self._pos = pos + 1
         if pos >= len(self.values):
             raise Divergence(pos, "no more choices", f"a {kind} choice among {n}")
         v = self.values[pos]
@@ -38,6 +37,7 @@ class Replay(Strategy):
             raise Divergence(pos, f"a {self.kinds[pos]} choice among {self.ns[pos]}", f"a {kind} choice among {n}")
         if not 0 <= v < n:
             raise Divergence(pos, f"value {v}", f"a {kind} choice among {n}")
+        self._pos = pos + 1
         return v
 
     def end_execution(self, kernel) -> None:
