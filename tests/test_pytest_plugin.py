@@ -28,12 +28,12 @@ def test_claim(sim_explore):
 def run(pytester, *args):
     # Hypothesis' own plugin imports all of hypothesis at the end of every run, and pytester
     # unloads it again after each in-process run: a second per run, and nothing to do with us.
-    return pytester.runpytest_inprocess("-p", "no:hypothesispytest", *args)
+    # -rN: no short summary, which under CI=true would repeat every failure message
+    return pytester.runpytest_inprocess("-p", "no:hypothesispytest", "-rN", *args)
 
 
 def replay_paths(text: str) -> list[str]:
-    # with CI set, pytest repeats the whole failure message in its short summary
-    return list(dict.fromkeys(re.findall(r"^replay: python -m sim replay (\S+)$", text, re.M)))
+    return re.findall(r"^replay: python -m sim replay (\S+)$", text, re.M)
 
 
 # ---- failure messages ---------------------------------------------------------------------
