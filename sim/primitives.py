@@ -20,7 +20,7 @@ class Lock:
         self.name = name
         self.key = ("lock", name)
         self.owner = None
-        runtime._k().locks.append(self)
+        runtime._k().add_lock(self)
 
     def _free(self) -> bool:
         return self.owner is None
@@ -112,7 +112,7 @@ class Queue:
         self.max_deliveries = max_deliveries
         self.messages: list[Message] = []
         self.n_visible = 0
-        runtime._k().queues.append(self)
+        runtime._k().add_queue(self)
 
     # -- producer
     def push(self, payload) -> Message:

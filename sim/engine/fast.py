@@ -44,22 +44,16 @@ class FastEngine:
         k = FastKernel(scenario, strategy, record)
         prev, runtime._kernel = runtime._kernel, k
         try:
-            for a in k.steps():
-                if a.crashing:
-                    _kill(a)
-                    continue
-                try:
-                    a.coro.send(None)
-                except StopIteration:
-                    a.state = DONE
-                except Exception as e:
-                    a.state = DONE
-                    a.error = e
+            for a in k.steps():  # the kernel resumes actors itself (direct); it hands over only the dying
+                _kill(a)
             if k.fatal is not None:
                 raise k.fatal
         finally:
-            for a in k.leftovers():
-                k.running = a
-                _kill(a)
+            if k.actors or k.pending:
+                for a in k.leftovers():
+                    k.running = a
+                    _kill(a)
+                for p in k.processes:
+                    p.actors.clear()  # break actor<->process cycles so refcounting frees the execution
             runtime._kernel = prev
         return k
