@@ -229,12 +229,15 @@ class Kernel:
     def _start_direct(self, a: Actor) -> None:
         """Run a new actor to its first point (fast engine); the step loop inlines the same for speed."""
         try:
-            a.coro.send(None)
+            y = a.coro.send(None)
         except StopIteration:
             a.state = DONE
         except Exception as e:
             a.state = DONE
             a.error = e
+        else:
+            if y is not None:
+                _foreign_await(a)
 
     def steps(self):
         """Generator: yields each actor to resume (or kill, if `actor.crashing`).
@@ -365,7 +368,7 @@ class Kernel:
                 self.running = o
                 if direct:  # fast engine: resume the coroutine here, saving a generator switch per step
                     try:
-                        o.coro.send(None)
+                        y = o.coro.send(None)
                     except StopIteration:
                         o.state = DONE
                         self._retire(o)
@@ -373,6 +376,9 @@ class Kernel:
                         o.state = DONE
                         o.error = e
                         self._retire(o)
+                    else:
+                        if y is not None:
+                            _foreign_await(o)
                 else:
                     yield o
                     if o.state == DONE:
@@ -463,6 +469,18 @@ class Kernel:
     def leftovers(self) -> list[Actor]:
         """Actors still alive when the execution ended (to be killed by the engine)."""
         return self.actors + self.pending
+
+
+class ForeignAwait(runtime.SimUsageError):
+    pass
+
+
+def _foreign_await(a: Actor):
+    """Our points yield None; anything else came from awaiting another library's primitive."""
+    a.coro.close()
+    raise ForeignAwait(f"{a.name} awaited something that is not a sim point (a trio primitive?) "
+                       f"after {a.label!r}: the fast engine drives coroutines itself; "
+                       f"use engine='trio' for models that await trio")
 
 
 def _message(r) -> str:
