@@ -72,13 +72,18 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
         t0 = time.perf_counter()
         deadline = None if time_limit is None else t0 + time_limit
         execute = eng.execute
+        # most strategies don't override end_execution: skip a call per execution
+        end = strategy.end_execution
+        if getattr(end, "__func__", None) is Strategy.end_execution:
+            end = None
         n = steps = decisions = crashes = redeliveries = 0
         while budget is None or n < budget:
             if not strategy.next_execution():
                 res.complete = True
                 break
             k = execute(scenario, strategy)
-            strategy.end_execution(k)
+            if end is not None:
+                end(k)
             n += 1
             steps += k.step
             decisions += len(k.tape)

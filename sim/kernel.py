@@ -39,26 +39,29 @@ class Crashed(BaseException):
 
 
 class Actor:
-    """A simulated task. Rarely-set fields are class defaults, so spawning one costs four stores."""
+    """A simulated task. Slots, all set in __init__: the step loop reads these every step, and
+    a slot read is a specialised fast path where a class-default fallback is a dict miss."""
 
-    label = "start"      # the next step: its label and footprint, declared at the point
-    reads = ()
-    writes = ()
-    guard = None         # blocked until guard() is true ...
-    deadline = None      # ... or the clock reaches deadline
-    idle = False         # blocked waiting for work: not a deadlock
-    timed_out = False
-    crashing = False
-    error = None
-    task = None          # trio-task engine only
-    scope = None         # uncontrolled mode only
-    state = NEW
+    __slots__ = ("id", "name", "process", "coro", "state", "label", "reads", "writes", "guard", "deadline",
+                 "idle", "timed_out", "crashing", "error", "task", "scope")
 
     def __init__(self, aid: int, name: str, process: "Process", coro):
         self.id = aid
         self.name = name
         self.process = process
         self.coro = coro
+        self.state = NEW
+        self.label = "start"  # the next step: its label and footprint, declared at the point
+        self.reads = ()
+        self.writes = ()
+        self.guard = None     # blocked until guard() is true ...
+        self.deadline = None  # ... or the clock reaches deadline
+        self.idle = False     # blocked waiting for work: not a deadlock
+        self.timed_out = False
+        self.crashing = False
+        self.error = None
+        self.task = None      # trio-task engine only
+        self.scope = None     # uncontrolled mode only
 
     def __repr__(self):
         return f"<Actor {self.name}>"
@@ -69,21 +72,37 @@ class Process:
 
     kind = "crash"
     # no reference to the kernel: a Kernel<->Process cycle made every execution cyclic garbage (-15% speed)
-    __slots__ = ("name", "index", "start", "restart", "actors", "volatile", "incarnation", "alive")
+    __slots__ = ("name", "prefix", "index", "start", "restart", "actors", "_volatile", "incarnation", "alive")
 
     def __init__(self, name: str, index: int, start, restart: bool):
         self.name = name
+        self.prefix = name + "/"   # of its actors' names; "name#k/" after the k-th restart
         self.index = index
         self.start = start
         self.restart = restart
         self.actors: list[Actor] = []
-        self.volatile: dict = {}
+        self._volatile = None
         self.incarnation = 0
         self.alive = True
 
+    @property
+    def volatile(self) -> dict:
+        """In-memory state of this incarnation (dropped by a crash); created on first use."""
+        v = self._volatile
+        if v is None:
+            v = self._volatile = {}
+        return v
+
     def spawn(self, name: str, fn, *args) -> Actor:
         """Start an actor in this process; it runs to its first point when the current step ends."""
-        return runtime._k().spawn(self, name, fn, args)
+        k = runtime._kernel
+        if k is None or not self.alive:
+            raise runtime.SimUsageError(f"process {self.name} is not running")
+        a = Actor(k._next_actor_id, self.prefix + name, self, fn(*args))
+        k._next_actor_id += 1
+        self.actors.append(a)
+        k.pending.append(a)
+        return a
 
     def __repr__(self):
         return f"<Process {self.name}>"
@@ -130,6 +149,12 @@ class Kernel:
         self.scenario = scenario
         self.strategy = strategy
         self.record = record
+        # read every step: instance attributes, never class-default misses
+        self.now = 0
+        self.step = 0
+        self.current = None
+        self.running = None
+        self.violation = None
         self.actors: list[Actor] = []          # parked or new actors, spawn order
         self.pending: list[Actor] = []         # spawned, not yet run to their first point
         self.processes: list[Process] = []
@@ -167,14 +192,7 @@ class Kernel:
         return p
 
     def spawn(self, proc: Process, name: str, fn, args) -> Actor:
-        if not proc.alive:
-            raise runtime.SimUsageError(f"process {proc.name} is not running")
-        full = f"{proc.name}/{name}" if proc.incarnation == 0 else f"{proc.name}#{proc.incarnation}/{name}"
-        a = Actor(self._next_actor_id, full, proc, fn(*args))
-        self._next_actor_id += 1
-        proc.actors.append(a)
-        self.pending.append(a)
-        return a
+        return proc.spawn(name, fn, *args)
 
     # ---- the actor-facing API (runtime.* dispatch here) --------------------------------
 
@@ -226,19 +244,6 @@ class Kernel:
             self.violation = Violation("uncaught-exception", self.step,
                                        f"{a.name} raised {type(e).__name__}: {e}")
 
-    def _start_direct(self, a: Actor) -> None:
-        """Run a new actor to its first point (fast engine); the step loop inlines the same for speed."""
-        try:
-            y = a.coro.send(None)
-        except StopIteration:
-            a.state = DONE
-        except Exception as e:
-            a.state = DONE
-            a.error = e
-        else:
-            if y is not None:
-                _foreign_await(a)
-
     def steps(self):
         """Generator: yields each actor to resume (or kill, if `actor.crashing`).
 
@@ -248,6 +253,7 @@ class Kernel:
         scenario = self.scenario
         self.state = state = scenario.setup(self)
         always = scenario.always
+        at_end = scenario.at_end
         eventually = scenario.eventually
         seen = [False] * len(eventually)
         false_for = [0] * len(eventually)
@@ -267,8 +273,17 @@ class Kernel:
             while pending:
                 a = pending.pop(0)
                 self.running = a
-                if direct:
-                    self._start_direct(a)
+                if direct:  # the fast engine: run it to its first point here
+                    try:
+                        y = a.coro.send(None)
+                    except StopIteration:
+                        a.state = DONE
+                    except Exception as e:
+                        a.state = DONE
+                        a.error = e
+                    else:
+                        if y is not None:
+                            _foreign_await(a)
                 else:
                     yield a
                 if a.state == DONE:
@@ -332,10 +347,11 @@ class Kernel:
                             opts.append(p)
             n = len(opts)
             if n == 0:
-                if self._fire_queue_timers():
+                if self.queues and self._fire_queue_timers():
                     step = self.step
                     continue
-                self._end(seen)
+                if actors or at_end or eventually:
+                    self._end(seen)
                 return
             if n == 1:
                 o = opts[0]
@@ -371,7 +387,8 @@ class Kernel:
                         y = o.coro.send(None)
                     except StopIteration:
                         o.state = DONE
-                        self._retire(o)
+                        actors.remove(o)  # _retire, inlined: an actor that ran a step is in both lists
+                        o.process.actors.remove(o)
                     except Exception as e:
                         o.state = DONE
                         o.error = e
@@ -420,8 +437,9 @@ class Kernel:
             q.on_crash(p, self)
         if self.current is not None and self.current.process is p:
             self.current = None
-        p.volatile = {}
+        p._volatile = None
         p.incarnation += 1
+        p.prefix = f"{p.name}#{p.incarnation}/"
         if p.restart and p.start is not None:
             if self.record:
                 self.note(f"restart {p.name} as {p.name}#{p.incarnation}")
@@ -447,8 +465,6 @@ class Kernel:
         return True
 
     def _end(self, seen) -> None:
-        if not self.actors and not self.scenario.at_end and not self.scenario.eventually:
-            return
         blocked = [a for a in self.actors if not a.idle]
         if blocked:
             what = ", ".join(f"{a.name} at {a.label!r}" for a in blocked)

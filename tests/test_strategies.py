@@ -206,3 +206,17 @@ def test_metrics_does_not_change_what_an_exploration_finds():
     assert (a.violation, a.found_at, a.tape) == (b.violation, b.found_at, b.tape)
     d1, d2 = explore(scn, DFS()), explore(scn, Metrics(DFS()))
     assert (d1.violation, d1.found_at, d1.tape) == (d2.violation, d2.found_at, d2.tape)
+
+
+def test_end_execution_set_on_an_instance_is_still_called():
+    # explore skips the no-op base end_execution; a wrapper that binds another strategy's
+    # end_execution on the instance (as the benchmark's cycling wrapper does) must still be called
+    class Wrapper(Strategy):
+        def __init__(self, inner):
+            self.inner = inner
+            self.choose = inner.choose
+            self.end_execution = inner.end_execution
+            self.next_execution = inner.next_execution
+
+    res = explore(workers(2, 2), Wrapper(DFS()), budget=100)
+    assert res.executions == comb(4, 2)  # DFS advanced through the whole tree, then stopped
