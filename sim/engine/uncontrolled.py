@@ -130,14 +130,28 @@ async def _actor_main(k: StressKernel, a) -> None:
         k._check()  # the actor's last step had no point after it
 
 
+STALL_TICKS = 100  # 1 s of virtual time without a step, with nothing sleeping: a deadlock
+
+
 async def _watch(k: StressKernel) -> None:
-    """End the run at quiescence: every live actor waits idle and no queue timer is due."""
+    """End the run at quiescence (every live actor waits idle, no queue timer is due) or on a deadlock."""
+    last_step, still = -1, 0
     while True:
         await trio.sleep(0.01)
         k._tick()
         k._start_pending()
         for q in k.queues:
             q.fire(k)
+        still = still + 1 if k.step == last_step else 0
+        last_step = k.step
+        blocked = [a for a in k.actors if a.guard is not None and not a.guard() and a.deadline is None]
+        if still >= STALL_TICKS and blocked and len(blocked) == len(k.actors):
+            stuck = [a for a in blocked if not a.idle]
+            if stuck:
+                what = ", ".join(f"{a.name} at {a.label!r}" for a in stuck)
+                k.violation = Violation("deadlock", k.step, f"no actor can run; blocked: {what}")
+                k.nursery.cancel_scope.cancel()
+                return
         if any(not a.idle or a.guard is None or a.guard() for a in k.actors):
             continue
         if any(q.next_deadline() is not None for q in k.queues):
