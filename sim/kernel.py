@@ -22,6 +22,7 @@ A choice with a single option is not asked (and not on the tape).
 """
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -30,7 +31,7 @@ from ulid import ULID
 from sim import runtime
 from sim.tape import Divergence, STEP
 
-NEW, PARKED, DONE = 0, 1, 2
+NEW, DONE = 0, 2
 ULID_EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: ULIDs look real, never depend on the wall clock
 
 
@@ -125,14 +126,10 @@ class Violation:
 class Kernel:
     """State of one execution. Built fresh for every execution (cheap: a few objects)."""
 
-    # Scalars start as class defaults and containers few tests need are shared empty tuples
-    # replaced on first use: a kernel is built per execution, and its construction was 10% of one.
-    now = 0
-    step = 0
-    current: Actor | None = None     # the actor option 0 keeps running
-    running: Actor | None = None     # the actor executing right now (also while starting or dying)
-    n_run = 0
-    violation: Violation | None = None
+    # What a typical execution never writes stays a class default, and containers most
+    # scenarios never use are shared empty tuples until first use: a kernel is built per
+    # execution. What the step loop reads every step is set in __init__ (a class-default read
+    # is a dict miss on every access).
     fatal: BaseException | None = None   # a strategy error raised inside an actor's step
     crashes = 0
     redeliveries = 0
@@ -149,12 +146,12 @@ class Kernel:
         self.scenario = scenario
         self.strategy = strategy
         self.record = record
-        # read every step: instance attributes, never class-default misses
         self.now = 0
         self.step = 0
-        self.current = None
-        self.running = None
-        self.violation = None
+        self.current: Actor | None = None     # the actor option 0 keeps running
+        self.running: Actor | None = None     # the actor executing right now (also while starting or dying)
+        self.n_run = 0                        # options [0, n_run) of a step choice are actors
+        self.violation: Violation | None = None
         self.actors: list[Actor] = []          # parked or new actors, spawn order
         self.pending: list[Actor] = []         # spawned, not yet run to their first point
         self.processes: list[Process] = []
@@ -199,7 +196,9 @@ class Kernel:
     direct = False  # True: actors park by a bare yield to an engine that resumes them with coro.send
 
     def park(self, a):
-        """Engine-specific: a coroutine that parks `a` until the scheduler resumes it."""
+        """Engine-specific: an iterator that `runtime.point` yields from to park `a` until resumed.
+
+        Not called on the fast engine (`direct`), where points yield straight to the loop."""
         raise NotImplementedError
 
     def choose(self, kind: str, n: int, label) -> int:
@@ -251,11 +250,15 @@ class Kernel:
         and only starts and kills are yielded (the fast engine's hot path).
         """
         scenario = self.scenario
-        self.state = state = scenario.setup(self)
+        try:
+            self.state = state = scenario.setup(self)
+        except runtime.SimUsageError:
+            raise
+        except Exception as e:
+            raise _model_error("setup", e) from e
         always = scenario.always
         at_end = scenario.at_end
         eventually = scenario.eventually
-        seen = [False] * len(eventually)
         false_for = [0] * len(eventually)
         opts = self.options
         rec = self.record
@@ -294,16 +297,16 @@ class Kernel:
                 return
             # -- invariants of the state the last step left
             if step and per_step:
-                for inv in always:
-                    r = inv.fn(state)
-                    if r is not None and r is not True:
-                        self.violation = Violation(inv.name, step, _message(r))
-                        return
-                if eventually:
+                inv = None
+                try:
+                    for inv in always:
+                        r = inv.fn(state)
+                        if r is not None and r is not True:
+                            self.violation = Violation(inv.name, step, _message(r))
+                            return
                     for j, inv in enumerate(eventually):
                         r = inv.fn(state)
                         if r is None or r is True:
-                            seen[j] = True
                             false_for[j] = 0
                         else:
                             false_for[j] += 1
@@ -311,6 +314,8 @@ class Kernel:
                                 self.violation = Violation(
                                     inv.name, step, f"false for {inv.within} steps in a row: {_message(r)}")
                                 return
+                except Exception as e:
+                    raise _model_error(f"invariant {inv.name}", e) from e
             if step >= max_steps:
                 self.violation = Violation("livelock", step,
                                            f"no quiescence after {max_steps} steps (possible livelock)")
@@ -351,7 +356,7 @@ class Kernel:
                     step = self.step
                     continue
                 if actors or at_end or eventually:
-                    self._end(seen)
+                    self._end()
                 return
             if n == 1:
                 o = opts[0]
@@ -464,22 +469,21 @@ class Kernel:
             q.fire(self)
         return True
 
-    def _end(self, seen) -> None:
+    def _end(self) -> None:
         blocked = [a for a in self.actors if not a.idle]
         if blocked:
             what = ", ".join(f"{a.name} at {a.label!r}" for a in blocked)
             self.violation = Violation("deadlock", self.step, f"no actor can run; blocked: {what}")
             return
         state = self.state
-        for inv in self.scenario.at_end:
-            r = inv.fn(state)
-            if r is not None and r is not True:
-                self.violation = Violation(inv.name, self.step, _message(r))
-                return
-        for j, inv in enumerate(self.scenario.eventually):
-            r = inv.fn(state)
+        for inv in self.scenario.at_end + self.scenario.eventually:
+            try:
+                r = inv.fn(state)
+            except Exception as e:
+                raise _model_error(f"invariant {inv.name}", e) from e
             if not (r is None or r is True):
-                self.violation = Violation(inv.name, self.step, f"never held at quiescence: {_message(r)}")
+                prefix = "never held at quiescence: " if inv.when == "eventually" else ""
+                self.violation = Violation(inv.name, self.step, prefix + _message(r))
                 return
 
     def leftovers(self) -> list[Actor]:
@@ -489,6 +493,16 @@ class Kernel:
 
 class ForeignAwait(runtime.SimUsageError):
     pass
+
+
+class ModelError(runtime.SimUsageError):
+    """The scenario's own code (setup or an invariant) raised: a bug for its author to fix."""
+
+
+def _model_error(what: str, e: Exception) -> ModelError:
+    frames = traceback.extract_tb(e.__traceback__)
+    where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    return ModelError(f"{what} raised {type(e).__name__}: {e}{where}")
 
 
 def _foreign_await(a: Actor):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import trio
 
-from sim import DFS, RandomWalk, Scenario, at_end, explore, make_trace, point
+from sim import DFS, RandomWalk, Scenario, always, at_end, explore, make_trace, point
 from sim.kernel import ForeignAwait
 
 
@@ -45,3 +45,24 @@ def test_the_trio_engine_runs_models_that_await_trio():
 def test_the_fast_engine_refuses_a_foreign_await_with_a_clear_error():
     with pytest.raises(ForeignAwait, match=r"p1/worker awaited something that is not a sim point.*engine='trio'"):
         explore(trio_inside_steps(), RandomWalk(1), budget=1)
+
+
+@pytest.mark.parametrize("engine", ["fast", "trio"])
+def test_a_bug_in_the_scenarios_own_code_is_a_model_error_naming_it(engine):
+    from sim.kernel import ModelError
+
+    def broken_setup(sim):
+        raise ValueError("no such table")
+
+    with pytest.raises(ModelError, match=r"^setup raised ValueError: no such table at .*test_engines.py:\d+$"):
+        explore(Scenario("broken-setup", broken_setup), RandomWalk(1), budget=1, engine=engine)
+
+    def setup(sim):
+        async def w():
+            await point("x")
+        sim.process("p", lambda p: p.spawn("w", w))
+        return {}
+
+    for inv in (always("I-ALWAYS", lambda st: st["missing"]), at_end("I-END", lambda st: 1 / 0)):
+        with pytest.raises(ModelError, match=rf"^invariant {inv.name} raised (KeyError|ZeroDivisionError)"):
+            explore(Scenario("broken-invariant", setup, invariants=(inv,)), RandomWalk(1), budget=1, engine=engine)

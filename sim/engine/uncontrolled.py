@@ -156,7 +156,7 @@ async def _watch(k: StressKernel) -> None:
             continue
         if any(q.next_deadline() is not None for q in k.queues):
             continue
-        k._end([])
+        k._end()
         k.nursery.cancel_scope.cancel()
         return
 
