@@ -46,7 +46,9 @@ class Exploration:
     def bounds(self) -> str:
         f = self.scenario.faults
         what = f"{f.describe()}, {self.scenario.max_steps} steps"
-        if self.complete:
+        if self.violation is not None:
+            cov = "stopped at the first violation"
+        elif self.complete:
             cov = "exhaustive" + (" (wide data choices at their extremes)" if self.truncated else "")
         else:
             cov = "sampled"

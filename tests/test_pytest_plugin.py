@@ -45,7 +45,7 @@ def test_failing_assert_holds_prints_invariant_step_log_and_replay_command(pytes
     out = result.stdout.str()
     result.stdout.fnmatch_lines([
         "scenario claim-publish: I-ONE-CREATED violated at step *: 2 created events (by w*, w*)",
-        "found by random(seed=1, *) at execution * (fast engine; sampled within *",
+        "found by random(seed=1, *) at execution * (fast engine; stopped at the first violation within *",
         "step log (* steps, * choices):",
         "  #1 t=0 p*/worker check claim [[]r: claim[]]",
         "  #* t=0 p*/worker publish created [[]w: events[]]  -- created by w*  <== I-ONE-CREATED",
