@@ -24,6 +24,7 @@ from sim import engine as engines
 from sim import registry
 from sim import strategy as strategies
 from sim import trace as traces
+from sim.trace import format_step
 from sim.explore import DEFAULT_BUDGET
 from sim.runtime import SimUsageError
 from sim.strategy import ModelNondeterminism
@@ -203,19 +204,6 @@ def _check_engine(name: str) -> None:
         raise UsageError(f"engine {name!r} is not available: {e}") from None
     except ValueError as e:
         raise UsageError(str(e)) from None
-
-
-def format_step(s: traces.Step, mark: str = "") -> str:
-    """One line per step: `#i t=T process/actor label [r: ..] [w: ..] -- notes`."""
-    parts = [f"#{s.i}", f"t={s.t}", s.actor or s.process or "-", s.label]
-    if s.reads:
-        parts.append(f"[r: {', '.join(s.reads)}]")
-    if s.writes:
-        parts.append(f"[w: {', '.join(s.writes)}]")
-    line = " ".join(parts)
-    if s.notes:
-        line += "  -- " + "; ".join(s.notes)
-    return line + mark
 
 
 def print_step_log(out: Console, trace: traces.Trace, limit: int | None = STEP_LOG_TAIL) -> None:

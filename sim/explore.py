@@ -11,7 +11,7 @@ from sim.kernel import Violation
 from sim.scenario import Scenario
 from sim.strategy import Replay, Strategy
 from sim.tape import Divergence
-from sim.trace import SCHEMA_VERSION, Trace, TraceError, steps_of, verdict_of
+from sim.trace import SCHEMA_VERSION, Trace, TraceError, format_step, steps_of, verdict_of
 
 DEFAULT_BUDGET = 1000
 
@@ -167,6 +167,8 @@ def replay(trace: Trace, engine: str | None = None, scenario: Scenario | None = 
         rev = ""
         if trace.revision != scenario.revision:
             rev = f" (trace from model revision {trace.revision}, model is now revision {scenario.revision})"
-        raise TraceError(f"{d}{rev}") from None
+        was = next((s for s in trace.steps if s.i == d.step), None)
+        what = f"; the trace's step {d.step} was {format_step(was)}" if was is not None else ""
+        raise TraceError(f"{d}{rev}{what}") from None
     replayed = trace_of(scenario, k, strategy=trace.strategy, engine=trace.engine, execution=trace.execution)
     return ReplayResult(trace, replayed, replayed.verdict == trace.verdict)

@@ -172,7 +172,7 @@ def _describe_strategy(s: dict) -> str:
 
 def format_steps(trace) -> list[str]:
     """The step log, one line per step, exactly as `python -m sim replay` prints it."""
-    from sim.cli import format_step
+    from sim.trace import format_step
     v = trace.verdict
     out = [format_step(s, f"  <== {v.invariant}" if v.status == "violation" and s.i == v.step else "")
            for s in trace.steps]

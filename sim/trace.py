@@ -77,6 +77,19 @@ class Trace(BaseModel):
         return json.dumps(self.model_dump(mode="json"), indent=1, ensure_ascii=True) + "\n"
 
 
+def format_step(s: Step, mark: str = "") -> str:
+    """One line per step: `#i t=T process/actor label [r: ..] [w: ..]  -- notes`."""
+    parts = [f"#{s.i}", f"t={s.t}", s.actor or s.process or "-", s.label]
+    if s.reads:
+        parts.append(f"[r: {', '.join(s.reads)}]")
+    if s.writes:
+        parts.append(f"[w: {', '.join(s.writes)}]")
+    line = " ".join(parts)
+    if s.notes:
+        line += "  -- " + "; ".join(s.notes)
+    return line + mark
+
+
 def verdict_of(violation) -> Verdict:
     if violation is None:
         return Verdict(status="ok")

@@ -259,7 +259,8 @@ def test_regression_traces_replay_and_bad_ones_fail_alone(pytester):
                                     "tampered: unreadable trace", f"wrong-verdict: recorded {wrong_recorded}"])
     [diverged] = found[f"diverging: recorded {recorded}"]
     assert re.fullmatch(r"diverging.json: replay diverged at step \d+, choice 0: the trace recorded a step "
-                        r"choice among 7, the model now asks a step choice among 2", diverged)
+                        r"choice among 7, the model now asks a step choice among 2; "
+                        r"the trace's step \d+ was #\d+ t=0 p\d/worker check claim \[r: claim\]", diverged)
     assert found["garbage: unreadable trace"] == [
         f"{d / 'garbage.json'}: not valid JSON (Expecting property name enclosed in double quotes at line 1)"]
     assert found["tampered: unreadable trace"] == [
