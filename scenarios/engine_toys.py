@@ -94,7 +94,7 @@ def claim_then_publish(workers: int = 2, exclusive: bool = False) -> Scenario:
     name = "claim-publish" + ("-xcreate" if exclusive else "") + ("" if workers == 2 else f"-{workers}w")
     return Scenario(
         name=name, setup=setup,
-        invariants=(always("I-ONE-CREATED", one_created), at_end("I-SOME-CREATED", some_created)),
+        invariants=(always("I-ONE-CREATED", one_created, reads=("events",)), at_end("I-SOME-CREATED", some_created)),
         expect="hold" if exclusive else "I-ONE-CREATED",
         params={"workers": workers, "exclusive": exclusive},
         description="claim, scan, publish; " + ("exclusive-create claim" if exclusive else "racy check-then-set claim"),
@@ -178,7 +178,7 @@ def redelivery_duplicate(dedup: bool = False) -> Scenario:
 
     return Scenario(
         name="redelivery-dup" + ("-dedup" if dedup else ""), setup=setup,
-        invariants=(always("I-ONCE", once),),
+        invariants=(always("I-ONCE", once, reads=("effects",)),),
         faults=Faults(redeliveries=1),
         expect="hold" if dedup else "I-ONCE",
         params={"dedup": dedup},

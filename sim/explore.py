@@ -32,6 +32,7 @@ class Exploration:
     crashes: int = 0
     redeliveries: int = 0
     elapsed: float = 0.0
+    pruned: int = 0                 # executions a reduction strategy cut short as redundant
     complete: bool = False          # an exhaustive strategy covered its whole space
     truncated: bool = False         # ... but explored wide data choices only at their extremes
     violation: Violation | None = None
@@ -78,7 +79,7 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
         end = strategy.end_execution
         if getattr(end, "__func__", None) is Strategy.end_execution:
             end = None
-        n = steps = decisions = crashes = redeliveries = 0
+        n = steps = decisions = crashes = redeliveries = pruned = 0
         while budget is None or n < budget:
             if not strategy.next_execution():
                 res.complete = True
@@ -91,6 +92,8 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
             decisions += len(k.tape)
             crashes += k.crashes
             redeliveries += k.redeliveries
+            if k.pruned:
+                pruned += 1
             if k.violation is not None:
                 res.violation = k.violation
                 res.found_at = n
@@ -102,7 +105,7 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
                 break
         res.complete = res.complete or strategy.complete
         res.executions, res.steps, res.decisions = n, steps, decisions
-        res.crashes, res.redeliveries = crashes, redeliveries
+        res.crashes, res.redeliveries, res.pruned = crashes, redeliveries, pruned
         res.elapsed = time.perf_counter() - t0
 
     eng.host(loop)

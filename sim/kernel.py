@@ -44,7 +44,7 @@ class Actor:
     a slot read is a specialised fast path where a class-default fallback is a dict miss."""
 
     __slots__ = ("id", "name", "process", "coro", "state", "label", "reads", "writes", "guard", "deadline",
-                 "idle", "timed_out", "crashing", "error", "task", "scope")
+                 "idle", "timed_out", "crashing", "error", "task", "scope", "born")
 
     def __init__(self, aid: int, name: str, process: "Process", coro):
         self.id = aid
@@ -63,6 +63,7 @@ class Actor:
         self.error = None
         self.task = None      # trio-task engine only
         self.scope = None     # uncontrolled mode only
+        self.born = 0         # the step that spawned it (0: setup): its first step happens after that one
 
     def __repr__(self):
         return f"<Actor {self.name}>"
@@ -100,6 +101,7 @@ class Process:
         if k is None or not self.alive:
             raise runtime.SimUsageError(f"process {self.name} is not running")
         a = Actor(k._next_actor_id, self.prefix + name, self, fn(*args))
+        a.born = k.step
         k._next_actor_id += 1
         self.actors.append(a)
         k.pending.append(a)
@@ -141,6 +143,8 @@ class Kernel:
     log: list | tuple = ()           # one entry per step
     _next_actor_id = 0
     _ulid_counter = 0
+    observe = None                   # strategy.before_step, for strategies that track every step
+    pruned = False                   # the strategy ended this execution early as redundant
 
     def __init__(self, scenario, strategy, record: bool = False):
         self.scenario = scenario
@@ -162,6 +166,8 @@ class Kernel:
             self.tape_kinds = []
             self.tape_ns = []
             self.log = []
+        if getattr(strategy, "tracks", False):
+            self.observe = strategy.before_step
         f = scenario.faults
         self.max_crashes = f.crashes
         self.max_redeliveries = f.redeliveries
@@ -269,6 +275,7 @@ class Kernel:
         tape = self.tape
         faults = self.max_crashes > 0 or self.max_redeliveries > 0
         direct = self.direct
+        observe = self.observe
         per_step = bool(always or eventually)
         step = 0
         while True:
@@ -375,6 +382,8 @@ class Kernel:
                 o = opts[i]
             step += 1
             self.step = step
+            if observe is not None:
+                observe(self, o, len(tape) - 1 if n > 1 else -1)
             # -- the step
             if i < n_run:
                 self.current = o
@@ -462,6 +471,9 @@ class Kernel:
         if nxt is None:
             return False
         self.step += 1
+        if self.observe is not None:
+            self.options.clear()
+            self.observe(self, TIME, -1)
         if self.record:
             self.log.append([self.step, self.now, "time", "", "", f"clock {self.now} -> {max(nxt, self.now)}", [], [], []])
         self.now = max(nxt, self.now)

@@ -195,6 +195,10 @@ class Queue:
             if m.state == INFLIGHT and m.consumer is not None and (cap is None or m.deliveries < cap):
                 opts.append(m)
 
+    def has_in_flight_to(self, proc) -> bool:
+        return any(m.state == INFLIGHT and m.consumer is not None and m.consumer.process is proc
+                   for m in self.messages)
+
     def on_crash(self, proc, kernel) -> None:
         for m in self.messages:
             if m.state == INFLIGHT and m.consumer is not None and m.consumer.process is proc:

@@ -13,11 +13,15 @@ class Invariant:
     fn: Predicate
     when: str            # "always" | "at_end" | "eventually"
     within: int | None = None
+    reads: tuple | None = None   # keys the predicate reads (None: all); partial-order reduction needs it
 
 
-def always(name: str, fn: Predicate) -> Invariant:
-    """Checked after every step."""
-    return Invariant(name, fn, "always")
+def always(name: str, fn: Predicate, reads=None) -> Invariant:
+    """Checked after every step. `reads`: the footprint keys the predicate looks at.
+
+    Declaring them lets DPOR treat writes to other keys as invisible to this
+    invariant; without it every write is assumed visible (sound, less reduction)."""
+    return Invariant(name, fn, "always", reads=None if reads is None else tuple(reads))
 
 
 def at_end(name: str, fn: Predicate) -> Invariant:
@@ -25,9 +29,9 @@ def at_end(name: str, fn: Predicate) -> Invariant:
     return Invariant(name, fn, "at_end")
 
 
-def eventually(name: str, fn: Predicate, within: int | None = None) -> Invariant:
+def eventually(name: str, fn: Predicate, within: int | None = None, reads=None) -> Invariant:
     """Must hold at quiescence; with `within=N`, may also never stay false for more than N steps in a row."""
-    return Invariant(name, fn, "eventually", within)
+    return Invariant(name, fn, "eventually", within, None if reads is None else tuple(reads))
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import trio
 
 from sim import runtime
 from sim.kernel import DONE, Crashed, Kernel
+from sim.strategy.base import Prune
 
 
 class FastKernel(Kernel):
@@ -44,10 +45,14 @@ class FastEngine:
         k = FastKernel(scenario, strategy, record)
         prev, runtime._kernel = runtime._kernel, k
         try:
-            for a in k.steps():  # the kernel resumes actors itself (direct); it hands over only the dying
-                _kill(a)
-            if k.fatal is not None:
-                raise k.fatal
+            try:
+                for a in k.steps():  # the kernel resumes actors itself (direct); it hands over only the dying
+                    _kill(a)
+                if k.fatal is not None:
+                    raise k.fatal
+            except Prune:  # a redundant execution: it has no verdict
+                k.pruned = True
+                k.violation = None
         finally:
             if k.actors or k.pending:
                 for a in k.leftovers():

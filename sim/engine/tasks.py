@@ -16,6 +16,7 @@ from trio.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
 
 from sim import runtime
 from sim.kernel import DONE, Crashed, Kernel
+from sim.strategy.base import Prune
 
 
 def _abort(_raise_cancel):
@@ -109,6 +110,9 @@ class TaskEngine:
             # a fresh run per execution isolates every execution; MockClock keeps any trio.sleep
             # an actor does inside a step virtual
             trio.run(_control, k, clock=trio.testing.MockClock(autojump_threshold=0))
+        except Prune:  # a redundant execution: it has no verdict
+            k.pruned = True
+            k.violation = None
         finally:
             runtime._kernel = prev
         return k

@@ -1,12 +1,13 @@
 """Strategies: oracles that answer the tape's choices."""
 from sim.strategy.base import Strategy
 from sim.strategy.dfs import DFS, ModelNondeterminism
+from sim.strategy.dpor import DPOR
 from sim.strategy.metrics import Metrics
 from sim.strategy.pct import PCT
 from sim.strategy.random_walk import RandomWalk
 from sim.strategy.replay import Replay
 
-NAMES = ("random", "pct", "dfs")
+NAMES = ("random", "pct", "dfs", "dpor")
 
 
 def make(name: str, seed: int = 0, **opts) -> Strategy:
@@ -17,7 +18,9 @@ def make(name: str, seed: int = 0, **opts) -> Strategy:
         return PCT(seed, **opts)
     if name == "dfs":
         return DFS(**opts)
+    if name == "dpor":
+        return DPOR(**opts)
     raise ValueError(f"unknown strategy {name!r} (choose from {', '.join(NAMES)})")
 
 
-__all__ = ["Strategy", "DFS", "PCT", "RandomWalk", "Replay", "Metrics", "ModelNondeterminism", "make", "NAMES"]
+__all__ = ["Strategy", "DFS", "DPOR", "PCT", "RandomWalk", "Replay", "Metrics", "ModelNondeterminism", "make", "NAMES"]

@@ -8,9 +8,14 @@ For other kinds `label` is a short string. Strategies must not keep `label`.
 from __future__ import annotations
 
 
+class Prune(Exception):
+    """Raised by a strategy's `choose` to end an execution it knows is redundant (no verdict)."""
+
+
 class Strategy:
     name = "strategy"
     exhaustive = False  # True: runs until `complete` unless a budget stops it first
+    tracks = False      # True: the kernel calls before_step for every step (partial-order reduction)
 
     def next_execution(self) -> bool:
         """Start another execution; False when the strategy has nothing left to try."""
@@ -18,6 +23,10 @@ class Strategy:
 
     def choose(self, kind: str, n: int, label) -> int:
         raise NotImplementedError
+
+    def before_step(self, kernel, option, tape_pos: int) -> None:
+        """With `tracks`: called before every step, forced or chosen; `tape_pos` is the
+        position of the choice that picked it, or -1 when it was the only option."""
 
     def end_execution(self, kernel) -> None:
         """Called after every execution with its kernel (tape, steps, log if recorded)."""

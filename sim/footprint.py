@@ -1,0 +1,81 @@
+"""Transitions and their footprints: what partial-order reduction knows about a step.
+
+Every option the scheduler offers is a transition with a stable id and a footprint
+(keys read, keys written), taken just before it runs:
+
+- an actor's step: the keys declared at its point, plus a read of its process key;
+- crash P: writes P's process key (so it is dependent with every step of P's actors),
+  every lock P's actors hold (the crash releases them) and every queue with a message
+  in flight to P (the crash orphans it);
+- redeliver m: writes m's queue (dependent with receive, ack and send on that queue);
+- time passing: global, dependent with everything (any step may read the clock).
+
+Two transitions are dependent when one writes a key the other reads or writes, or
+when both write keys an `always`/`eventually` invariant reads: those invariants see
+intermediate states, and two writes to what they read do not commute for them. An
+invariant without declared `reads` is taken to read everything.
+"""
+from __future__ import annotations
+
+
+class Footprint:
+    __slots__ = ("tid", "reads", "writes", "glob", "born")
+
+    def __init__(self, tid, reads: frozenset, writes: frozenset, glob: bool = False, born: int = 0):
+        self.tid = tid
+        self.reads = reads
+        self.writes = writes
+        self.glob = glob
+        self.born = born  # an actor's first step happens after the step that spawned it
+
+    def __repr__(self):
+        return f"<{self.tid} r={sorted(map(str, self.reads))} w={sorted(map(str, self.writes))}{' *' if self.glob else ''}>"
+
+
+TIME_TID = "time"
+
+
+def process_key(p) -> tuple:
+    return ("process", p.name)
+
+
+def of_option(kernel, o) -> Footprint:
+    """The footprint of option `o` in the kernel's current state."""
+    kind = getattr(o, "kind", None)  # actors have none: crash, redeliver and time options do
+    if kind is None:
+        return Footprint(o.id, frozenset(o.reads) | {process_key(o.process)}, frozenset(o.writes), born=o.born)
+    if kind == "crash":
+        writes = {process_key(o)}
+        writes.update(lock.key for lock in kernel.locks if lock.owner is not None and lock.owner.process is o)
+        for q in kernel.queues:
+            if q.has_in_flight_to(o):
+                writes.add(q.key)
+        return Footprint(f"crash:{o.name}", frozenset(), frozenset(writes))
+    if kind == "redeliver":
+        return Footprint(f"redeliver:{o.id}", frozenset(), frozenset((o.queue.key,)))
+    return Footprint(TIME_TID, frozenset(), frozenset(), glob=True)
+
+
+class Dependence:
+    """The dependence relation of one scenario (it depends on what its invariants read)."""
+
+    def __init__(self, scenario):
+        monitors = scenario.always + scenario.eventually
+        self.monitor_all = any(inv.reads is None for inv in monitors)
+        self.monitored = frozenset(k for inv in monitors if inv.reads is not None for k in inv.reads)
+
+    def __call__(self, f: Footprint, g: Footprint) -> bool:
+        if f.glob or g.glob:
+            return True
+        fw, gw = f.writes, g.writes
+        if fw and not (fw.isdisjoint(g.reads) and fw.isdisjoint(gw)):
+            return True
+        if gw and not gw.isdisjoint(f.reads):
+            return True
+        if fw and gw:
+            if self.monitor_all:
+                return True
+            m = self.monitored
+            if m and not (fw.isdisjoint(m) or gw.isdisjoint(m)):
+                return True
+        return False
