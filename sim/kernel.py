@@ -302,8 +302,9 @@ class Kernel:
                     actors.append(a)
             if self.violation is not None:
                 return
-            # -- invariants of the state the last step left
-            if step and per_step:
+            # -- invariants of the state the last step left (or of the initial state: "always" means
+            # every reachable state, and skipping the first would make verdicts depend on stuttering)
+            if per_step:
                 inv = None
                 try:
                     for inv in always:

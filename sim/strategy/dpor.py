@@ -1,4 +1,4 @@
-"""Dynamic partial-order reduction with sleep sets (Flanagan & Godefroid, POPL 2005; stateless).
+"""Dynamic partial-order reduction with sleep sets: source-DPOR (Abdulla et al., POPL 2014), stateless.
 
 Exhaustive like DFS, but it runs one execution per class of equivalent ones: two
 executions that only reorder independent transitions (see sim.footprint) reach
@@ -9,11 +9,13 @@ Per execution:
   footprints. A new node takes the first transition not asleep (index 0, the
   current actor, when it can: fewer preemptions).
 - Before every step (the kernel calls `before_step`, forced steps included) the
-  pending transition of every live actor, blocked ones too, and every offered
-  fault is checked against the trail so far: the latest dependent transition i
-  of another thread that does not happen-before it (vector clocks, with spawn
-  edges) is a race, and the node where i was chosen must also try this thread,
-  or every transition enabled there if this thread was not enabled then.
+  pending transition t of every live actor, blocked ones too, and every offered
+  fault is checked against the trail so far (vector clocks, with spawn edges).
+  Each race (a step i of another thread, dependent with t, ordered before it
+  only directly) is reversed at the node where i was chosen by trying one of
+  the threads that can start what follows i without depending on it, then t
+  (source sets). Trying "t's thread" instead (Flanagan-Godefroid) loses
+  executions once sleep sets are on, when that thread's next step there sleeps.
 - Sleep sets: once a transition's subtree is done it sleeps in its siblings'
   subtrees until a dependent transition runs; a node where every enabled
   transition sleeps is redundant, and the execution is pruned.
@@ -97,27 +99,57 @@ class DPOR(Strategy):
         return {}
 
     def _races(self, kernel) -> None:
-        """FG's race check at this state, for every pending transition."""
-        trail, dep, nodes = self._trail, self._dep, self._nodes
+        """Source-DPOR's race reversal at this state, for every pending transition t.
+
+        A race is an executed step i of another thread, dependent with t, that happens
+        before t only directly (through no later step). To reverse it, some thread that
+        can start v = (the steps after i that do not happen after i) + t must be tried
+        where i was chosen; if none of v's initials is tried or asleep there, one is added.
+        """
+        trail, dep = self._trail, self._dep
         if not trail:
             return
         pending = [of_option(kernel, a) for a in kernel.actors]
         pending += [of_option(kernel, o) for o in kernel.options if getattr(o, "kind", None) is not None]
         for fp in pending:
-            seen = self._clock_of(fp)
+            vc = dict(self._clock_of(fp))
+            races = []
             for i in range(len(trail) - 1, -1, -1):
                 fi = trail[i]
-                if fi.tid == fp.tid or not dep(fi, fp) or seen.get(fi.tid, -1) >= i:
+                if fi.tid == fp.tid or vc.get(fi.tid, -1) >= i or not dep(fi, fp):
                     continue
-                tp = self._tape_pos[i]
-                if tp >= 0:
-                    node = nodes[tp]
-                    if fp.tid in node.tids:
-                        node.backtrack.add(fp.tid)
-                    else:
-                        node.backtrack.update(node.tids)
-                    self.races += 1
-                break
+                races.append(i)
+                for t, c in self._clocks[i].items():
+                    if vc.get(t, -1) < c:
+                        vc[t] = c
+                vc[fi.tid] = i
+            for i in races:
+                self._reverse(i, fp, vc)
+
+    def _reverse(self, i: int, fp, t_clock: dict) -> None:
+        tp = self._tape_pos[i]
+        if tp < 0:  # i was the only option: there is nothing else to try before it
+            return
+        node = self._nodes[tp]
+        trail, clocks, ti = self._trail, self._clocks, self._trail[i].tid
+        # v: the steps after i not ordered after it, then t; its initials: no predecessor inside v
+        v = [j for j in range(i + 1, len(trail)) if clocks[j].get(ti, -1) < i]
+        initials, seen_threads = [], set()
+        for pos, j in enumerate(v):
+            f = trail[j]
+            if f.tid not in seen_threads and not any(clocks[j].get(trail[y].tid, -1) >= y for y in v[:pos]):
+                initials.append(f.tid)
+            seen_threads.add(f.tid)
+        if fp.tid not in seen_threads and not any(t_clock.get(trail[y].tid, -1) >= y for y in v):
+            initials.append(fp.tid)
+        self.races += 1
+        if any(q in node.backtrack or q in node.sleep for q in initials):
+            return
+        for q in initials:
+            if q in node.tids:
+                node.backtrack.add(q)
+                return
+        node.backtrack.update(node.tids)  # no initial was enabled there (blocked): try everything
 
     def before_step(self, kernel, option, tape_pos: int) -> None:
         if self._dep is None:
@@ -194,10 +226,16 @@ class DPOR(Strategy):
 
     def end_execution(self, kernel) -> None:
         self.executions += 1
+        del self._nodes[self._pos:]
         if self._dep is not None:
             kernel.options.clear()
             self._races(kernel)  # what is still pending at the end (blocked actors) races too
-        del self._nodes[self._pos:]
+            if kernel.violation is not None:
+                # cut short: the steps it never ran may race with what it ran, unseen. Explored past a
+                # violation, its path is expanded fully (FG's fallback), as DFS would
+                for node in self._nodes:
+                    if isinstance(node, _StepNode):
+                        node.backtrack.update(node.tids)
         self._backtrack()
 
     def _backtrack(self) -> None:

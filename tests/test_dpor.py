@@ -1,0 +1,202 @@
+"""DPOR: sound (same final states and violations as plain DFS) and reducing.
+
+Soundness is checked on programs Hypothesis generates: 2 to 4 actors, reads,
+writes and read-modify-writes over a few keys, properly nested locks (so lock
+order deadlocks happen too), an `always` invariant over declared keys and an
+`at_end` one. Every value written depends on everything its actor read before,
+so the order of any two dependent steps shows in the final state.
+"""
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sim import DFS, Lock, Scenario, always, at_end, explore, point
+from sim.engine import make as make_engine
+from sim.strategy import DPOR
+from scenarios.engine_toys import claim_then_publish, crash_orphan, lost_update, redelivery_duplicate
+
+KEYS = ("a", "b", "c")
+MOD = 1_000_003
+
+
+def program_scenario(actors, watched, bad, lock_names) -> Scenario:
+    """`actors`: per actor a list of ops ("r"|"w"|"rw", key) or ("lock", name, [ops])."""
+
+    def setup(sim):
+        state = {k: 0 for k in KEYS}
+        acc = {}
+        locks = {name: Lock(name) for name in lock_names}
+
+        async def run(me, ops):
+            for op in ops:
+                if op[0] == "lock":
+                    async with locks[op[1]]:
+                        await run(me, op[2])
+                    continue
+                kind, key = op
+                await point(f"{kind} {key}", reads=(key,) if "r" in kind else (), writes=(key,) if "w" in kind else ())
+                if "r" in kind:
+                    acc[me] = (acc.get(me, 1) * 31 + state[key]) % MOD
+                if "w" in kind:
+                    state[key] = (acc.get(me, 1) * 7 + me + 1) % MOD  # only what this actor read
+
+        async def actor(me, ops):
+            await run(me, ops)
+
+        for i, ops in enumerate(actors):
+            sim.process(f"p{i}", lambda p, i=i, ops=ops: p.spawn("a", actor, i, ops))
+        return {"state": state, "acc": acc}
+
+    def watched_ok(s):
+        return sum(s["state"][k] for k in watched) % 5 != bad or f"watched sum = {bad} mod 5"
+
+    return Scenario("generated", setup, max_steps=200, invariants=(
+        always("I-WATCHED", watched_ok, reads=watched),
+        at_end("I-END", lambda s: s["state"]["a"] % 7 != 3 or "a = 3 mod 7"),
+    ))
+
+
+def outcomes(scenario: Scenario, strategy) -> tuple[set, set, int]:
+    """Run the strategy to completion, without stopping at violations."""
+    eng = make_engine("fast")
+    finals, violations, runs = set(), set(), 0
+
+    def loop():
+        nonlocal runs
+        while strategy.next_execution():
+            k = eng.execute(scenario, strategy)
+            strategy.end_execution(k)
+            runs += 1
+            if k.pruned:
+                continue
+            if k.violation is not None:
+                violations.add(k.violation.invariant)
+            else:
+                s = k.state
+                finals.add((tuple(sorted(s["state"].items())), tuple(sorted(s["acc"].items()))))
+            assert runs < 50_000, "program too large for the test"
+
+    eng.host(loop)
+    assert strategy.complete
+    return finals, violations, runs
+
+
+COMPARED: list = []  # (steps, actors) of every generated program compared (checked below)
+simple_op = st.tuples(st.sampled_from(["r", "w", "rw"]), st.sampled_from(KEYS))
+
+
+def _size(ops) -> int:
+    return sum(2 + _size(op[2]) if op[0] == "lock" else 1 for op in ops)
+
+
+@st.composite
+def actor_program(draw, max_steps: int, outer_lock: str | None = None):
+    """At most `max_steps` steps (a lock costs 2 plus its body); a nested lock is the other one."""
+    ops = []
+    left = max_steps
+    while left > 0 and (not ops or draw(st.booleans())):
+        others = [name for name in ("L1", "L2") if name != outer_lock]
+        if left >= 3 and others and draw(st.integers(0, 2)) == 0:
+            name = draw(st.sampled_from(others))
+            body = draw(actor_program(min(left - 2, 3), name))
+            ops.append(("lock", name, body))
+        else:
+            ops.append(draw(simple_op))
+        left = max_steps - _size(ops)
+    return ops
+
+
+@st.composite
+def programs(draw):
+    n = draw(st.integers(2, 4))
+    remaining = {2: 10, 3: 9, 4: 8}[n]  # total steps: keeps plain DFS in the thousands of executions
+    actors = []
+    for i in range(n):  # 5 steps fit two nested locks around an op: lock order deadlocks
+        actors.append(draw(actor_program(min(5, remaining - (n - i - 1)))))
+        remaining -= _size(actors[-1])
+    return actors
+
+
+@st.composite
+def lock_orders(draw):
+    """Two actors that each nest both locks, in an order drawn for each (AB/BA deadlocks), maybe a third."""
+    actors = []
+    for _ in range(2):
+        first = draw(st.sampled_from(["L1", "L2"]))
+        second = "L2" if first == "L1" else "L1"
+        actors.append([("lock", first, [("lock", second, [draw(simple_op)])])])
+    if draw(st.booleans()):
+        actors.append([draw(simple_op)])
+    return actors
+
+
+@settings(max_examples=220, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(actors=st.one_of(programs(), programs(), programs(), lock_orders()), watched=st.lists(st.sampled_from(KEYS), min_size=1, max_size=2, unique=True),
+       bad=st.integers(0, 4))
+def test_dpor_reaches_the_same_final_states_and_violations_as_dfs(actors, watched, bad):
+    COMPARED.append((sum(_size(a) for a in actors), len(actors)))
+    scn = program_scenario(actors, tuple(watched), bad, ("L1", "L2"))
+    dfs_finals, dfs_violations, dfs_runs = outcomes(scn, DFS())
+    dpor_finals, dpor_violations, dpor_runs = outcomes(scn, DPOR())
+    assert dpor_finals == dfs_finals
+    assert dpor_violations == dfs_violations
+    assert dpor_runs <= dfs_runs
+
+
+def test_at_least_200_generated_programs_were_compared():
+    if not COMPARED:
+        test_dpor_reaches_the_same_final_states_and_violations_as_dfs()
+    assert len(COMPARED) >= 200, len(COMPARED)
+    assert {n for _, n in COMPARED} == {2, 3, 4}
+
+
+def test_generated_programs_exercise_what_they_should():
+    # the generator is only worth something if programs deadlock, violate and differ in final state
+    deadlock = program_scenario([[("lock", "L1", [("lock", "L2", [("w", "a")])])],
+                                 [("lock", "L2", [("lock", "L1", [("w", "b")])])]], ("a",), 9, ("L1", "L2"))
+    finals, violations, _ = outcomes(deadlock, DPOR())
+    assert violations == {"deadlock"} and len(finals) == 1  # no reads: both lock orders write the same
+    racy = program_scenario([[("r", "a"), ("w", "a")], [("rw", "a")], [("w", "b")]], ("b",), 9, ())
+    dfs_finals, _, dfs_runs = outcomes(racy, DFS())
+    dpor_finals, _, dpor_runs = outcomes(racy, DPOR())
+    assert dpor_finals == dfs_finals and len(dfs_finals) > 1
+    assert dfs_runs == math.factorial(4) // math.factorial(2) and dpor_runs < dfs_runs  # 12 vs 3 classes
+
+
+@pytest.mark.parametrize("scenario", [lost_update(), claim_then_publish(), crash_orphan(), redelivery_duplicate()],
+                         ids=lambda s: s.name)
+def test_dpor_finds_every_engine_bug(scenario):
+    res = explore(scenario, DPOR())
+    assert res.violation is not None and res.violation.invariant == scenario.expect
+
+
+@pytest.mark.parametrize("workers,dfs_count,dpor_count", [(3, 36, 6), (4, 240, 24)])
+def test_dpor_reduction_on_the_exclusive_claim(workers, dfs_count, dpor_count):
+    # the claims are mutually dependent (each declares a write of the claim), so one execution
+    # per claim order remains: workers! classes; everything else commutes
+    s = claim_then_publish(workers, exclusive=True)
+    dfs, dpor = explore(s, DFS()), explore(s, DPOR())
+    assert dfs.ok and dpor.ok and dfs.complete and dpor.complete
+    assert (dfs.executions, dpor.executions) == (dfs_count, dpor_count)
+    assert dpor_count == math.factorial(workers)
+
+
+def test_dpor_on_independent_workers_runs_one_execution():
+    s = lost_update(points=6, workers=2)
+    disjoint = Scenario("disjoint", _disjoint_setup)
+    assert explore(disjoint, DFS()).executions == math.comb(12, 6)
+    assert explore(disjoint, DPOR()).executions == 1
+
+
+def _disjoint_setup(sim):
+    async def worker(me):
+        for i in range(6):
+            await point(f"write {me}", writes=(me,))
+
+    for name in ("x", "y"):
+        sim.process(name, lambda p, me=name: p.spawn("w", worker, me))
+    return {}
