@@ -109,7 +109,8 @@ def test_each_step_runs_exactly_one_actor_and_the_log_says_which(engine):
     explore(scn, rec, engine=engine, budget=20)
     assert len({tuple(r.tape) for r in rec.runs}) > 1, "need several interleavings for this to mean anything"
     for run in rec.runs:
-        batches = run.state["batches"]
+        initial, *batches = run.state["batches"]
+        assert initial == []  # "always" also checks the initial state, before any step
         assert all(len(b) == 2 and b[0][0] == b[1][0] and b[0][1] == b[1][1] for b in batches), batches
         steps = trace(scn, run.tape, engine).steps
         assert [s.kind for s in steps] == ["run"] * 12
