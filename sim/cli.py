@@ -111,8 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
                         epilog=EXPLORE_EPILOG, formatter_class=fmt)
     ex.add_argument("--scenario", default="all", metavar="NAME|all",
                     help="scenario to explore (default: all registered scenarios, sorted by name)")
-    ex.add_argument("--strategy", default="random", choices=strategies.NAMES,
-                    help="how choices are made (default: random)")
+    ex.add_argument("--strategy", default="portfolio", choices=strategies.NAMES,
+                    help="how choices are made (default: portfolio: random, PCT d=1..3 and DPOR taking turns)")
     ex.add_argument("--seed", type=int, default=1, help="strategy seed (default: 1)")
     limit = ex.add_mutually_exclusive_group()
     limit.add_argument("--budget", type=_positive_int, metavar="N", help="executions per scenario")

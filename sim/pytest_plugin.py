@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-STRATEGIES = ("random", "pct", "dfs", "dpor")  # sim.strategy.NAMES, without importing sim at startup
+STRATEGIES = ("portfolio", "random", "pct", "dfs", "dpor")  # sim.strategy.NAMES, without importing sim
 ENGINES = ("fast", "trio")              # sim.engine.NAMES
 DEFAULT_TRACE_DIR = os.path.join("reports", "traces")
 UNSET = object()  # sim_explore's budget: take --sim-budget (None there means sim's own default)

@@ -74,8 +74,10 @@ def test_buggy_scenario_exits_1_and_its_trace_replays(tmp_path, capsys):
     path = only_file(tmp_path)
     tr = traces.load(path)
     assert tr.verdict.invariant == "I-COUNTER"
-    assert tr.strategy == strategies.make("random", 7).describe()
-    assert path.name == f"lost-update-random-seed7-{tr.digest[:8]}.json"
+    # the default strategy is the portfolio; the trace says which member found the bug
+    assert tr.strategy["name"] == "portfolio" and tr.strategy["seed"] == 7
+    assert tr.strategy["member"]["name"] in {"random", "pct", "dpor"}
+    assert path.name == f"lost-update-portfolio-seed7-{tr.digest[:8]}.json"
     assert f"python -m sim replay {path}" in out
     assert "I-COUNTER violated" in out
     assert "<== I-COUNTER" in out  # the violating step is marked in the step log
@@ -137,7 +139,7 @@ def test_default_run_in_a_clean_process(tmp_path, capsys):
     names = sorted(f.name for f in out_dir.iterdir())
     for sc in registry.all_scenarios():
         assert sc.name in p.stdout
-        has_trace = any(n.startswith(f"{sc.name}-random-seed1-") for n in names)
+        has_trace = any(n.startswith(f"{sc.name}-portfolio-seed1-") for n in names)
         assert has_trace == (sc.expect != "hold"), sc.name
     # the same exploration in this process (other hash seed) gives byte-identical traces: deduplicated
     code, out, _ = run_cli(capsys, "explore", "--scenario", "lost-update", "--seed", "1", "--out", out_dir)

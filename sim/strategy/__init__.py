@@ -4,14 +4,17 @@ from sim.strategy.dfs import DFS, ModelNondeterminism
 from sim.strategy.dpor import DPOR
 from sim.strategy.metrics import Metrics
 from sim.strategy.pct import PCT
+from sim.strategy.portfolio import Portfolio
 from sim.strategy.random_walk import RandomWalk
 from sim.strategy.replay import Replay
 
-NAMES = ("random", "pct", "dfs", "dpor")
+NAMES = ("portfolio", "random", "pct", "dfs", "dpor")
 
 
 def make(name: str, seed: int = 0, **opts) -> Strategy:
     """Build a strategy by its command-line name."""
+    if name == "portfolio":
+        return Portfolio(seed, **opts)
     if name == "random":
         return RandomWalk(seed, **opts)
     if name == "pct":
@@ -23,4 +26,4 @@ def make(name: str, seed: int = 0, **opts) -> Strategy:
     raise ValueError(f"unknown strategy {name!r} (choose from {', '.join(NAMES)})")
 
 
-__all__ = ["Strategy", "DFS", "DPOR", "PCT", "RandomWalk", "Replay", "Metrics", "ModelNondeterminism", "make", "NAMES"]
+__all__ = ["Strategy", "Portfolio", "DFS", "DPOR", "PCT", "RandomWalk", "Replay", "Metrics", "ModelNondeterminism", "make", "NAMES"]
