@@ -188,7 +188,7 @@ def redelivery_duplicate(dedup: bool = False) -> Scenario:
 
 SCENARIOS = [
     lost_update(), lost_update(locked=True),
-    claim_then_publish(), claim_then_publish(exclusive=True),
+    claim_then_publish(), claim_then_publish(exclusive=True), claim_then_publish(3, exclusive=True),
     crash_orphan(), crash_orphan(repaired=True),
     redelivery_duplicate(), redelivery_duplicate(dedup=True),
 ]

@@ -37,7 +37,8 @@ HOLD_BUDGET = 500  # sampling a fixed variant: any violation at all is a bug
 
 BUGGY = [toys.lost_update(), toys.claim_then_publish(), toys.crash_orphan(), toys.redelivery_duplicate()]
 FIXED = [toys.lost_update(locked=True), toys.claim_then_publish(exclusive=True),
-         toys.crash_orphan(repaired=True), toys.redelivery_duplicate(dedup=True)]
+         toys.claim_then_publish(3, exclusive=True), toys.crash_orphan(repaired=True),
+         toys.redelivery_duplicate(dedup=True)]
 
 
 def ids(scenarios):

@@ -492,6 +492,9 @@ def _error(text: str) -> None:
 # ---- entry point --------------------------------------------------------------------------------------
 
 def main(argv: list[str]) -> int:
+    if "--zoo" in argv:  # the bug-finding benchmark has its own options
+        from sim.zoo import main as zoo_main
+        return zoo_main([a for a in argv if a != "--zoo"])
     try:
         cfg = _config(_parser().parse_args(argv))
     except UsageError as e:
