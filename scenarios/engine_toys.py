@@ -5,7 +5,8 @@ bigger instances; `SCENARIOS` lists the registered defaults.
 """
 from __future__ import annotations
 
-from sim import Faults, Lock, Queue, Scenario, always, at_end, note, point
+from sim import Faults, Lock, Queue, Scenario, Store, always, at_end, note, point
+
 
 
 # ---- lost update: read, point, write ----------------------------------------------------
@@ -57,44 +58,49 @@ def claim_then_publish(workers: int = 2, exclusive: bool = False) -> Scenario:
     """Claim a name, scan the log, publish `created`. A racy check-then-set claim lets two publish."""
 
     def setup(sim):
-        st = {"claim": None, "events": []}
+        # sim-managed stores: a failed exclusive create is recorded as the read it is (see sim.store)
+        claims = Store("claim")
+        log = Store("log", {"events": ()})
+        claim, events = claims.key("name"), log.key("events")
 
         async def worker(me):
             if exclusive:
-                await point("xcreate claim", reads=("claim",), writes=("claim",))
-                if st["claim"] is not None:
-                    note(f"claim held by {st['claim']}")
+                # what it writes if it runs now: nothing once the claim exists (it only reads)
+                await point("xcreate claim", reads=(claim,),
+                            writes=lambda: () if "name" in claims.snapshot() else (claim,))
+                if not claims.create("name", me):
+                    note(f"claim held by {claims['name']}")
                     return
-                st["claim"] = me
             else:
-                await point("check claim", reads=("claim",))
-                if st["claim"] is not None:
-                    note(f"claim held by {st['claim']}")
+                await point("check claim", reads=(claim,))
+                if "name" in claims:
+                    note(f"claim held by {claims['name']}")
                     return
-                await point("set claim", writes=("claim",))
-                st["claim"] = me
-            await point("scan events", reads=("events",))
-            if any(kind == "created" for kind, _ in st["events"]):
+                await point("set claim", writes=(claim,))
+                claims["name"] = me
+            await point("scan events", reads=(events,))
+            if any(kind == "created" for kind, _ in log["events"]):
                 return
-            await point("publish created", writes=("events",))
-            st["events"].append(("created", me))
+            await point("publish created", writes=(events,))
+            log["events"] = log["events"] + (("created", me),)
             note(f"created by {me}")
 
         for i in range(workers):
             sim.process(f"p{i + 1}", lambda p, me=f"w{i + 1}": p.spawn("worker", worker, me))
-        return st
+        return log
 
-    def one_created(st):
-        by = [who for kind, who in st["events"] if kind == "created"]
+    def one_created(log):
+        by = [who for kind, who in log.snapshot()["events"] if kind == "created"]
         return len(by) <= 1 or f"{len(by)} created events (by {', '.join(by)})"
 
-    def some_created(st):
-        return any(kind == "created" for kind, _ in st["events"]) or "no created event"
+    def some_created(log):
+        return any(kind == "created" for kind, _ in log.snapshot()["events"]) or "no created event"
 
     name = "claim-publish" + ("-xcreate" if exclusive else "") + ("" if workers == 2 else f"-{workers}w")
     return Scenario(
         name=name, setup=setup,
-        invariants=(always("I-ONE-CREATED", one_created, reads=("events",)), at_end("I-SOME-CREATED", some_created)),
+        invariants=(always("I-ONE-CREATED", one_created, reads=(("log", "events"),)),
+                    at_end("I-SOME-CREATED", some_created)),
         expect="hold" if exclusive else "I-ONE-CREATED",
         params={"workers": workers, "exclusive": exclusive},
         description="claim, scan, publish; " + ("exclusive-create claim" if exclusive else "racy check-then-set claim"),

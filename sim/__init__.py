@@ -4,7 +4,7 @@ Public API (everything a model or scenario outside this package needs):
 
     actors:      point, wait, sleep, now, choose, note, spawn, ulid,
                  current_process, current_actor
-    primitives:  Lock, Queue
+    primitives:  Lock, Queue, Store (managed key-value state)
     scenarios:   Scenario, Faults, always, at_end, eventually
     exploring:   explore, make_trace, replay, strategies (RandomWalk, PCT, DFS, Replay, Metrics)
 """
@@ -13,14 +13,15 @@ from sim.kernel import Crashed, Process, Violation
 from sim.primitives import Lock, Queue
 from sim.registry import register
 from sim.runtime import (SimUsageError, choose, current_actor, current_process, note, now, point,
-                         sleep, spawn, ulid, wait)
+                         sleep, spawn, touch, ulid, wait)
 from sim.scenario import Faults, Invariant, Scenario, always, at_end, eventually
+from sim.store import Store
 from sim.strategy import DFS, PCT, Metrics, RandomWalk, Replay, Strategy
 from sim.trace import Trace, TraceError
 
 __all__ = [
-    "point", "wait", "sleep", "now", "choose", "note", "spawn", "ulid", "current_process", "current_actor",
-    "Lock", "Queue", "Scenario", "Faults", "Invariant", "always", "at_end", "eventually",
+    "point", "wait", "sleep", "now", "choose", "note", "spawn", "touch", "ulid", "current_process", "current_actor",
+    "Lock", "Queue", "Store", "Scenario", "Faults", "Invariant", "always", "at_end", "eventually",
     "explore", "make_trace", "replay", "Exploration", "Strategy", "RandomWalk", "PCT", "DFS", "Replay",
     "Metrics", "Trace", "TraceError", "Violation", "Process", "Crashed", "SimUsageError", "register",
 ]

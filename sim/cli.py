@@ -118,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     limit.add_argument("--budget", type=_positive_int, metavar="N", help="executions per scenario")
     limit.add_argument("--time", type=_positive_float, metavar="S", help="seconds per scenario")
     ex.add_argument("--engine", default="fast", choices=engines.NAMES, help="execution engine (default: fast)")
+    ex.add_argument("--check-footprints", action="store_true",
+                    help="report a step that touches sim-managed state outside its declared footprint")
     ex.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                     help=f"where failing traces are written (default: {DEFAULT_OUT})")
     _add_load(ex)
@@ -262,7 +264,7 @@ def _explore_one(scenario, args):
     try:
         with _progress(scenario.name, total) as progress:
             res = sim.explore(scenario, strategy, engine=args.engine, budget=args.budget,
-                              time_limit=args.time, progress=progress)
+                              time_limit=args.time, progress=progress, check_footprints=args.check_footprints)
     except (ModelNondeterminism, SimUsageError) as e:  # the model misuses sim: the user's to fix
         raise UsageError(f"scenario {scenario.name}: {e}") from None
     return strategy, res
@@ -270,7 +272,7 @@ def _explore_one(scenario, args):
 
 def _report_violation(out: Console, scenario, strategy, res, args):
     trace = sim.make_trace(scenario, res.tape, strategy=strategy.describe(), engine=args.engine,
-                           execution=res.found_at)
+                           execution=res.found_at, check_footprints=res.check_footprints)
     path = traces.save(trace, args.out, _stem(scenario.name, args.strategy, args.seed, trace.digest))
     v = res.violation
     _say(out, f"{scenario.name}: {v.invariant} violated at step {v.step}: {v.message}", "bold red")

@@ -38,6 +38,7 @@ class Exploration:
     violation: Violation | None = None
     found_at: int | None = None     # 1-based execution index of the first violation
     tape: list[int] | None = None   # its tape
+    check_footprints: bool = False
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -57,19 +58,21 @@ class Exploration:
 
 
 def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", budget: int | None = None,
-            time_limit: float | None = None, progress=None) -> Exploration:
+            time_limit: float | None = None, progress=None, check_footprints: bool = False) -> Exploration:
     """Run executions until a violation, the budget, the time limit, or an exhausted strategy.
 
     `budget` counts executions. With neither budget nor time limit, an
     exhaustive strategy runs to completion and any other stops at DEFAULT_BUDGET.
     `time_limit` only bounds how much is explored: what is found replays exactly.
+    `check_footprints`: a step touching a sim-managed key (sim.store) outside its
+    declared footprint is a "footprint" violation (DPOR is only as sound as those).
     """
     eng = engines.make(engine)
     if budget is None and time_limit is None and not strategy.exhaustive:
         budget = DEFAULT_BUDGET
     if budget is not None and budget < 1:
         raise ValueError(f"budget must be >= 1, got {budget}")
-    res = Exploration(scenario, strategy.describe(), engine)
+    res = Exploration(scenario, strategy.describe(), engine, check_footprints=check_footprints)
 
     def loop():
         t0 = time.perf_counter()
@@ -84,7 +87,7 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
             if not strategy.next_execution():
                 res.complete = True
                 break
-            k = execute(scenario, strategy)
+            k = execute(scenario, strategy, False, check_footprints)
             if end is not None:
                 end(k)
             n += 1
@@ -113,14 +116,14 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
     return res
 
 
-def run_tape(scenario: Scenario, strategy: Strategy, engine: str = "fast"):
+def run_tape(scenario: Scenario, strategy: Strategy, engine: str = "fast", check_footprints: bool = False):
     """One recorded execution (step log on) under `strategy`; returns the kernel."""
     eng = engines.make(engine)
 
     def once():
         if not strategy.next_execution():
             raise RuntimeError("strategy has no execution to run")
-        k = eng.execute(scenario, strategy, record=True)
+        k = eng.execute(scenario, strategy, record=True, check_footprints=check_footprints)
         strategy.end_execution(k)
         return k
 
@@ -128,9 +131,9 @@ def run_tape(scenario: Scenario, strategy: Strategy, engine: str = "fast"):
 
 
 def make_trace(scenario: Scenario, tape: list[int], *, strategy: dict, engine: str = "fast",
-               execution: int | None = None) -> Trace:
+               execution: int | None = None, check_footprints: bool = False) -> Trace:
     """Re-execute `tape` with recording on and package it as a sealed trace."""
-    k = run_tape(scenario, Replay(tape), engine)
+    k = run_tape(scenario, Replay(tape), engine, check_footprints)
     return trace_of(scenario, k, strategy=strategy, engine=engine, execution=execution)
 
 
@@ -140,6 +143,7 @@ def trace_of(scenario: Scenario, k, *, strategy: dict, engine: str, execution: i
         revision=scenario.revision, params=dict(scenario.params),
         faults={"crashes": scenario.faults.crashes, "redeliveries": scenario.faults.redeliveries},
         max_steps=scenario.max_steps, strategy=strategy, engine=engine, execution=execution,
+        check_footprints=k.check_footprints,
         tape=list(zip(k.tape_kinds, k.tape_ns, k.tape)), steps=steps_of(k.log),
         verdict=verdict_of(k.violation),
     ).sealed()
@@ -165,7 +169,7 @@ def replay(trace: Trace, engine: str | None = None, scenario: Scenario | None = 
             raise TraceError(str(e)) from None
     eng = engine or trace.engine
     try:
-        k = run_tape(scenario, Replay.from_choices(trace.tape), eng)
+        k = run_tape(scenario, Replay.from_choices(trace.tape), eng, trace.check_footprints)
     except Divergence as d:
         rev = ""
         if trace.revision != scenario.revision:

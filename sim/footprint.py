@@ -35,6 +35,21 @@ class Footprint:
 TIME_TID = "time"
 
 
+def declared(kernel, keys):
+    """A point's reads or writes: a collection, or a callable giving them for the current state.
+
+    A callable lets a step declare what it would touch if it ran now (a failed exclusive
+    create writes nothing); it must depend only on keys the step reads. It runs with access
+    recording suspended: evaluating it is not part of any step."""
+    if not callable(keys):
+        return keys
+    saved, kernel.touched = kernel.touched, None
+    try:
+        return tuple(keys())
+    finally:
+        kernel.touched = saved
+
+
 def process_key(p) -> tuple:
     return ("process", p.name)
 
@@ -43,7 +58,8 @@ def of_option(kernel, o) -> Footprint:
     """The footprint of option `o` in the kernel's current state."""
     kind = getattr(o, "kind", None)  # actors have none: crash, redeliver and time options do
     if kind is None:
-        return Footprint(o.id, frozenset(o.reads) | {process_key(o.process)}, frozenset(o.writes), born=o.born)
+        return Footprint(o.id, frozenset(declared(kernel, o.reads)) | {process_key(o.process)},
+                         frozenset(declared(kernel, o.writes)), born=o.born)
     if kind == "crash":
         writes = {process_key(o)}
         writes.update(lock.key for lock in kernel.locks if lock.owner is not None and lock.owner.process is o)
@@ -79,3 +95,18 @@ class Dependence:
             if m and not (fw.isdisjoint(m) or gw.isdisjoint(m)):
                 return True
         return False
+
+
+def actual(kernel, fp: Footprint) -> Footprint:
+    """An executed actor step's footprint as it happened: sim-managed keys (see sim.store) only if
+    the step really touched them, everything else as declared. Faults and time stay as declared."""
+    stores = kernel.stores
+    if not stores or not isinstance(fp.tid, int):
+        return fp
+    touched_r, touched_w = kernel.touched
+
+    def unmanaged(keys):
+        return {k for k in keys if not (isinstance(k, tuple) and k and k[0] in stores)}
+
+    return Footprint(fp.tid, frozenset(unmanaged(fp.reads) | touched_r),
+                     frozenset(unmanaged(fp.writes) | touched_w), born=fp.born)

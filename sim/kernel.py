@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 from ulid import ULID
 
-from sim import runtime
+from sim import footprint, runtime
 from sim.tape import Divergence, STEP
 
 NEW, DONE = 0, 2
@@ -143,10 +143,12 @@ class Kernel:
     log: list | tuple = ()           # one entry per step
     _next_actor_id = 0
     _ulid_counter = 0
-    observe = None                   # strategy.before_step, for strategies that track every step
+    observe = None                   # strategy.before_step / after_step, for strategies that track steps
+    observe_after = None
+    touched = None                   # (reads, writes) of sim-managed keys in the current step, when wanted
     pruned = False                   # the strategy ended this execution early as redundant
 
-    def __init__(self, scenario, strategy, record: bool = False):
+    def __init__(self, scenario, strategy, record: bool = False, check_footprints: bool = False):
         self.scenario = scenario
         self.strategy = strategy
         self.record = record
@@ -166,8 +168,13 @@ class Kernel:
             self.tape_kinds = []
             self.tape_ns = []
             self.log = []
+        self.check_footprints = check_footprints
+        self.stores: set[str] = set()        # names of sim-managed stores (their keys are (name, k))
         if getattr(strategy, "tracks", False):
             self.observe = strategy.before_step
+            self.observe_after = strategy.after_step
+        if self.observe is not None or check_footprints:
+            self.touched = (set(), set())
         f = scenario.faults
         self.max_crashes = f.crashes
         self.max_redeliveries = f.redeliveries
@@ -276,6 +283,9 @@ class Kernel:
         faults = self.max_crashes > 0 or self.max_redeliveries > 0
         direct = self.direct
         observe = self.observe
+        observe_after = self.observe_after
+        touched = self.touched
+        declared = None  # (actor, reads, writes) of the last actor step, when footprints are checked
         per_step = bool(always or eventually)
         step = 0
         while True:
@@ -302,6 +312,13 @@ class Kernel:
                     actors.append(a)
             if self.violation is not None:
                 return
+            if step and touched is not None:
+                if declared is not None:
+                    self._check_footprint(declared)
+                    if self.violation is not None:
+                        return
+                if observe_after is not None:
+                    observe_after(self)
             # -- invariants of the state the last step left (or of the initial state: "always" means
             # every reachable state, and skipping the first would make verdicts depend on stuttering)
             if per_step:
@@ -383,6 +400,12 @@ class Kernel:
                 o = opts[i]
             step += 1
             self.step = step
+            if touched is not None:
+                touched[0].clear()
+                touched[1].clear()
+                if self.check_footprints:
+                    declared = (o, footprint.declared(self, o.reads), footprint.declared(self, o.writes)) \
+                        if i < n_run else None
             if observe is not None:
                 observe(self, o, len(tape) - 1 if n > 1 else -1)
             # -- the step
@@ -395,7 +418,8 @@ class Kernel:
                     o.idle = False
                 if rec:
                     self.log.append([step, now, "run", o.name, o.process.name, o.label,
-                                     _keys(o.reads), _keys(o.writes), []])
+                                     _keys(footprint.declared(self, o.reads)),
+                                     _keys(footprint.declared(self, o.writes)), []])
                 self.running = o
                 if direct:  # fast engine: resume the coroutine here, saving a generator switch per step
                     try:
@@ -428,6 +452,16 @@ class Kernel:
                     self.log.append([step, now, "redeliver", c.name, c.process.name,
                                      f"redeliver {o.describe()}", [], _keys((o.queue.key,)), []])
                 o.redeliver(self)
+
+    def _check_footprint(self, declared) -> None:
+        """Every managed key the step touched must be in what its point declared (debug mode)."""
+        a, reads, writes = declared
+        r, w = self.touched
+        bad = sorted(map(str, (w - set(writes)) | (r - set(reads) - set(writes))))
+        if bad:
+            self.violation = Violation("footprint", self.step,
+                                       f"{a.name} at {a.label!r} touched {', '.join(bad)} outside its declared "
+                                       f"footprint (reads {sorted(map(str, reads))}, writes {sorted(map(str, writes))})")
 
     def _crash(self, p: Process):
         self.crashes += 1

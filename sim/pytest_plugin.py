@@ -103,7 +103,7 @@ class Outcome:
             import sim
             e = self.exploration
             self._trace = sim.make_trace(self.scenario, e.tape, strategy=e.strategy, engine=e.engine,
-                                         execution=e.found_at)
+                                         execution=e.found_at, check_footprints=e.check_footprints)
         return self._trace
 
     def save(self, directory=None) -> Path | None:

@@ -29,7 +29,9 @@ def point(label: str, reads: Iterable[Hashable] = (), writes: Iterable[Hashable]
     """Park until the scheduler lets this actor run its next atomic step.
 
     `reads`/`writes` are the keys that step (the code up to the next point)
-    touches: its footprint, which partial-order reduction relies on.
+    touches: its footprint, which partial-order reduction relies on. Either may
+    be a callable returning the keys the step would touch if it ran now (see
+    sim.footprint.declared); it must depend only on keys in `reads`.
     """
     k = _kernel
     if k is None:
@@ -96,6 +98,13 @@ def note(text: str) -> None:
     k = _kernel
     if k is not None and k.record:
         k.note(text)
+
+
+def touch(key, write: bool = False) -> None:
+    """Record that the running step read (or wrote) `key` of sim-managed state (see sim.store)."""
+    k = _kernel
+    if k is not None and k.touched is not None and k.running is not None:
+        k.touched[1 if write else 0].add(key)
 
 
 def current_process():

@@ -60,21 +60,28 @@ class Trace(BaseModel):
     strategy: dict
     engine: str
     execution: int | None = None
+    check_footprints: bool = False   # footprint violations were checked (replay checks them too)
     tape: list[tuple[str, int, int]]
     steps: list[Step]
     verdict: Verdict
     digest: str = ""
 
+    def _body(self, exclude: set) -> dict:
+        # fields added after schema 1 shipped are left out while at their default, so older
+        # traces keep their bytes and their digests
+        if not self.check_footprints:
+            exclude = exclude | {"check_footprints"}
+        return self.model_dump(mode="json", exclude=exclude)
+
     def content_digest(self) -> str:
-        body = self.model_dump(mode="json", exclude={"digest"})
-        raw = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        raw = json.dumps(self._body({"digest"}), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         return hashlib.sha256(raw.encode()).hexdigest()
 
     def sealed(self) -> "Trace":
         return self.model_copy(update={"digest": self.content_digest()})
 
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), indent=1, ensure_ascii=True) + "\n"
+        return json.dumps(self._body(set()), indent=1, ensure_ascii=True) + "\n"
 
 
 def format_step(s: Step, mark: str = "") -> str:

@@ -174,15 +174,17 @@ def test_dpor_finds_every_engine_bug(scenario):
     assert res.violation is not None and res.violation.invariant == scenario.expect
 
 
-@pytest.mark.parametrize("workers,dfs_count,dpor_count", [(3, 36, 6), (4, 240, 24)])
+@pytest.mark.parametrize("workers,dfs_count,dpor_count", [(3, 36, 3), (4, 240, 4)])
 def test_dpor_reduction_on_the_exclusive_claim(workers, dfs_count, dpor_count):
-    # the claims are mutually dependent (each declares a write of the claim), so one execution
-    # per claim order remains: workers! classes; everything else commutes
+    # The claim lives in a sim Store and the xcreate point declares what it would write if it ran
+    # now: nothing once the claim exists. Failed creates only read, so they commute with each
+    # other; what matters is who wins: one execution per worker. (With a static footprint, every
+    # create "writes" and DPOR needs workers! executions: one per claim order.)
     s = claim_then_publish(workers, exclusive=True)
     dfs, dpor = explore(s, DFS()), explore(s, DPOR())
     assert dfs.ok and dpor.ok and dfs.complete and dpor.complete
     assert (dfs.executions, dpor.executions) == (dfs_count, dpor_count)
-    assert dpor_count == math.factorial(workers)
+    assert dpor_count == workers and dfs.executions >= 10 * dpor.executions
 
 
 def test_dpor_on_independent_workers_runs_one_execution():

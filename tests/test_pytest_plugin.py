@@ -47,8 +47,8 @@ def test_failing_assert_holds_prints_invariant_step_log_and_replay_command(pytes
         "scenario claim-publish: I-ONE-CREATED violated at step *: 2 created events (by w*, w*)",
         "found by random(seed=1, *) at execution * (fast engine; stopped at the first violation within *",
         "step log (* steps, * choices):",
-        "  #1 t=0 p*/worker check claim [[]r: claim[]]",
-        "  #* t=0 p*/worker publish created [[]w: events[]]  -- created by w*  <== I-ONE-CREATED",
+        "  #1 t=0 p*/worker check claim [[]r: claim/name[]]",
+        "  #* t=0 p*/worker publish created [[]w: log/events[]]  -- created by w*  <== I-ONE-CREATED",
         "trace:  reports/traces/claim-publish-random-seed1-*.json",
         "replay: python -m sim replay reports/traces/claim-publish-random-seed1-*.json",
         "rerun:  pytest test_inner.py::test_claim --sim-strategy random --sim-seed 1 --sim-budget 500",
@@ -260,7 +260,7 @@ def test_regression_traces_replay_and_bad_ones_fail_alone(pytester):
     [diverged] = found[f"diverging: recorded {recorded}"]
     assert re.fullmatch(r"diverging.json: replay diverged at step \d+, choice 0: the trace recorded a step "
                         r"choice among 7, the model now asks a step choice among 2; "
-                        r"the trace's step \d+ was #\d+ t=0 p\d/worker check claim \[r: claim\]", diverged)
+                        r"the trace's step \d+ was #\d+ t=0 p\d/worker check claim \[r: claim/name\]", diverged)
     assert found["garbage: unreadable trace"] == [
         f"{d / 'garbage.json'}: not valid JSON (Expecting property name enclosed in double quotes at line 1)"]
     assert found["tampered: unreadable trace"] == [

@@ -41,8 +41,8 @@ class FastEngine:
             return fn()
         return trio.run(main)
 
-    def execute(self, scenario, strategy, record: bool = False) -> Kernel:
-        k = FastKernel(scenario, strategy, record)
+    def execute(self, scenario, strategy, record: bool = False, check_footprints: bool = False) -> Kernel:
+        k = FastKernel(scenario, strategy, record, check_footprints)
         prev, runtime._kernel = runtime._kernel, k
         try:
             try:

@@ -103,8 +103,8 @@ class TaskEngine:
     def host(self, fn):
         return fn()
 
-    def execute(self, scenario, strategy, record: bool = False) -> Kernel:
-        k = TaskKernel(scenario, strategy, record)
+    def execute(self, scenario, strategy, record: bool = False, check_footprints: bool = False) -> Kernel:
+        k = TaskKernel(scenario, strategy, record, check_footprints)
         prev, runtime._kernel = runtime._kernel, k
         try:
             # a fresh run per execution isolates every execution; MockClock keeps any trio.sleep

@@ -28,6 +28,10 @@ class Strategy:
         """With `tracks`: called before every step, forced or chosen; `tape_pos` is the
         position of the choice that picked it, or -1 when it was the only option."""
 
+    def after_step(self, kernel) -> None:
+        """With `tracks`: called after every step (and the actors it started), when
+        `kernel.touched` holds the sim-managed keys it actually read and wrote."""
+
     def end_execution(self, kernel) -> None:
         """Called after every execution with its kernel (tape, steps, log if recorded)."""
 

@@ -16,6 +16,9 @@ Per execution:
   the threads that can start what follows i without depending on it, then t
   (source sets). Trying "t's thread" instead (Flanagan-Godefroid) loses
   executions once sleep sets are on, when that thread's next step there sleeps.
+- Executed steps are compared by what they actually touched in sim-managed state
+  (a failed exclusive create only reads); pending and sleeping ones by what
+  their points declared, which can only add races (see sim.store).
 - Sleep sets: once a transition's subtree is done it sleeps in its siblings'
   subtrees until a dependent transition runs; a node where every enabled
   transition sleeps is redundant, and the execution is pruned.
@@ -24,7 +27,7 @@ Per execution:
 """
 from __future__ import annotations
 
-from sim.footprint import Dependence, of_option
+from sim.footprint import Dependence, actual, of_option
 from sim.strategy.base import Prune, Strategy
 from sim.strategy.dfs import ModelNondeterminism
 from sim.tape import STEP
@@ -154,21 +157,23 @@ class DPOR(Strategy):
     def before_step(self, kernel, option, tape_pos: int) -> None:
         if self._dep is None:
             self._dep = Dependence(kernel.scenario)
-        dep = self._dep
         self._races(kernel)
-        fp = of_option(kernel, option)
-        trail = self._trail
+        self._trail.append(of_option(kernel, option))  # declared; after_step puts what it really touched
+        self._tape_pos.append(tape_pos)
+
+    def after_step(self, kernel) -> None:
+        dep, trail = self._dep, self._trail
+        fp = trail[-1] = actual(kernel, trail[-1])
+        j = len(trail) - 1
         vc = dict(self._clock_of(fp))
-        for i in range(len(trail) - 1, -1, -1):
+        for i in range(j - 1, -1, -1):
             fi = trail[i]
             if fi.tid != fp.tid and vc.get(fi.tid, -1) < i and dep(fi, fp):
                 for t, c in self._clocks[i].items():
                     if vc.get(t, -1) < c:
                         vc[t] = c
                 vc[fi.tid] = i
-        vc[fp.tid] = len(trail)
-        trail.append(fp)
-        self._tape_pos.append(tape_pos)
+        vc[fp.tid] = j
         self._clocks.append(vc)
         self._thread[fp.tid] = vc
         sleep = self._sleep

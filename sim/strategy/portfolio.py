@@ -50,6 +50,10 @@ class Portfolio(Strategy):
         if self.current.tracks:
             self.current.before_step(kernel, option, tape_pos)
 
+    def after_step(self, kernel) -> None:
+        if self.current.tracks:
+            self.current.after_step(kernel)
+
     def end_execution(self, kernel) -> None:
         m = self.current
         m.end_execution(kernel)

@@ -1,0 +1,59 @@
+"""Durable state managed by sim: a key-value store whose accesses are recorded.
+
+Models may keep state in plain Python objects and declare footprints by hand.
+State kept in a `Store` also tells sim what each step actually touched, which
+buys two things:
+
+- partial-order reduction uses what executed steps really read and wrote (a
+  failed exclusive create only reads), not only what their points declared;
+- `explore(..., check_footprints=True)` (`--check-footprints`) reports a step
+  that touches a store key its point did not declare: DPOR is only as sound as
+  the footprints it is given.
+
+The footprint key of `store[k]` is `(store.name, k)`; `store.key(k)` builds it.
+"""
+from __future__ import annotations
+
+from sim import runtime
+
+
+class Store:
+    def __init__(self, name: str, initial: dict | None = None):
+        """Create it in a scenario's setup (state belongs to one execution)."""
+        self.name = name
+        self._data = dict(initial or {})
+        runtime._k().stores.add(name)
+
+    def key(self, k) -> tuple:
+        return (self.name, k)
+
+    def get(self, k, default=None):
+        runtime.touch((self.name, k), False)
+        return self._data.get(k, default)
+
+    def __getitem__(self, k):
+        runtime.touch((self.name, k), False)
+        return self._data[k]
+
+    def __contains__(self, k) -> bool:
+        runtime.touch((self.name, k), False)
+        return k in self._data
+
+    def __setitem__(self, k, v) -> None:
+        runtime.touch((self.name, k), True)
+        self._data[k] = v
+
+    def __delitem__(self, k) -> None:
+        runtime.touch((self.name, k), True)
+        del self._data[k]
+
+    def create(self, k, v) -> bool:
+        """Exclusive create: True if `k` was absent and is now `v`; a failed create only reads."""
+        if k in self:  # recorded as a read
+            return False
+        self[k] = v
+        return True
+
+    def snapshot(self) -> dict:
+        """The whole content, for invariants (no access is recorded: invariants are not steps)."""
+        return dict(self._data)
