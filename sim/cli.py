@@ -118,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     limit.add_argument("--budget", type=_positive_int, metavar="N", help="executions per scenario")
     limit.add_argument("--time", type=_positive_float, metavar="S", help="seconds per scenario")
     ex.add_argument("--engine", default="fast", choices=engines.NAMES, help="execution engine (default: fast)")
+    ex.add_argument("--preemptions", type=int, metavar="K",
+                    help="with --strategy dfs: schedules with 0, then 1, ... then K preemptions (CHESS-style)")
     ex.add_argument("--check-footprints", action="store_true",
                     help="report a step that touches sim-managed state outside its declared footprint")
     ex.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
@@ -259,7 +261,8 @@ def _stem(scenario: str, strategy: str, seed: int, digest: str) -> str:
 
 
 def _explore_one(scenario, args):
-    strategy = strategies.make(args.strategy, args.seed)  # fresh per scenario: results don't depend on order
+    opts = {} if args.preemptions is None else {"preemption_bound": args.preemptions, "iterative": True}
+    strategy = strategies.make(args.strategy, args.seed, **opts)  # fresh per scenario: results don't depend on order
     total = args.budget or (None if args.time or strategy.exhaustive else DEFAULT_BUDGET)
     try:
         with _progress(scenario.name, total) as progress:
@@ -331,6 +334,8 @@ def _summary(rows, with_match: bool) -> Table:
 
 
 def cmd_explore(args, _rest) -> int:
+    if args.preemptions is not None and (args.strategy != "dfs" or args.preemptions < 0):
+        raise UsageError("--preemptions takes a number >= 0 and goes with --strategy dfs")
     _load_modules(args.load)
     _check_engine(args.engine)
     scenarios = _select(args.scenario)

@@ -48,6 +48,9 @@ class Exploration:
     def bounds(self) -> str:
         f = self.scenario.faults
         what = f"{f.describe()}, {self.scenario.max_steps} steps"
+        pb = self.strategy.get("preemption_bound")
+        if pb is not None:
+            what = f"{pb} preemption(s), {what}"
         if self.violation is not None:
             cov = "stopped at the first violation"
         elif self.complete:
@@ -113,6 +116,7 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
 
     eng.host(loop)
     res.truncated = bool(getattr(strategy, "truncated", False))
+    res.strategy = strategy.describe()  # at the end: the bound reached, the portfolio member that found it
     return res
 
 

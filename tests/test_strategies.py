@@ -220,3 +220,33 @@ def test_end_execution_set_on_an_instance_is_still_called():
 
     res = explore(workers(2, 2), Wrapper(DFS()), budget=100)
     assert res.executions == comb(4, 2)  # DFS advanced through the whole tree, then stopped
+
+
+def bounded_count(n: int, c: int) -> int:
+    """Schedules of 2 threads x n steps with at most c preemptions, in closed form: m alternating
+    blocks have m - 2 preemptions (the switch into the last block is forced: the other thread is
+    done); the starting thread has ceil(m/2) blocks, the other floor(m/2)."""
+    total = 0
+    for m in range(2, min(c + 2, 2 * n) + 1):
+        total += 2 * comb(n - 1, (m + 1) // 2 - 1) * comb(n - 1, m // 2 - 1)
+    return total
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5])
+@pytest.mark.parametrize("c", [0, 1, 2, 3])
+def test_preemption_bounded_dfs_counts_the_schedules_within_the_bound(n, c):
+    res = explore(workers(2, n), DFS(preemption_bound=c))
+    assert res.complete and res.executions == bounded_count(n, c)
+    assert f"within {c} preemption(s)" in res.bounds()
+    assert bounded_count(n, 2 * n) == comb(2 * n, n)  # the formula itself: no bound = every interleaving
+
+
+@pytest.mark.parametrize("name,needed", [("lost-update", 1), ("claim-publish", 2), ("redelivery-dup", 1),
+                                         ("crash-orphan", 0)])
+def test_iterative_bounding_finds_each_bug_with_the_fewest_preemptions(name, needed):
+    res = explore(registry.get(name), DFS(preemption_bound=3, iterative=True))
+    assert res.violation.invariant == registry.get(name).expect
+    assert res.strategy["preemption_bound"] == needed
+    # and no schedule with fewer preemptions has it
+    if needed:
+        assert explore(registry.get(name), DFS(preemption_bound=needed - 1)).ok

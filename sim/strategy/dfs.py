@@ -15,14 +15,29 @@ class ModelNondeterminism(RuntimeError):
 
 
 class DFS(Strategy):
+    """Plain DFS; with `preemption_bound=b`, only schedules with at most b preemptions.
+
+    A preemption is switching away from the current actor while it could still run
+    (choosing option i in [1, n_run) when option 0 is the current actor); faults and
+    time passing are bounded by the scenario's budget, not here. With `iterative`,
+    the bound grows 0, 1, ..., b (CHESS-style), so the first violation found needs
+    the fewest preemptions; schedules within a smaller bound are run again in the
+    next round.
+    """
     name = "dfs"
     exhaustive = True
 
-    def __init__(self, data_cap: int = 16):
+    def __init__(self, data_cap: int = 16, preemption_bound: int | None = None, iterative: bool = False):
+        if preemption_bound is not None and preemption_bound < 0:
+            raise ValueError(f"preemption bound must be >= 0, got {preemption_bound}")
         self.data_cap = data_cap
-        self._n: list[int] = []     # branching of each choice on the current path
-        self._v: list[int] = []     # value taken
+        self.max_preemptions = preemption_bound
+        self.preemption_bound = 0 if iterative and preemption_bound is not None else preemption_bound
+        self._n: list[int] = []     # options asked at each choice on the current path
+        self._vals: list = []       # the values tried there, in order
+        self._k: list[int] = []     # which of them is taken now
         self._pos = 0
+        self._used = 0              # preemptions on the path so far
         self._done = False
         self.truncated = False
         self.executions = 0
@@ -35,40 +50,53 @@ class DFS(Strategy):
         if self._done:
             return False
         self._pos = 0
+        self._used = 0
         return True
 
     def choose(self, kind, n, label):
         pos = self._pos
         self._pos = pos + 1
+        preempting = kind is STEP and self.preemption_bound is not None and \
+            label.n_run > 0 and label.options[0] is label.current
         if pos < len(self._n):
-            if abs(self._n[pos]) != n:
+            if self._n[pos] != n:
                 raise ModelNondeterminism(
-                    f"choice {pos} had {abs(self._n[pos])} options before and {n} now with the same prefix")
-            return self._v[pos]
-        if kind is not STEP and n > self.data_cap:
-            self.truncated = True
-            n = -n  # marks a two-valued node: 0 then |n|-1
-        self._n.append(n)
-        self._v.append(0)
-        return 0
+                    f"choice {pos} had {self._n[pos]} options before and {n} now with the same prefix")
+            v = self._vals[pos][self._k[pos]]
+        else:
+            if preempting and self._used >= self.preemption_bound:
+                vals = [0, *range(label.n_run, n)]  # keep running the current actor, or a fault
+            elif kind is not STEP and n > self.data_cap:
+                self.truncated = True
+                vals = (0, n - 1)
+            else:
+                vals = range(n)
+            self._n.append(n)
+            self._vals.append(vals)
+            self._k.append(0)
+            v = vals[0]
+        if preempting and 0 < v < label.n_run:
+            self._used += 1
+        return v
 
     def end_execution(self, kernel) -> None:
         self.executions += 1
-        ns, vs = self._n, self._v
-        del ns[self._pos:]
-        del vs[self._pos:]
+        ns, vals, ks = self._n, self._vals, self._k
+        del ns[self._pos:], vals[self._pos:], ks[self._pos:]
         while ns:
-            n, v = ns[-1], vs[-1]
-            if n < 0:
-                if v == 0:
-                    vs[-1] = -n - 1
-                    return
-            elif v + 1 < n:
-                vs[-1] = v + 1
+            if ks[-1] + 1 < len(vals[-1]):
+                ks[-1] += 1
                 return
             ns.pop()
-            vs.pop()
+            vals.pop()
+            ks.pop()
+        if self.preemption_bound is not None and self.preemption_bound < (self.max_preemptions or 0):
+            self.preemption_bound += 1  # the next round of iterative bounding
+            return
         self._done = True
 
     def describe(self):
-        return {"name": self.name, "data_cap": self.data_cap}
+        d = {"name": self.name, "data_cap": self.data_cap}
+        if self.preemption_bound is not None:
+            d["preemption_bound"] = self.preemption_bound
+        return d
