@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import re
 import shlex
@@ -120,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--engine", default="fast", choices=engines.NAMES, help="execution engine (default: fast)")
     ex.add_argument("--preemptions", type=int, metavar="K",
                     help="with --strategy dfs: schedules with 0, then 1, ... then K preemptions (CHESS-style)")
+    ex.add_argument("--keep-going", action="store_true",
+                    help="explore past violations; save one trace per distinct violated invariant")
     ex.add_argument("--check-footprints", action="store_true",
                     help="report a step that touches sim-managed state outside its declared footprint")
     ex.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
@@ -267,7 +270,8 @@ def _explore_one(scenario, args):
     try:
         with _progress(scenario.name, total) as progress:
             res = sim.explore(scenario, strategy, engine=args.engine, budget=args.budget,
-                              time_limit=args.time, progress=progress, check_footprints=args.check_footprints)
+                              time_limit=args.time, progress=progress, check_footprints=args.check_footprints,
+                              stop_on_violation=not args.keep_going)
     except (ModelNondeterminism, SimUsageError) as e:  # the model misuses sim: the user's to fix
         raise UsageError(f"scenario {scenario.name}: {e}") from None
     return strategy, res
@@ -343,8 +347,9 @@ def cmd_explore(args, _rest) -> int:
     rows = []
     for scenario in scenarios:
         strategy, res = _explore_one(scenario, args)
-        if res.violation is not None:
-            _report_violation(out, scenario, strategy, res, args)
+        for found in res.violations.values():  # the first of each violated invariant
+            _report_violation(out, scenario, strategy, dataclasses.replace(
+                res, violation=found.violation, found_at=found.execution, tape=found.tape), args)
         rows.append((scenario, res))
     all_mode = args.scenario == "all"
     _print_table(out, _summary(rows, with_match=all_mode))

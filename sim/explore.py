@@ -21,6 +21,13 @@ except PackageNotFoundError:  # running from a source tree
     SIM_VERSION = "0+unknown"
 
 
+@dataclass(frozen=True)
+class Found:
+    execution: int        # 1-based index of the execution
+    tape: list
+    violation: Violation
+
+
 @dataclass
 class Exploration:
     scenario: Scenario
@@ -38,6 +45,7 @@ class Exploration:
     violation: Violation | None = None
     found_at: int | None = None     # 1-based execution index of the first violation
     tape: list[int] | None = None   # its tape
+    violations: dict = field(default_factory=dict)  # invariant -> Found: the first of each (keep-going)
     check_footprints: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -51,8 +59,8 @@ class Exploration:
         pb = self.strategy.get("preemption_bound")
         if pb is not None:
             what = f"{pb} preemption(s), {what}"
-        if self.violation is not None:
-            cov = "stopped at the first violation"
+        if self.violation is not None and not self.complete:
+            cov = "stopped at the first violation" if len(self.violations) <= 1 else "sampled"
         elif self.complete:
             cov = "exhaustive" + (" (wide data choices at their extremes)" if self.truncated else "")
         else:
@@ -61,8 +69,12 @@ class Exploration:
 
 
 def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", budget: int | None = None,
-            time_limit: float | None = None, progress=None, check_footprints: bool = False) -> Exploration:
+            time_limit: float | None = None, progress=None, check_footprints: bool = False,
+            stop_on_violation: bool = True) -> Exploration:
     """Run executions until a violation, the budget, the time limit, or an exhausted strategy.
+
+    With `stop_on_violation=False` it goes on past violations and keeps the first
+    execution of each distinct violated invariant in `violations`.
 
     `budget` counts executions. With neither budget nor time limit, an
     exhaustive strategy runs to completion and any other stops at DEFAULT_BUDGET.
@@ -101,10 +113,12 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
             if k.pruned:
                 pruned += 1
             if k.violation is not None:
-                res.violation = k.violation
-                res.found_at = n
-                res.tape = k.tape
-                break
+                if res.violation is None:
+                    res.violation, res.found_at, res.tape = k.violation, n, k.tape
+                if k.violation.invariant not in res.violations:
+                    res.violations[k.violation.invariant] = Found(n, k.tape, k.violation)
+                if stop_on_violation:
+                    break
             if progress is not None and n % 256 == 0:
                 progress(n)
             if deadline is not None and (n & 63) == 0 and time.perf_counter() > deadline:

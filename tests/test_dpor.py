@@ -202,3 +202,32 @@ def _disjoint_setup(sim):
     for name in ("x", "y"):
         sim.process(name, lambda p, me=name: p.spawn("w", worker, me))
     return {}
+
+
+def test_keep_going_collects_each_distinct_violation_once_under_dfs_and_dpor():
+    def setup(sim):
+        st = {"x": 0, "first": None}
+
+        async def worker(me):
+            await point("read x", reads=("x",))
+            v = st["x"]
+            await point("write x", writes=("x", "first"))
+            st["x"] = v + 1
+            st["first"] = st["first"] or me
+
+        for name in ("p1", "p2"):
+            sim.process(name, lambda p, me=name: p.spawn("w", worker, me))
+        return st
+
+    two_bugs = Scenario("two-bugs", setup, invariants=(
+        at_end("I-COUNTER", lambda st: st["x"] == 2 or f"x = {st['x']}"),
+        at_end("I-P1-FIRST", lambda st: st["first"] == "p1" or f"{st['first']} wrote first"),
+    ))
+    found = {}
+    for strategy in (DFS(), DPOR()):
+        res = explore(two_bugs, strategy, stop_on_violation=False)
+        assert res.complete and res.bounds().startswith("exhaustive")
+        found[strategy.name] = set(res.violations)
+        first = res.violations[res.violation.invariant]
+        assert first.execution == res.found_at and first.tape == res.tape
+    assert found["dfs"] == found["dpor"] == {"I-COUNTER", "I-P1-FIRST"}
