@@ -54,20 +54,40 @@ def lost_update(points: int = 2, workers: int = 2, locked: bool = False) -> Scen
 
 # ---- claim then publish -----------------------------------------------------------------
 
-def claim_then_publish(workers: int = 2, exclusive: bool = False) -> Scenario:
-    """Claim a name, scan the log, publish `created`. A racy check-then-set claim lets two publish."""
+class _PlainStore(dict):
+    """Store's interface on a plain dict, recording nothing: the benchmark's variant of the toy, so the
+    engine is compared with a bare driver running the very same logic on plain dicts."""
+
+    def __init__(self, name, initial=None):
+        super().__init__(initial or {})
+        self.name = name
+
+    def key(self, k):
+        return (self.name, k)
+
+    def create(self, k, v):
+        return self.setdefault(k, v) is v
+
+    peek = dict.get
+
+
+def claim_then_publish(workers: int = 2, exclusive: bool = False, managed: bool = True) -> Scenario:
+    """Claim a name, scan the log, publish `created`. A racy check-then-set claim lets two publish.
+
+    `managed=False` keeps the same steps and footprints on plain dicts (for the benchmark)."""
+    store = Store if managed else _PlainStore
 
     def setup(sim):
         # sim-managed stores: a failed exclusive create is recorded as the read it is (see sim.store)
-        claims = Store("claim")
-        log = Store("log", {"events": ()})
+        claims = store("claim")
+        log = store("log", {"events": ()})
         claim, events = claims.key("name"), log.key("events")
 
         async def worker(me):
             if exclusive:
                 # what it writes if it runs now: nothing once the claim exists (it only reads)
                 await point("xcreate claim", reads=(claim,),
-                            writes=lambda: () if "name" in claims.snapshot() else (claim,))
+                            writes=lambda: () if claims.peek("name") is not None else (claim,))
                 if not claims.create("name", me):
                     note(f"claim held by {claims['name']}")
                     return
@@ -90,11 +110,11 @@ def claim_then_publish(workers: int = 2, exclusive: bool = False) -> Scenario:
         return log
 
     def one_created(log):
-        by = [who for kind, who in log.snapshot()["events"] if kind == "created"]
+        by = [who for kind, who in log.peek("events") if kind == "created"]
         return len(by) <= 1 or f"{len(by)} created events (by {', '.join(by)})"
 
     def some_created(log):
-        return any(kind == "created" for kind, _ in log.snapshot()["events"]) or "no created event"
+        return any(kind == "created" for kind, _ in log.peek("events")) or "no created event"
 
     name = "claim-publish" + ("-xcreate" if exclusive else "") + ("" if workers == 2 else f"-{workers}w")
     return Scenario(

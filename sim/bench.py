@@ -103,7 +103,9 @@ def _config(args) -> Config:
 
 def _scenarios(workers: int):
     from scenarios.engine_toys import claim_then_publish
-    return claim_then_publish(workers, exclusive=True), claim_then_publish(workers, exclusive=False)
+    # plain dicts, as in the bare driver: the ratio is the engine's overhead, not sim.Store's
+    return (claim_then_publish(workers, exclusive=True, managed=False),
+            claim_then_publish(workers, exclusive=False, managed=False))
 
 
 class _Cycle(Strategy):

@@ -27,24 +27,36 @@ class Store:
     def key(self, k) -> tuple:
         return (self.name, k)
 
+    # Accesses are recorded only while a strategy or the footprint check wants them; the
+    # check is inlined (no call, no key tuple otherwise): stores sit on models' hot paths.
     def get(self, k, default=None):
-        runtime.touch((self.name, k), False)
+        kern = runtime._kernel
+        if kern is not None and kern.touched is not None:
+            kern.touched[0].add((self.name, k))
         return self._data.get(k, default)
 
     def __getitem__(self, k):
-        runtime.touch((self.name, k), False)
+        kern = runtime._kernel
+        if kern is not None and kern.touched is not None:
+            kern.touched[0].add((self.name, k))
         return self._data[k]
 
     def __contains__(self, k) -> bool:
-        runtime.touch((self.name, k), False)
+        kern = runtime._kernel
+        if kern is not None and kern.touched is not None:
+            kern.touched[0].add((self.name, k))
         return k in self._data
 
     def __setitem__(self, k, v) -> None:
-        runtime.touch((self.name, k), True)
+        kern = runtime._kernel
+        if kern is not None and kern.touched is not None:
+            kern.touched[1].add((self.name, k))
         self._data[k] = v
 
     def __delitem__(self, k) -> None:
-        runtime.touch((self.name, k), True)
+        kern = runtime._kernel
+        if kern is not None and kern.touched is not None:
+            kern.touched[1].add((self.name, k))
         del self._data[k]
 
     def create(self, k, v) -> bool:
@@ -53,6 +65,10 @@ class Store:
             return False
         self[k] = v
         return True
+
+    def peek(self, k, default=None):
+        """Read without recording an access: for invariants and footprint callables, which are not steps."""
+        return self._data.get(k, default)
 
     def snapshot(self) -> dict:
         """The whole content, for invariants (no access is recorded: invariants are not steps)."""
