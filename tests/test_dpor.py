@@ -231,3 +231,18 @@ def test_keep_going_collects_each_distinct_violation_once_under_dfs_and_dpor():
         first = res.violations[res.violation.invariant]
         assert first.execution == res.found_at and first.tape == res.tape
     assert found["dfs"] == found["dpor"] == {"I-COUNTER", "I-P1-FIRST"}
+
+
+@pytest.mark.parametrize("actors,watched,bad", [
+    # Flanagan-Godefroid's "try the racing thread" loses an execution with sleep sets on: the thread
+    # it names (A) sleeps where the race must be reversed; source sets try D there instead
+    ([[("r", "a"), ("r", "b")], [("r", "a")], [("w", "b")], [("w", "a")]], ("a",), 2),
+    # checking a pending transition only against steps added since its last check is unsound: B was
+    # the initial reversing a race until D's read came before it, and then D must be tried
+    ([[("r", "a"), ("lock", "L1", [("w", "a")])], [("w", "a")], [("r", "b"), ("r", "a")], [("r", "a")]],
+     ("a",), 1),
+], ids=["fg-backtrack-with-sleep-sets", "incremental-race-check"])
+def test_programs_that_broke_earlier_dpor_versions(actors, watched, bad):
+    scn = program_scenario(actors, watched, bad, ("L1", "L2"))
+    dfs, dpor = outcomes(scn, DFS()), outcomes(scn, DPOR())
+    assert dpor[:2] == dfs[:2] and dpor[2] < dfs[2]

@@ -83,6 +83,13 @@ class DPOR(Strategy):
         self._sleep = {}
         self._trail = []      # footprint of each executed step
         self._tape_pos = []   # the tape position that chose it, or -1
+        # indexes of the trail, so a race check visits only steps that can depend on a transition
+        self._readers: dict = {}   # key -> trail indices that read it
+        self._writers: dict = {}   # key -> trail indices that wrote it
+        self._globs: list = []     # time passing: dependent with everything
+        self._all_writers: list = []  # every step that wrote (invariants reading all keys)
+        self._mon_writers: list = []  # steps that wrote a key an invariant reads
+        self._pcache: dict = {}       # actor id -> (its last step, its pending footprint)
         self._clocks = []     # vector clock (tid -> latest trail index before it) of each step
         self._thread = {}     # tid -> clock of its latest step
         return True
@@ -112,12 +119,10 @@ class DPOR(Strategy):
         trail, dep = self._trail, self._dep
         if not trail:
             return
-        pending = [of_option(kernel, a) for a in kernel.actors]
-        pending += [of_option(kernel, o) for o in kernel.options if getattr(o, "kind", None) is not None]
-        for fp in pending:
+        for fp in self._pending(kernel):
             vc = dict(self._clock_of(fp))
             races = []
-            for i in range(len(trail) - 1, -1, -1):
+            for i in self._candidates(fp):
                 fi = trail[i]
                 if fi.tid == fp.tid or vc.get(fi.tid, -1) >= i or not dep(fi, fp):
                     continue
@@ -129,6 +134,62 @@ class DPOR(Strategy):
             for i in races:
                 self._reverse(i, fp, vc)
 
+    def _pending(self, kernel) -> list:
+        """The footprint of each pending transition.
+
+        An actor still at the same point with a static footprint keeps the one computed
+        before. Every check still covers the whole trail: checking only the steps added
+        since is unsound, because a race's reversal can change as the trail grows (the
+        pending transition stops being an initial once a new step precedes it)."""
+        cache, thread = self._pcache, self._thread
+        out = []
+        for a in kernel.actors:
+            clock = thread.get(a.id)
+            last = -1 if clock is None else clock.get(a.id, -1)  # where the actor is in its program
+            c = cache.get(a.id)
+            if c is not None and c[0] == last and not (callable(a.reads) or callable(a.writes)):
+                fp = c[1]
+            else:
+                fp = of_option(kernel, a)
+                cache[a.id] = (last, fp)
+            out.append(fp)
+        for o in kernel.options:
+            if getattr(o, "kind", None) is not None:  # faults: footprints follow the state
+                out.append(of_option(kernel, o))
+        return out
+
+    def _candidates(self, fp) -> list[int]:
+        """Trail indices that may be dependent with `fp`, latest first (a superset; dep() decides)."""
+        if fp.glob:
+            return list(range(len(self._trail) - 1, -1, -1))
+        found = set(self._globs)
+        readers, writers = self._readers, self._writers
+        for k in fp.reads:
+            found.update(writers.get(k, ()))
+        for k in fp.writes:
+            found.update(writers.get(k, ()))
+            found.update(readers.get(k, ()))
+        if fp.writes:
+            dep = self._dep
+            if dep.monitor_all:
+                found.update(self._all_writers)
+            elif dep.monitored and not fp.writes.isdisjoint(dep.monitored):
+                found.update(self._mon_writers)
+        return sorted(found, reverse=True)
+
+    def _index(self, j: int, fp) -> None:
+        if fp.glob:
+            self._globs.append(j)
+        for k in fp.reads:
+            self._readers.setdefault(k, []).append(j)
+        if fp.writes:
+            for k in fp.writes:
+                self._writers.setdefault(k, []).append(j)
+            self._all_writers.append(j)
+            m = self._dep.monitored
+            if m and not fp.writes.isdisjoint(m):
+                self._mon_writers.append(j)
+
     def _reverse(self, i: int, fp, t_clock: dict) -> None:
         tp = self._tape_pos[i]
         if tp < 0:  # i was the only option: there is nothing else to try before it
@@ -136,14 +197,18 @@ class DPOR(Strategy):
         node = self._nodes[tp]
         trail, clocks, ti = self._trail, self._clocks, self._trail[i].tid
         # v: the steps after i not ordered after it, then t; its initials: no predecessor inside v
+        # (x has a predecessor in v iff its clock covers the first v-step of some thread: later steps
+        # of that thread follow the first one in program order)
         v = [j for j in range(i + 1, len(trail)) if clocks[j].get(ti, -1) < i]
-        initials, seen_threads = [], set()
-        for pos, j in enumerate(v):
-            f = trail[j]
-            if f.tid not in seen_threads and not any(clocks[j].get(trail[y].tid, -1) >= y for y in v[:pos]):
-                initials.append(f.tid)
-            seen_threads.add(f.tid)
-        if fp.tid not in seen_threads and not any(t_clock.get(trail[y].tid, -1) >= y for y in v):
+        initials, first = [], {}
+        for j in v:
+            t = trail[j].tid
+            if t not in first:
+                c = clocks[j]
+                if not any(c.get(u, -1) >= y for u, y in first.items()):
+                    initials.append(t)
+                first[t] = j
+        if fp.tid not in first and not any(t_clock.get(u, -1) >= y for u, y in first.items()):
             initials.append(fp.tid)
         self.races += 1
         if any(q in node.backtrack or q in node.sleep for q in initials):
@@ -166,7 +231,9 @@ class DPOR(Strategy):
         fp = trail[-1] = actual(kernel, trail[-1])
         j = len(trail) - 1
         vc = dict(self._clock_of(fp))
-        for i in range(j - 1, -1, -1):
+        for i in self._candidates(fp):
+            if i == j:
+                continue
             fi = trail[i]
             if fi.tid != fp.tid and vc.get(fi.tid, -1) < i and dep(fi, fp):
                 for t, c in self._clocks[i].items():
@@ -174,6 +241,7 @@ class DPOR(Strategy):
                         vc[t] = c
                 vc[fi.tid] = i
         vc[fp.tid] = j
+        self._index(j, fp)
         self._clocks.append(vc)
         self._thread[fp.tid] = vc
         sleep = self._sleep
