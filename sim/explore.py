@@ -93,18 +93,17 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
         t0 = time.perf_counter()
         deadline = None if time_limit is None else t0 + time_limit
         execute = eng.execute
-        # most strategies don't override end_execution: skip a call per execution
-        end = strategy.end_execution
-        if getattr(end, "__func__", None) is Strategy.end_execution:
-            end = None
+        # most strategies don't override end_execution: skip a call per execution. (Looked up anew
+        # each time otherwise: a wrapper may rebind it between executions.)
+        ends = getattr(strategy.end_execution, "__func__", None) is not Strategy.end_execution
         n = steps = decisions = crashes = redeliveries = pruned = 0
         while budget is None or n < budget:
             if not strategy.next_execution():
                 res.complete = True
                 break
             k = execute(scenario, strategy, False, check_footprints)
-            if end is not None:
-                end(k)
+            if ends:
+                strategy.end_execution(k)
             n += 1
             steps += k.step
             decisions += len(k.tape)

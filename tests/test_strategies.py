@@ -250,3 +250,27 @@ def test_iterative_bounding_finds_each_bug_with_the_fewest_preemptions(name, nee
     # and no schedule with fewer preemptions has it
     if needed:
         assert explore(registry.get(name), DFS(preemption_bound=needed - 1)).ok
+
+
+def test_end_execution_rebound_between_executions_is_called_each_time():
+    # the benchmark's cycling wrapper starts a fresh DFS when one completes and rebinds to it
+    class Cycle(Strategy):
+        def __init__(self):
+            self.trees = 0
+            self._fresh()
+
+        def _fresh(self):
+            self.inner = DFS()
+            self.trees += 1
+            self.choose = self.inner.choose
+            self.end_execution = self.inner.end_execution
+
+        def next_execution(self):
+            if not self.inner.next_execution():
+                self._fresh()
+                self.inner.next_execution()
+            return True
+
+    c = Cycle()
+    res = explore(workers(2, 2), c, budget=3 * comb(4, 2))
+    assert c.trees == 3 and res.decisions == 3 * explore(workers(2, 2), DFS()).decisions
