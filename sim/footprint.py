@@ -5,9 +5,11 @@ Every option the scheduler offers is a transition with a stable id and a footpri
 
 - an actor's step: the keys declared at its point, plus a read of its process key;
 - crash P: writes P's process key (so it is dependent with every step of P's actors),
-  every lock P's actors hold (the crash releases them) and every queue with a message
-  in flight to P (the crash orphans it);
-- redeliver m: writes m's queue (dependent with receive, ack and send on that queue);
+  every lock P's actors hold (the crash releases them), every queue with a message
+  in flight to P (the crash orphans it), and the crash budget (another crash may
+  be the one it disables);
+- redeliver m: writes m's queue (dependent with receive, ack and send on that queue)
+  and the redelivery budget;
 - time passing: global, dependent with everything (any step may read the clock).
 
 Two transitions are dependent when one writes a key the other reads or writes, or
@@ -33,6 +35,9 @@ class Footprint:
 
 
 TIME_TID = "time"
+# Faults of one kind share a budget: taking one can disable the others, so they are dependent.
+CRASH_BUDGET = ("faults", "crash")
+REDELIVERY_BUDGET = ("faults", "redeliver")
 
 
 def declared(kernel, keys):
@@ -61,14 +66,14 @@ def of_option(kernel, o) -> Footprint:
         return Footprint(o.id, frozenset(declared(kernel, o.reads)) | {process_key(o.process)},
                          frozenset(declared(kernel, o.writes)), born=o.born)
     if kind == "crash":
-        writes = {process_key(o)}
+        writes = {process_key(o), CRASH_BUDGET}
         writes.update(lock.key for lock in kernel.locks if lock.owner is not None and lock.owner.process is o)
         for q in kernel.queues:
             if q.has_in_flight_to(o):
                 writes.add(q.key)
         return Footprint(f"crash:{o.name}", frozenset(), frozenset(writes))
     if kind == "redeliver":
-        return Footprint(f"redeliver:{o.id}", frozenset(), frozenset((o.queue.key,)))
+        return Footprint(f"redeliver:{o.id}", frozenset(), frozenset((o.queue.key, REDELIVERY_BUDGET)))
     return Footprint(TIME_TID, frozenset(), frozenset(), glob=True)
 
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim import DFS, Lock, Scenario, always, at_end, explore, point
+from sim import DFS, Faults, Lock, Scenario, always, at_end, explore, point
 from sim.engine import make as make_engine
 from sim.strategy import DPOR
 from scenarios.engine_toys import claim_then_publish, crash_orphan, lost_update, redelivery_duplicate
@@ -23,7 +23,7 @@ KEYS = ("a", "b", "c")
 MOD = 1_000_003
 
 
-def program_scenario(actors, watched, bad, lock_names) -> Scenario:
+def program_scenario(actors, watched, bad, lock_names, crashes: int = 0) -> Scenario:
     """`actors`: per actor a list of ops ("r"|"w"|"rw", key) or ("lock", name, [ops])."""
 
     def setup(sim):
@@ -54,7 +54,7 @@ def program_scenario(actors, watched, bad, lock_names) -> Scenario:
     def watched_ok(s):
         return sum(s["state"][k] for k in watched) % 5 != bad or f"watched sum = {bad} mod 5"
 
-    return Scenario("generated", setup, max_steps=200, invariants=(
+    return Scenario("generated", setup, max_steps=200, faults=Faults(crashes=crashes), invariants=(
         always("I-WATCHED", watched_ok, reads=watched),
         at_end("I-END", lambda s: s["state"]["a"] % 7 != 3 or "a = 3 mod 7"),
     ))
@@ -246,3 +246,28 @@ def test_programs_that_broke_earlier_dpor_versions(actors, watched, bad):
     scn = program_scenario(actors, watched, bad, ("L1", "L2"))
     dfs, dpor = outcomes(scn, DFS()), outcomes(scn, DPOR())
     assert dpor[:2] == dfs[:2] and dpor[2] < dfs[2]
+
+
+@st.composite
+def small_programs(draw):
+    """2-3 actors and at most 6 steps: a crash option at every step multiplies DFS's tree."""
+    n = draw(st.integers(2, 3))
+    remaining, actors = 6, []
+    for i in range(n):
+        actors.append(draw(actor_program(min(3, remaining - (n - i - 1)))))
+        remaining -= _size(actors[-1])
+    return actors
+
+
+@settings(max_examples=120, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(actors=small_programs(), watched=st.lists(st.sampled_from(KEYS), min_size=1, max_size=2, unique=True),
+       bad=st.integers(0, 4))
+def test_dpor_with_a_crash_budget_matches_dfs(actors, watched, bad):
+    # a crash kills a process's actor, releases its locks and restarts it from the start; its
+    # dependence (the process key every step of its actors reads, the locks it holds) must be right
+    scn = program_scenario(actors, tuple(watched), bad, ("L1", "L2"), crashes=1)
+    dfs_finals, dfs_violations, dfs_runs = outcomes(scn, DFS())
+    dpor_finals, dpor_violations, dpor_runs = outcomes(scn, DPOR())
+    assert dpor_finals == dfs_finals
+    assert dpor_violations == dfs_violations
+    assert dpor_runs <= dfs_runs

@@ -28,6 +28,7 @@ Per execution:
 from __future__ import annotations
 
 from sim.footprint import Dependence, actual, of_option
+from sim.kernel import TIME
 from sim.strategy.base import Prune, Strategy
 from sim.strategy.dfs import ModelNondeterminism
 from sim.tape import STEP
@@ -153,9 +154,17 @@ class DPOR(Strategy):
                 fp = of_option(kernel, a)
                 cache[a.id] = (last, fp)
             out.append(fp)
-        for o in kernel.options:
-            if getattr(o, "kind", None) is not None:  # faults: footprints follow the state
-                out.append(of_option(kernel, o))
+        # Faults stay pending whenever the scenario allows them, offered now or not: a step that
+        # disables one (the last step of a process, an ack, another fault spending the budget)
+        # races with it, and that race must be seen from the state after that step too
+        # (Flanagan-Godefroid keep every thread's next transition pending, enabled or not).
+        # Their footprints follow the state.
+        if kernel.max_crashes:
+            out += [of_option(kernel, p) for p in kernel.processes if p.alive]
+        if kernel.max_redeliveries:
+            out += [of_option(kernel, m) for q in kernel.queues for m in q.messages if m.deliveries and m.state != "dead"]
+        if TIME in kernel.options:
+            out.append(of_option(kernel, TIME))
         return out
 
     def _candidates(self, fp) -> list[int]:
