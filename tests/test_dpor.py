@@ -15,6 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim import DFS, Faults, Lock, Queue, Scenario, always, at_end, explore, point
+from sim import sleep as sim_sleep
+from sim import wait as sim_wait
 from sim.engine import make as make_engine
 from sim.strategy import DPOR
 from scenarios.engine_toys import claim_then_publish, crash_orphan, lost_update, redelivery_duplicate
@@ -334,3 +336,49 @@ def test_dpor_with_queues_redeliveries_and_crashes_matches_dfs(program, watched,
     assert dpor_finals == dfs_finals
     assert dpor_violations == dfs_violations
     assert dpor_runs <= dfs_runs
+
+
+timed_op = st.one_of(simple_op, st.tuples(st.just("sleep"), st.integers(1, 3)),
+                     st.tuples(st.just("wait a"), st.integers(1, 3)))
+
+
+def timed_scenario(actors, watched, bad) -> Scenario:
+    """Reads and writes, sleeps, and waits for `a != 0` with a timeout: time passing is an option
+    the scheduler offers while anything sleeps, and it is dependent with every step."""
+
+    def setup(sim):
+        state = {k: 0 for k in KEYS}
+        acc = {}
+
+        async def run(me, ops):
+            for op in ops:
+                if op[0] == "sleep":
+                    await sim_sleep(op[1])
+                    acc[me] = (acc.get(me, 1) * 3 + op[1]) % MOD
+                elif op[0] == "wait a":
+                    ok = await sim_wait("wait a", lambda: state["a"] != 0, timeout=op[1], reads=("a",))
+                    acc[me] = (acc.get(me, 1) * 5 + (1 if ok else 2)) % MOD
+                else:
+                    kind, key = op
+                    await point(f"{kind} {key}", reads=(key,) if "r" in kind else (),
+                                writes=(key,) if "w" in kind else ())
+                    if "r" in kind:
+                        acc[me] = (acc.get(me, 1) * 31 + state[key]) % MOD
+                    if "w" in kind:
+                        state[key] = (acc.get(me, 1) * 7 + me + 1) % MOD
+
+        for i, ops in enumerate(actors):
+            sim.process(f"p{i}", lambda p, i=i, ops=ops: p.spawn("a", run, i, ops))
+        return {"state": state, "acc": acc}
+
+    return Scenario("generated-timed", setup, max_steps=200, invariants=(
+        always("I-WATCHED", lambda s: sum(s["state"][k] for k in watched) % 5 != bad or "hit", reads=watched),))
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(actors=st.lists(st.lists(timed_op, min_size=1, max_size=2), min_size=2, max_size=3),
+       watched=st.lists(st.sampled_from(KEYS), min_size=1, max_size=2, unique=True), bad=st.integers(0, 4))
+def test_dpor_with_sleeps_and_timeouts_matches_dfs(actors, watched, bad):
+    scn = timed_scenario(actors, tuple(watched), bad)
+    dfs, dpor = outcomes(scn, DFS()), outcomes(scn, DPOR())
+    assert dpor[:2] == dfs[:2] and dpor[2] <= dfs[2]
