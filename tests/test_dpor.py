@@ -25,33 +25,53 @@ KEYS = ("a", "b", "c")
 MOD = 1_000_003
 
 
+def _salt(me) -> int:
+    return me + 1 if isinstance(me, int) else len(me)
+
+
+class Machine:
+    """The generated programs' interpreter (one per execution). Every value a step writes depends
+    on everything its actor read before, so the order of any two dependent steps shows."""
+
+    def __init__(self, lock_names=()):
+        self.state = {k: 0 for k in KEYS}
+        self.acc = {}
+        self.locks = {name: Lock(name) for name in lock_names}
+
+    def result(self) -> dict:
+        return {"state": self.state, "acc": self.acc}
+
+    async def run(self, me, ops):
+        state, acc = self.state, self.acc
+        for op in ops:
+            kind = op[0]
+            if kind == "lock":
+                async with self.locks[op[1]]:
+                    await self.run(me, op[2])
+            elif kind == "sleep":
+                await sim_sleep(op[1])
+                acc[me] = (acc.get(me, 1) * 3 + op[1]) % MOD
+            elif kind == "wait a":
+                ok = await sim_wait("wait a", lambda: state["a"] != 0, timeout=op[1], reads=("a",))
+                acc[me] = (acc.get(me, 1) * 5 + (1 if ok else 2)) % MOD
+            else:
+                key = op[1]
+                await point(f"{kind} {key}", reads=(key,) if "r" in kind else (),
+                            writes=(key,) if "w" in kind else ())
+                if "r" in kind:
+                    acc[me] = (acc.get(me, 1) * 31 + state[key]) % MOD
+                if "w" in kind:
+                    state[key] = (acc.get(me, 1) * 7 + _salt(me)) % MOD  # only what this actor read
+
+
 def program_scenario(actors, watched, bad, lock_names, crashes: int = 0) -> Scenario:
     """`actors`: per actor a list of ops ("r"|"w"|"rw", key) or ("lock", name, [ops])."""
 
     def setup(sim):
-        state = {k: 0 for k in KEYS}
-        acc = {}
-        locks = {name: Lock(name) for name in lock_names}
-
-        async def run(me, ops):
-            for op in ops:
-                if op[0] == "lock":
-                    async with locks[op[1]]:
-                        await run(me, op[2])
-                    continue
-                kind, key = op
-                await point(f"{kind} {key}", reads=(key,) if "r" in kind else (), writes=(key,) if "w" in kind else ())
-                if "r" in kind:
-                    acc[me] = (acc.get(me, 1) * 31 + state[key]) % MOD
-                if "w" in kind:
-                    state[key] = (acc.get(me, 1) * 7 + me + 1) % MOD  # only what this actor read
-
-        async def actor(me, ops):
-            await run(me, ops)
-
+        m = Machine(lock_names)
         for i, ops in enumerate(actors):
-            sim.process(f"p{i}", lambda p, i=i, ops=ops: p.spawn("a", actor, i, ops))
-        return {"state": state, "acc": acc}
+            sim.process(f"p{i}", lambda p, i=i, ops=ops: p.spawn("a", m.run, i, ops))
+        return m.result()
 
     def watched_ok(s):
         return sum(s["state"][k] for k in watched) % 5 != bad or f"watched sum = {bad} mod 5"
@@ -280,28 +300,19 @@ def queue_scenario(messages, handler_ops, other_ops, watched, bad, crashes) -> S
     an independent actor runs `other_ops`. One redelivery is allowed (and `crashes` crashes)."""
 
     def setup(sim):
-        state = {k: 0 for k in KEYS}
-        acc = {}
+        m = Machine()
         q = Queue("q", visibility_timeout=10)
-        for m in messages:
-            q.push(m)
-
-        async def run(me, ops):
-            for kind, key in ops:
-                await point(f"{kind} {key}", reads=(key,) if "r" in kind else (), writes=(key,) if "w" in kind else ())
-                if "r" in kind:
-                    acc[me] = (acc.get(me, 1) * 31 + state[key]) % MOD
-                if "w" in kind:
-                    state[key] = (acc.get(me, 1) * 7 + len(me)) % MOD
+        for msg in messages:
+            q.push(msg)
 
         async def handle(msg, delivery):
-            await run(f"{msg}@{delivery.attempt}", handler_ops[msg])
+            await m.run(f"{msg}@{delivery.attempt}", handler_ops[msg])
 
         for name in ("c1", "c2"):
             sim.process(name, lambda p: q.consume(p, handle))
         if other_ops:
-            sim.process("o", lambda p: p.spawn("a", run, "o", other_ops))
-        return {"state": state, "acc": acc}
+            sim.process("o", lambda p: p.spawn("a", m.run, "o", other_ops))
+        return m.result()
 
     def watched_ok(s):
         return sum(s["state"][k] for k in watched) % 5 != bad or f"watched sum = {bad} mod 5"
@@ -347,29 +358,10 @@ def timed_scenario(actors, watched, bad) -> Scenario:
     the scheduler offers while anything sleeps, and it is dependent with every step."""
 
     def setup(sim):
-        state = {k: 0 for k in KEYS}
-        acc = {}
-
-        async def run(me, ops):
-            for op in ops:
-                if op[0] == "sleep":
-                    await sim_sleep(op[1])
-                    acc[me] = (acc.get(me, 1) * 3 + op[1]) % MOD
-                elif op[0] == "wait a":
-                    ok = await sim_wait("wait a", lambda: state["a"] != 0, timeout=op[1], reads=("a",))
-                    acc[me] = (acc.get(me, 1) * 5 + (1 if ok else 2)) % MOD
-                else:
-                    kind, key = op
-                    await point(f"{kind} {key}", reads=(key,) if "r" in kind else (),
-                                writes=(key,) if "w" in kind else ())
-                    if "r" in kind:
-                        acc[me] = (acc.get(me, 1) * 31 + state[key]) % MOD
-                    if "w" in kind:
-                        state[key] = (acc.get(me, 1) * 7 + me + 1) % MOD
-
+        m = Machine()
         for i, ops in enumerate(actors):
-            sim.process(f"p{i}", lambda p, i=i, ops=ops: p.spawn("a", run, i, ops))
-        return {"state": state, "acc": acc}
+            sim.process(f"p{i}", lambda p, i=i, ops=ops: p.spawn("a", m.run, i, ops))
+        return m.result()
 
     return Scenario("generated-timed", setup, max_steps=200, invariants=(
         always("I-WATCHED", lambda s: sum(s["state"][k] for k in watched) % 5 != bad or "hit", reads=watched),))
