@@ -29,7 +29,8 @@ from typing import Any, Callable
 from ulid import ULID
 
 from sim import footprint, runtime
-from sim.tape import Divergence, STEP
+from sim.tape import STEP, Divergence
+from sim.tape import ULID as ULID_BITS
 
 NEW, DONE = 0, 2
 ULID_EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: ULIDs look real, never depend on the wall clock
@@ -240,7 +241,7 @@ class Kernel:
             self.log[-1][8].append(text)
 
     def ulid(self) -> str:
-        hi = self.choose("ulid", 1 << 16, "ulid order")
+        hi = self.choose(ULID_BITS, 1 << 16, "ulid order")
         self._ulid_counter += 1
         value = ((ULID_EPOCH_MS + self.now) << 80) | (hi << 64) | self._ulid_counter
         return str(ULID.from_int(value))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sim import runtime
 from sim.runtime import SimUsageError
+from sim.tape import DELIVER
 
 
 class Lock:
@@ -137,7 +138,7 @@ class Queue:
         if not ok:
             return None
         visible = [m for m in self.messages if m.state == VISIBLE]
-        m = visible[runtime.choose("deliver", len(visible), self.name)]
+        m = visible[runtime.choose(DELIVER, len(visible), self.name)]
         m.state = INFLIGHT
         m.deliveries += 1
         m.consumer = runtime.current_actor()

@@ -29,10 +29,6 @@ class StressResult:
     violation: Violation | None
 
 
-class _Stop(Exception):
-    pass
-
-
 class StressKernel(Kernel):
     """Kernel whose points are trio sleeps; faults and choices come from an unrecorded RNG."""
 
@@ -42,7 +38,6 @@ class StressKernel(Kernel):
         self.jitter = jitter
         self.fault_rate = fault_rate
         self.nursery = None
-        self.idle_or_done = 0
 
     def choose(self, kind, n, label):
         if n < 1:
