@@ -5,7 +5,7 @@ Public API (everything a model or scenario outside this package needs):
     actors:      point, wait, sleep, now, choose, note, spawn, ulid,
                  current_process, current_actor
     primitives:  Lock, Queue, Store (managed key-value state)
-    scenarios:   Scenario, Faults, always, at_end, eventually
+    scenarios:   Scenario, ModelInfo, Faults, always, at_end, eventually
     exploring:   explore, make_trace, replay, strategies (RandomWalk, PCT, DFS, Replay, Metrics)
 """
 from sim.explore import Exploration, explore, make_trace, replay
@@ -14,14 +14,14 @@ from sim.primitives import Lock, Queue
 from sim.registry import register
 from sim.runtime import (SimUsageError, choose, current_actor, current_process, note, now, point,
                          sleep, spawn, touch, ulid, wait)
-from sim.scenario import Faults, Invariant, Scenario, always, at_end, eventually
+from sim.scenario import Faults, Invariant, ModelInfo, Scenario, always, at_end, eventually
 from sim.store import Store
 from sim.strategy import DFS, PCT, Metrics, RandomWalk, Replay, Strategy
 from sim.trace import Trace, TraceError
 
 __all__ = [
     "point", "wait", "sleep", "now", "choose", "note", "spawn", "touch", "ulid", "current_process", "current_actor",
-    "Lock", "Queue", "Store", "Scenario", "Faults", "Invariant", "always", "at_end", "eventually",
+    "Lock", "Queue", "Store", "Scenario", "ModelInfo", "Faults", "Invariant", "always", "at_end", "eventually",
     "explore", "make_trace", "replay", "Exploration", "Strategy", "RandomWalk", "PCT", "DFS", "Replay",
     "Metrics", "Trace", "TraceError", "Violation", "Process", "Crashed", "SimUsageError", "register",
 ]

@@ -111,7 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Explore scenarios; save a replayable trace for every violation found.",
                         epilog=EXPLORE_EPILOG, formatter_class=fmt)
     ex.add_argument("--scenario", default="all", metavar="NAME|all",
-                    help="scenario to explore (default: all registered scenarios, sorted by name)")
+                    help="scenario to explore: a full name, a workload run on several models, or all "
+                         "(default: all registered scenarios, sorted by name)")
+    ex.add_argument("--model", metavar="WORLD:REV",
+                    help="only scenarios on this model revision, e.g. local:B3 (see `sim list`)")
     ex.add_argument("--strategy", default="portfolio", choices=strategies.NAMES,
                     help="how choices are made (default: portfolio: random, PCT d=1..3 and DPOR taking turns)")
     ex.add_argument("--seed", type=int, default=1, help="strategy seed (default: 1)")
@@ -246,14 +249,11 @@ def _progress(name: str, total: int | None):
         yield lambda n: bar.update(task, completed=n)
 
 
-def _select(name: str):
-    if name == "all":
-        found = registry.all_scenarios()
-        if not found:
-            raise UsageError("no scenarios are registered (use --load MODULE)")
-        return found
+def _select(name: str, model: str | None = None):
+    if name == "all" and model is None and not registry.all_scenarios():
+        raise UsageError("no scenarios are registered (use --load MODULE)")
     try:
-        return [registry.get(name)]
+        return registry.select(name, model)
     except registry.UnknownScenario as e:
         raise UsageError(str(e)) from None
 
@@ -342,7 +342,7 @@ def cmd_explore(args, _rest) -> int:
         raise UsageError("--preemptions takes a number >= 0 and goes with --strategy dfs")
     _load_modules(args.load)
     _check_engine(args.engine)
-    scenarios = _select(args.scenario)
+    scenarios = _select(args.scenario, args.model)
     out = _console(sys.stdout)
     rows = []
     for scenario in scenarios:
@@ -351,7 +351,7 @@ def cmd_explore(args, _rest) -> int:
             _report_violation(out, scenario, strategy, dataclasses.replace(
                 res, violation=found.violation, found_at=found.execution, tape=found.tape), args)
         rows.append((scenario, res))
-    all_mode = args.scenario == "all"
+    all_mode = len(scenarios) > 1 or args.scenario == "all"
     _print_table(out, _summary(rows, with_match=all_mode))
     if not all_mode:
         return EXIT_OK if rows[0][1].violation is None else EXIT_VIOLATION
@@ -403,12 +403,23 @@ def cmd_replay(args, _rest) -> int:
 
 def cmd_list(args, _rest) -> int:
     _load_modules(args.load)
+    out = _console(sys.stdout)
+    models = registry.all_models()
+    if models:
+        t = _table()
+        t.title = "models"
+        for col in ("model", "aliases", "after", "bugs", "what changed"):
+            t.add_column(col)
+        for m in models:
+            t.add_row(m.name, ", ".join(m.aliases), m.parent, ", ".join(m.bugs) or "-", m.summary)
+        _print_table(out, t)
     t = _table()
-    for col in ("name", "expect", "faults", "revision", "description"):
+    t.title = "scenarios"
+    for col in ("name", "bug", "expect", "faults", "revision", "description"):
         t.add_column(col)
     for s in registry.all_scenarios():
-        t.add_row(s.name, s.expect, s.faults.describe(), s.revision, s.description)
-    _print_table(_console(sys.stdout), t)
+        t.add_row(s.name, s.bug or "-", s.expect, s.faults.describe(), s.revision, s.description)
+    _print_table(out, t)
     return EXIT_OK
 
 

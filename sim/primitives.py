@@ -58,10 +58,11 @@ VISIBLE, INFLIGHT, ACKED, DEAD = "visible", "in-flight", "acked", "dead"
 class Message:
     """A queued message; also the option "redeliver this message" offered to the scheduler."""
     kind = "redeliver"
-    __slots__ = ("id", "payload", "queue", "state", "deliveries", "consumer", "deadline")
+    __slots__ = ("id", "payload", "queue", "state", "deliveries", "consumer", "deadline", "key")
 
-    def __init__(self, mid: str, payload, queue: "Queue"):
+    def __init__(self, mid: str, payload, queue: "Queue", key=None):
         self.id = mid
+        self.key = key
         self.payload = payload
         self.queue = queue
         self.state = VISIBLE
@@ -116,17 +117,26 @@ class Queue:
         runtime._k().add_queue(self)
 
     # -- producer
-    def push(self, payload) -> Message:
-        """Enqueue now, inside the current step (or during setup)."""
-        m = Message(f"{self.name}#{len(self.messages) + 1}", payload, self)
+    def push(self, payload, key=None) -> Message:
+        """Enqueue now, inside the current step (or during setup).
+
+        `key` is an idempotency key: while a message with the same key is visible
+        or in flight, pushing again returns that message instead of a new one
+        (once it is acked or dead the key is forgotten)."""
+        if key is not None:
+            for old in self.messages:
+                if old.key == key and (old.state == VISIBLE or old.state == INFLIGHT):
+                    runtime.note(f"enqueue deduplicated: {old.id} has key {key}")
+                    return old
+        m = Message(f"{self.name}#{len(self.messages) + 1}", payload, self, key)
         self.messages.append(m)
         self.n_visible += 1
         runtime.note(f"enqueue {m.id}")
         return m
 
-    async def send(self, payload) -> Message:
+    async def send(self, payload, key=None) -> Message:
         await runtime.point(f"send {self.name}", writes=(self.key,))
-        return self.push(payload)
+        return self.push(payload, key)
 
     # -- consumer
     def _ready(self) -> bool:

@@ -1,17 +1,21 @@
 """Scenario registry: scenarios are found by name through the `sim.scenarios` entry point group.
 
-A package (ours: `scenarios.engine_toys`; later the world models) exposes a
-module with a `SCENARIOS` list; `--load MODULE` on the command line adds any
-other importable module the same way, so users never edit sim/ to add theirs.
+A package (ours: `scenarios.engine_toys`, `models.local.scenarios`) exposes a
+module with a `SCENARIOS` list, and optionally a `MODELS` list describing the
+model revisions its scenarios run against; `--load MODULE` on the command line
+adds any other importable module the same way, so users never edit sim/ to add
+theirs.
 """
 from __future__ import annotations
 
 import importlib
 from importlib.metadata import entry_points
 
-from sim.scenario import Scenario
+from sim.scenario import ModelInfo, Scenario
 
 _registry: dict[str, Scenario] = {}
+_models: dict[str, ModelInfo] = {}
+_aliases: dict[str, str] = {}
 _loaded = False
 
 
@@ -27,8 +31,19 @@ def register(*scenarios: Scenario) -> None:
         _registry[s.name] = s
 
 
+def register_models(*models: ModelInfo) -> None:
+    for m in models:
+        for name in (m.name, *m.aliases):
+            old = _aliases.get(name)
+            if old is not None and old != m.name:
+                raise ValueError(f"model name {name!r} registered twice")
+            _aliases[name] = m.name
+        _models[m.name] = m
+
+
 def load_module(name: str) -> None:
     mod = importlib.import_module(name)
+    register_models(*getattr(mod, "MODELS", ()))
     register(*getattr(mod, "SCENARIOS", ()))
 
 
@@ -53,3 +68,37 @@ def get(name: str) -> Scenario:
     except KeyError:
         known = ", ".join(sorted(_registry)) or "none"
         raise UnknownScenario(f"unknown scenario {name!r} (known: {known})") from None
+
+
+def all_models() -> list[ModelInfo]:
+    _load_entry_points()
+    return [_models[k] for k in sorted(_models)]
+
+
+def resolve_model(name: str) -> str:
+    """The canonical name of a model (or of one of its aliases); models only named by scenarios count too."""
+    _load_entry_points()
+    if name in _aliases:
+        return _aliases[name]
+    if any(s.model == name for s in _registry.values()):
+        return name
+    known = sorted(set(_aliases) | {s.model for s in _registry.values() if s.model})
+    raise UnknownScenario(f"unknown model {name!r} (known: {', '.join(known) or 'none'})")
+
+
+def select(name: str, model: str | None = None) -> list[Scenario]:
+    """Scenarios by name ("all", a full name, or a workload run on several models), optionally on one model."""
+    found = all_scenarios()
+    if model is not None:
+        model = resolve_model(model)
+        found = [s for s in found if s.model == model]
+    if name != "all":
+        exact = [s for s in found if s.name == name]
+        found = exact or [s for s in found if s.workload == name]
+    if not found:
+        if model is not None and name != "all":
+            on = sorted(s.model for s in all_scenarios() if s.workload == name)
+            raise UnknownScenario(f"no scenario {name!r} for model {model!r}"
+                                  + (f" (it runs on: {', '.join(on)})" if on else ""))
+        get(name)   # raises the unknown-scenario error listing the known names
+    return found

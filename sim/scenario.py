@@ -49,8 +49,13 @@ class Scenario:
     """A system (built by `setup(sim)`, which returns the state invariants inspect) and its invariants.
 
     `expect` documents the verdict: "hold", or the name of the invariant a
-    known bug breaks. `revision` names the model revision; a trace recorded
-    from another revision is reported as such when its replay diverges.
+    known bug breaks; `bug` names that bug (an id of the user's catalogue).
+    `model` names the model the workload runs against (`world:revision`), and
+    `revision` the version of the model's code: a trace recorded from another
+    revision is reported as such when its replay diverges.
+
+    An invariant may have an `always` and an `at_end` part under one name (a
+    bound in every state, an exact count at quiescence).
     """
     name: str
     setup: Callable[[Any], Any]
@@ -61,6 +66,8 @@ class Scenario:
     expect: str = "hold"
     description: str = ""
     params: dict = field(default_factory=dict)
+    model: str = ""
+    bug: str = ""
     always: tuple[Invariant, ...] = field(init=False, repr=False)
     at_end: tuple[Invariant, ...] = field(init=False, repr=False)
     eventually: tuple[Invariant, ...] = field(init=False, repr=False)
@@ -71,6 +78,22 @@ class Scenario:
         object.__setattr__(self, "always", tuple(i for i in invs if i.when == "always"))
         object.__setattr__(self, "at_end", tuple(i for i in invs if i.when == "at_end"))
         object.__setattr__(self, "eventually", tuple(i for i in invs if i.when == "eventually"))
-        names = [i.name for i in invs]
+        names = [(i.name, i.when) for i in invs]
         if len(set(names)) != len(names):
-            raise ValueError(f"scenario {self.name}: duplicate invariant names {names}")
+            dup = sorted({n for n, w in names if names.count((n, w)) > 1})
+            raise ValueError(f"scenario {self.name}: invariant(s) {', '.join(dup)} declared twice for the same check")
+
+    @property
+    def workload(self) -> str:
+        """The name without its model: `hook-pairs@local:B3` -> `hook-pairs`."""
+        return self.name.split("@", 1)[0]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model revision a module offers, for `sim list`: `name` like `local:B3`, the bugs its code has."""
+    name: str
+    summary: str
+    bugs: tuple = ()
+    parent: str = ""
+    aliases: tuple = ()

@@ -1,0 +1,137 @@
+"""The workflow domain shared by every world (domain doc section 1): events, entities, ids, errors.
+
+Events and entities are plain dicts that are never mutated after they are built:
+storage keeps them as the "bytes" of a file or row, and two writes of equal dicts
+are writes of identical bytes.
+"""
+from __future__ import annotations
+
+import hashlib
+
+from ulid import ULID
+
+from sim import current_process, now, ulid
+from sim.kernel import ULID_EPOCH_MS
+
+# ---- event types (section 1.3) --------------------------------------------------------------
+
+RUN_CREATED, RUN_STARTED = "run_created", "run_started"
+RUN_COMPLETED, RUN_FAILED, RUN_CANCELLED = "run_completed", "run_failed", "run_cancelled"
+STEP_CREATED, STEP_STARTED, STEP_COMPLETED = "step_created", "step_started", "step_completed"
+STEP_FAILED, STEP_RETRYING = "step_failed", "step_retrying"
+HOOK_CREATED, HOOK_RECEIVED, HOOK_DISPOSED, HOOK_CONFLICT = (
+    "hook_created", "hook_received", "hook_disposed", "hook_conflict")
+WAIT_CREATED, WAIT_COMPLETED = "wait_created", "wait_completed"
+
+TERMINAL_RUN_EVENTS = frozenset({RUN_COMPLETED, RUN_FAILED, RUN_CANCELLED})
+TERMINAL_STEP_EVENTS = frozenset({STEP_COMPLETED, STEP_FAILED})
+CREATION_EVENTS = frozenset({STEP_CREATED, HOOK_CREATED, WAIT_CREATED})
+TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
+RUN_STATUS_OF = {RUN_COMPLETED: "completed", RUN_FAILED: "failed", RUN_CANCELLED: "cancelled"}
+
+
+# ---- errors (section 1.5) --------------------------------------------------------------------
+
+class WorldError(Exception):
+    """What `events.create` throws. `status` is the HTTP status world-vercel maps it to."""
+    status = 500
+
+
+class WorkflowWorldError(WorldError):
+    """Generic failure ("Step not found", ...): NOT swallowed by the runtime; the delivery is retried."""
+
+
+class EntityConflictError(WorldError):
+    """409: the entity already exists or is already terminal. The runtime swallows it."""
+    status = 409
+
+
+class RunExpiredError(WorldError):
+    """410: the run is over. The runtime swallows it."""
+    status = 410
+
+
+class HookNotFoundError(WorldError):
+    status = 404
+
+
+class WorkflowRunNotFoundError(WorldError):
+    status = 404
+
+
+class HookConflictError(Exception):
+    """Replay: awaiting a hook whose creation became a hook_conflict (a user-visible failure)."""
+
+    def __init__(self, token: str, conflicting_run: str | None):
+        super().__init__(f"hook token {token!r} is held by run {conflicting_run}")
+        self.token = token
+        self.conflicting_run = conflicting_run
+
+
+# ---- ids (section 1.1) -----------------------------------------------------------------------
+
+def _ulid_of(ms: int, entropy: bytes) -> str:
+    return str(ULID.from_int(((ULID_EPOCH_MS + ms) << 80) | int.from_bytes(entropy[:10], "big")))
+
+
+def run_id(name: str, started_at: int = 0) -> str:
+    """A client-supplied runId (start() mints it): deterministic, so a scenario names its runs."""
+    return "wrun_" + _ulid_of(started_at, hashlib.sha256(f"run:{name}".encode()).digest())
+
+
+def correlation_id(prefix: str, run: str, ordinal: int, started_at: int = 0) -> str:
+    """The VM's id for its `ordinal`-th awaited operation: a ULID at the run's start time whose
+    randomness is the run's seeded sequence, so every replay that makes the same calls mints the same id."""
+    return f"{prefix}_" + _ulid_of(started_at, hashlib.sha256(f"{run}:{ordinal}".encode()).digest())
+
+
+def event_id_at(ms: int, seq: int, prefix: str = "evnt_") -> str:
+    """The `seq`-th id of the whole system: ids minted at distinct instants order by mint."""
+    return prefix + str(ULID.from_int(((ULID_EPOCH_MS + ms) << 80) | seq))
+
+
+def mint_same_ms_event_id(prefix: str = "evnt_") -> str:
+    """A world's eventId when every process mints in the same millisecond: one monotonic ULID
+    factory per process (instance).
+
+    Within a process and millisecond ids increase (the factory increments the
+    random part); the first id of each millisecond takes its order bits from the
+    tape, so ids minted in one millisecond by two processes may order either way."""
+    vol = current_process().volatile
+    t = now()
+    last = vol.get("ulid")
+    if last is not None and last[0] == t:
+        value = last[1] + 1
+    else:
+        value = int(ULID.from_str(ulid()))
+    vol["ulid"] = (t, value)
+    return prefix + str(ULID.from_int(value))
+
+
+def created_at_of(event_id: str) -> int:
+    """The virtual millisecond encoded in an id's ULID (how world-local derives createdAt)."""
+    return ULID.from_str(event_id.split("_", 1)[1]).milliseconds - ULID_EPOCH_MS
+
+
+def short(any_id: str) -> str:
+    """`evnt_01KA...XYZ` -> `evnt_…XYZ`: enough to tell ids apart in a trace line."""
+    head, _, tail = any_id.partition("_")
+    return f"{head}_…{tail[-4:]}" if tail else any_id
+
+
+# ---- events ----------------------------------------------------------------------------------
+
+def event(event_id: str, run: str, event_type: str, correlation_id: str | None = None,
+          data: dict | None = None, created_at: int | None = None) -> dict:
+    return {"eventId": event_id, "runId": run, "eventType": event_type, "correlationId": correlation_id,
+            "eventData": dict(data or {}), "createdAt": created_at_of(event_id) if created_at is None else created_at}
+
+
+def log_order(e: dict) -> tuple:
+    """world-local `events.list` order: (createdAt, eventId)."""
+    return (e["createdAt"], e["eventId"])
+
+
+def describe(e: dict) -> str:
+    corr = f" {short(e['correlationId'])}" if e.get("correlationId") else ""
+    return f"{e['eventType']}{corr} {short(e['eventId'])}"

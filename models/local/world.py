@@ -1,0 +1,267 @@
+"""world-local's `events.create` (domain doc 2.2), common to every hook revision.
+
+One `LocalWorld` is the storage instance of one simulated process, over the data
+directory every process shares. This module holds the prologue/epilogue of
+2.2.1 and the run, step and wait algorithms (2.2.2-2.2.6, 2.2.8) as they stood at
+L1. Hook creation, receipt and disposal differ between the review rounds of #2295
+and live in `models.local.hooks`, one class per revision.
+"""
+from __future__ import annotations
+
+from models import events as ev
+from models.events import (EntityConflictError, HookNotFoundError, RunExpiredError, WorkflowRunNotFoundError,
+                           WorkflowWorldError)
+from models.local.fs import DataDir, instance_mutex
+from sim import note, now, point
+
+# E3: these events do not read the run first
+_NO_RUN_READ = frozenset({ev.RUN_CREATED, ev.STEP_COMPLETED, ev.STEP_RETRYING})
+
+
+# ---- layout (2.2) -------------------------------------------------------------------------
+
+def run_path(run): return f"runs/{run}"
+def step_path(run, corr): return f"steps/{run}-{corr}"
+def wait_path(run, corr): return f"waits/{run}-{corr}"
+def hook_path(hook): return f"hooks/{hook}"
+def events_dir(run): return f"events/{run}"
+def event_path(run, eid): return f"events/{run}/{eid}"
+def claim_path(token): return f"hooks/tokens/{token}"
+def lock_path(kind, name, what): return f".locks/{kind}/{name}.{what}"
+
+
+def is_terminal_status(entity) -> bool:
+    return entity is not None and entity["status"] in ev.TERMINAL_STATUSES
+
+
+class LocalWorld:
+    """Storage instance of one process. Subclasses are the hook revisions (models.local.hooks)."""
+
+    revision = "?"
+    same_ms_ids = False        # E2: see mint()
+    publish_exclusive = True   # E6: XCREATE the event file (L0: the racy no-overwrite write)
+    hook_mutex = True          # E1: hook_created under hookLocks[(run, hook)]
+
+    def __init__(self, fs: DataDir):
+        self.fs = fs
+
+    # ---- the interface the runtime calls ----------------------------------------------------
+
+    async def events_create(self, run: str, req: dict) -> dict:
+        t = req["eventType"]
+        corr = req.get("correlationId")
+        lock = None
+        if t.startswith("step_"):
+            lock = instance_mutex("stepLocks", f"{run}-{corr}")
+        elif t == ev.HOOK_CREATED and self.hook_mutex:
+            lock = instance_mutex("hookLocks", f"{run}-{corr}")
+        if lock is None:
+            return await self._create(run, req)
+        async with lock:
+            return await self._create(run, req)
+
+    async def events_list(self, run: str) -> list:
+        """All of the run's events in log order: one directory snapshot (events never change)."""
+        return sorted(await self.fs.scan(events_dir(run), immutable=True), key=ev.log_order)
+
+    async def runs_get(self, run: str):
+        return await self.fs.read(run_path(run))
+
+    async def hooks_get_by_token(self, token: str) -> dict:
+        """SCAN hooks/ for the entity holding `token` (resumeHook's lookup); revisions add a rebuild."""
+        for hook in await self.fs.scan("hooks", " (getByToken)"):
+            if hook.get("token") == token:
+                return hook
+        raise HookNotFoundError(f"no hook with token {token}")
+
+    # ---- 2.2.1 ----------------------------------------------------------------------------
+
+    async def _create(self, run: str, req: dict) -> dict:
+        t = req["eventType"]
+        eid = await self.mint()                                   # E2: the sort key is fixed here
+        current = None if t in _NO_RUN_READ else await self.fs.read(run_path(run))   # E3
+        if t != ev.RUN_CREATED and t not in _NO_RUN_READ and current is None:
+            raise WorkflowRunNotFoundError(f"run {run} not found")
+        handler = getattr(self, "_" + t)
+        return await handler(run, req, eid, current)
+
+    async def mint(self) -> str:
+        """E2. By default ids are minted at distinct instants, so they order by mint: the order
+        is a shared clock, and minting is a step that every other mint depends on. With
+        `same_ms_ids`, every id falls in one millisecond and ids of two processes order as the
+        tape says (section 1.1, consequence 1): a log-order hazard of its own."""
+        if self.same_ms_ids:
+            return ev.mint_same_ms_event_id()
+        clock = self.fs.clock
+        await point("E2 mint eventId", reads=(clock.key("ids"),), writes=(clock.key("ids"),))
+        seq = clock["ids"] + 1
+        clock["ids"] = seq
+        return ev.event_id_at(now(), seq)
+
+    async def publish(self, run: str, e: dict) -> bool:
+        """E6: make the event visible; False when its path already exists."""
+        path = event_path(run, e["eventId"])
+        if self.publish_exclusive:
+            ok = await self.fs.xcreate(path, e, f" ({e['eventType']})")
+        else:
+            try:
+                await self.fs.put_nx_racy(path, e, f" ({e['eventType']})")
+                ok = True
+            except EntityConflictError:
+                ok = False
+        if ok:
+            note(f"published {ev.describe(e)}")
+        return ok
+
+    async def _publish_or_409(self, run, e) -> dict:
+        if not await self.publish(run, e):
+            raise EntityConflictError(f"event {e['eventId']} already published")
+        return {"event": e}
+
+    @staticmethod
+    def _refuse_child_on_terminal_run(current) -> None:
+        if is_terminal_status(current):
+            raise EntityConflictError("run is terminal: no new child entities")
+
+    # ---- 2.2.2 runs -----------------------------------------------------------------------
+
+    async def _run_created(self, run, req, eid, _current):
+        entity = {"runId": run, "status": "pending", **req.get("eventData", {})}
+        if not await self.fs.xcreate(run_path(run), entity):
+            raise EntityConflictError(f"run {run} already exists")
+        return await self._publish_or_409(run, ev.event(eid, run, ev.RUN_CREATED))
+
+    async def _run_started(self, run, req, eid, current):
+        if is_terminal_status(current):
+            raise RunExpiredError(f"run {run} is {current['status']}")
+        if current["status"] == "running":
+            return {"run": current, "events": await self.events_list(run)}   # idempotent: no event
+        async with instance_mutex("runLocks", run):                          # MUTEX_P(runId)
+            fresh = await self.fs.read(run_path(run))
+            entity = {**fresh, "status": "running", "startedAt": fresh.get("startedAt", ev.created_at_of(eid))}
+            await self.fs.put(run_path(run), entity)
+        await self._publish_or_409(run, ev.event(eid, run, ev.RUN_STARTED))
+        return {"run": entity, "events": await self.events_list(run)}       # E8: preload after the write
+
+    async def _terminal_run(self, run, req, eid, current):
+        t = req["eventType"]
+        if is_terminal_status(current):
+            if t == ev.RUN_CANCELLED and current["status"] == "cancelled":
+                return await self._publish_or_409(run, ev.event(eid, run, t))
+            raise EntityConflictError(f"run {run} is already {current['status']}")
+        async with instance_mutex("runLocks", run):
+            fresh = await self.fs.read(run_path(run))
+            entity = {**fresh, "status": ev.RUN_STATUS_OF[t], "completedAt": ev.created_at_of(eid)}
+            await self.fs.put(run_path(run), entity)
+        await self.delete_all_hooks_for_run(run)
+        await self.delete_all_waits_for_run(run)
+        return await self._publish_or_409(run, ev.event(eid, run, t, data=req.get("eventData")))
+
+    _run_completed = _run_failed = _run_cancelled = _terminal_run
+
+    async def delete_all_waits_for_run(self, run):
+        for name in await self.fs.listdir("waits"):
+            if name.startswith(f"{run}-"):
+                await self.fs.delete(f"waits/{name}")
+
+    # ---- 2.2.3-2.2.5 steps ----------------------------------------------------------------
+
+    async def _step_created(self, run, req, eid, current):
+        corr = req["correlationId"]
+        self._refuse_child_on_terminal_run(current)
+        if not await self.fs.xcreate(lock_path("steps", f"{run}-{corr}", "created"), {}):
+            raise EntityConflictError(f"step {corr} already created")
+        step = {"runId": run, "stepId": corr, "stepName": req["eventData"].get("stepName"), "status": "pending",
+                "attempt": 0}
+        await self.fs.put_nx_racy(step_path(run, corr), step)
+        return await self._publish_or_409(run, ev.event(eid, run, ev.STEP_CREATED, corr, req["eventData"]))
+
+    async def _read_open_step(self, run, corr, current):
+        step = await self.fs.read(step_path(run, corr))
+        if step is None:
+            raise WorkflowWorldError(f"Step not found: {corr}")
+        if is_terminal_status(step):
+            raise EntityConflictError(f"step {corr} is already {step['status']}")
+        if is_terminal_status(current) and step["status"] != "running":
+            raise RunExpiredError(f"run {run} is terminal")
+        return step
+
+    async def _step_started(self, run, req, eid, current):
+        corr = req["correlationId"]
+        await self._read_open_step(run, corr, current)
+        fresh = await self.fs.read(step_path(run, corr))     # narrows, does not close, the cross-process window
+        if is_terminal_status(fresh):
+            raise EntityConflictError(f"step {corr} is already {fresh['status']}")
+        step = {**fresh, "status": "running", "attempt": fresh["attempt"] + 1}
+        await self.fs.put(step_path(run, corr), step)
+        out = await self._publish_or_409(run, ev.event(eid, run, ev.STEP_STARTED, corr, {"attempt": step["attempt"]}))
+        return {**out, "step": step}
+
+    async def _step_terminal(self, run, req, eid, current):
+        t, corr = req["eventType"], req["correlationId"]
+        step = await self._read_open_step(run, corr, current)
+        if not await self.fs.xcreate(lock_path("steps", f"{run}-{corr}", "terminal"), {}):
+            raise EntityConflictError(f"step {corr} already terminal")
+        status = "completed" if t == ev.STEP_COMPLETED else "failed"
+        await self.fs.put(step_path(run, corr), {**step, "status": status})
+        return await self._publish_or_409(run, ev.event(eid, run, t, corr, req.get("eventData")))
+
+    _step_completed = _step_failed = _step_terminal
+
+    # ---- 2.2.6 waits ----------------------------------------------------------------------
+
+    async def _wait_created(self, run, req, eid, current):
+        corr = req["correlationId"]
+        self._refuse_child_on_terminal_run(current)
+        if not await self.fs.xcreate(lock_path("waits", f"{run}-{corr}", "created"), {}):
+            raise EntityConflictError(f"wait {corr} already created")
+        wait = {"runId": run, "waitId": f"{run}-{corr}", "status": "waiting",
+                "resumeAt": req["eventData"]["resumeAt"]}
+        await self.fs.put_nx_racy(wait_path(run, corr), wait)
+        return await self._publish_or_409(run, ev.event(eid, run, ev.WAIT_CREATED, corr, req["eventData"]))
+
+    async def _wait_completed(self, run, req, eid, current):
+        corr = req["correlationId"]
+        lock = lock_path("waits", f"{run}-{corr}", "completed")
+        if not await self.fs.xcreate(lock, {}):
+            raise EntityConflictError(f"wait {corr} already completed")
+        wait = await self.fs.read(wait_path(run, corr))
+        if wait is None:
+            await self.fs.delete(lock)
+            raise WorkflowWorldError(f"Wait not found: {corr}")
+        await self.fs.put(wait_path(run, corr), {**wait, "status": "completed"})
+        return await self._publish_or_409(run, ev.event(eid, run, ev.WAIT_COMPLETED, corr, req.get("eventData")))
+
+    # ---- 2.2.7 hooks: receipt and disposal (L1); creation is per revision -------------------
+
+    async def _hook_received(self, run, req, eid, current):
+        corr = req["correlationId"]
+        if await self.fs.read(hook_path(corr)) is None:
+            raise HookNotFoundError(f"hook {corr} not found")
+        return await self._publish_or_409(run, ev.event(eid, run, ev.HOOK_RECEIVED, corr, req.get("eventData")))
+
+    async def _hook_disposed(self, run, req, eid, current):
+        corr = req["correlationId"]
+        if await self.fs.read(hook_path(corr)) is None:
+            raise HookNotFoundError(f"hook {corr} not found")
+        if not await self.fs.xcreate(lock_path("hooks", corr, "disposed"), {}):
+            raise EntityConflictError(f"hook {corr} already disposed")
+        hook = await self.fs.read(hook_path(corr))
+        if hook is not None:
+            await self.release_token(run, corr, hook["token"])
+        await self.fs.delete(hook_path(corr))
+        return await self._publish_or_409(run, ev.event(eid, run, ev.HOOK_DISPOSED, corr, req.get("eventData")))
+
+    async def delete_all_hooks_for_run(self, run):
+        for name in await self.fs.listdir("hooks"):
+            hook = await self.fs.read(f"hooks/{name}")
+            if hook is not None and hook.get("runId") == run:
+                await self.release_token(run, hook["hookId"], hook["token"])
+                await self.fs.delete(hook_path(hook["hookId"]))
+
+    async def release_token(self, run, hook, token):
+        """What disposal and run termination delete besides the entity (revisions add the marker)."""
+        await self.fs.delete(claim_path(token))
+
+    async def _hook_created(self, run, req, eid, current):
+        raise NotImplementedError
