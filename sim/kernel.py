@@ -311,15 +311,15 @@ class Kernel:
                     self._retire(a)
                 else:
                     actors.append(a)
-            if self.violation is not None:
-                return
             if step and touched is not None:
-                if declared is not None:
-                    self._check_footprint(declared)
-                    if self.violation is not None:
-                        return
+                # before any return: a strategy's record of the step must be complete even when
+                # the step ended the execution (an uncaught exception is a violation)
                 if observe_after is not None:
                     observe_after(self)
+                if declared is not None and self.violation is None:
+                    self._check_footprint(declared)
+            if self.violation is not None:
+                return
             # -- invariants of the state the last step left (or of the initial state: "always" means
             # every reachable state, and skipping the first would make verdicts depend on stuttering)
             if per_step:

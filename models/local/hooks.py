@@ -109,7 +109,8 @@ class B3(B2):
         if await self.find_hook_created(run, req["correlationId"]) is not None:
             raise EntityConflictError(f"hook {req['correlationId']} already created")
         note("no hook_created in the log: repair with a fresh eventId")
-        return await self.create_first(run, req, eid)
+        await self.fs.put(hook_path(req["correlationId"]), hook_entity(run, req, ev.created_at_of(eid)), " (repair)")
+        return await self._publish_or_409(run, hook_created_event(run, req, eid))
 
 
 class B4(B3):
