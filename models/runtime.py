@@ -156,7 +156,7 @@ class Runtime:
         self.ledger = ledger
         self.workflows = workflows
 
-    async def deliver(self, msg: dict, delivery=None) -> None:
+    async def deliver(self, msg: dict, _delivery=None) -> None:
         """One delivery of `{runId}` (a run message) or `{runId, stepId}` (a background step)."""
         run = msg["runId"]
         if "stepId" in msg:                                                   # H1

@@ -47,6 +47,15 @@ def hc(hook: str, token: str, metadata=None, webhook: bool = False) -> dict:
             "eventData": {"token": token, "metadata": metadata, "isWebhook": webhook}}
 
 
+def _job_env(rev, runs, tokens: dict) -> tuple[Env, Queue]:
+    """The state of a job workload: running `runs`, the hooks' tokens, an empty creation queue."""
+    env = Env(DataDir(), world=rev)
+    env.tokens.update(tokens)
+    for run in runs:
+        seed_run(env.fs, run)
+    return env, Queue("creations", visibility_timeout=DELIVERY_TIMEOUT, max_deliveries=MAX_DELIVERIES)
+
+
 def _job_consumers(sim, env: Env, q: Queue, processes: int) -> None:
     """Processes whose workers call hook_created for each job, as the suspension handler does
     (409 and 410 swallowed; anything else fails the delivery, which is retried)."""
@@ -115,12 +124,9 @@ def wl_pairs(rev, pairs: int = 2):
     run = ev.run_id("pairs")
 
     def setup(sim):
-        env = Env(DataDir(), world=rev)
-        seed_run(env.fs, run)
-        q = Queue("creations", visibility_timeout=DELIVERY_TIMEOUT, max_deliveries=MAX_DELIVERIES)
-        for i in range(pairs):
-            hook, token = ev.correlation_id("hook", run, i), f"tok-{i + 1}"
-            env.tokens[(run, hook)] = token
+        tokens = {(run, ev.correlation_id("hook", run, i)): f"tok-{i + 1}" for i in range(pairs)}
+        env, q = _job_env(rev, [run], tokens)
+        for (_, hook), token in tokens.items():
             for _ in range(2):
                 q.push({"run": run, "req": hc(hook, token)})
         _job_consumers(sim, env, q, 2)
@@ -135,11 +141,8 @@ def wl_legacy_claim(rev, workers: int = 2):
     hook, token = ev.correlation_id("hook", run, 0), "tok-legacy"
 
     def setup(sim):
-        env = Env(DataDir(), world=rev)
-        env.tokens[(run, hook)] = token
-        seed_run(env.fs, run)
+        env, q = _job_env(rev, [run], {(run, hook): token})
         env.fs.seed(claim_path(token), {"token": token, "hookId": hook, "runId": run})
-        q = Queue("creations", visibility_timeout=DELIVERY_TIMEOUT, max_deliveries=MAX_DELIVERIES)
         for _ in range(workers):
             q.push({"run": run, "req": hc(hook, token)})
         _job_consumers(sim, env, q, workers)
@@ -156,12 +159,8 @@ def wl_token_reuse(rev):
     token = "tok-reused"
 
     def setup(sim):
-        env = Env(DataDir(), world=rev)
-        env.tokens.update({(run_a, hook_a): token, (run_b, hook_b): token})
-        seed_run(env.fs, run_a)
-        seed_run(env.fs, run_b)
+        env, q = _job_env(rev, [run_a, run_b], {(run_a, hook_a): token, (run_b, hook_b): token})
         env.fs.seed(claim_path(token), {"token": token, "hookId": hook_a, "runId": run_a})
-        q = Queue("creations", visibility_timeout=DELIVERY_TIMEOUT, max_deliveries=MAX_DELIVERIES)
 
         async def lifetime_a(p):
             world = p.volatile["world"]
@@ -185,10 +184,7 @@ def wl_dup_retry(rev):
     hook, token = ev.correlation_id("hook", run, 0), "tok-dup"
 
     def setup(sim):
-        env = Env(DataDir(), world=rev)
-        env.tokens[(run, hook)] = token
-        seed_run(env.fs, run)
-        q = Queue("creations", visibility_timeout=DELIVERY_TIMEOUT, max_deliveries=MAX_DELIVERIES)
+        env, q = _job_env(rev, [run], {(run, hook): token})
         q.push({"run": run, "req": hc(hook, token, {"v": "a"}, True)})
         q.push({"run": run, "req": hc(hook, token, {"v": "b"}, False)})
         _job_consumers(sim, env, q, 1)
@@ -204,10 +200,7 @@ def wl_event_first(rev):
     hook, token = ev.correlation_id("hook", run, 0), "tok-ef"
 
     def setup(sim):
-        env = Env(DataDir(), world=rev)
-        env.tokens[(run, hook)] = token
-        seed_run(env.fs, run)
-        q = Queue("creations", visibility_timeout=DELIVERY_TIMEOUT, max_deliveries=MAX_DELIVERIES)
+        env, q = _job_env(rev, [run], {(run, hook): token})
         q.push({"run": run, "req": hc(hook, token, {"v": "a"})})
         _job_consumers(sim, env, q, 1)
         return env
