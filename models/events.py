@@ -51,6 +51,15 @@ class RunExpiredError(WorldError):
     status = 410
 
 
+class TooEarlyError(WorldError):
+    """425: step_started while the step's retryAfter is in the future (carries the wait in ms)."""
+    status = 425
+
+    def __init__(self, wait_ms: int):
+        super().__init__(f"too early: retry in {wait_ms} ms")
+        self.wait_ms = wait_ms
+
+
 class HookNotFoundError(WorldError):
     status = 404
 

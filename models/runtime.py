@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from models import events as ev
-from models.events import EntityConflictError, HookConflictError, HookNotFoundError, RunExpiredError
+from models.events import (EntityConflictError, HookConflictError, HookNotFoundError, RunExpiredError,
+                           TooEarlyError)
 from sim import note, point
 
 
@@ -234,6 +235,8 @@ class Runtime:
             return "skipped"
         except RunExpiredError:
             return "gone"
+        except TooEarlyError:
+            return "retry"
         await point(f"step body {corr}")
         res = await create(self.world, self.ledger, run, {"eventType": ev.STEP_COMPLETED, "correlationId": corr,
                                                           "eventData": {"result": "ok"}}, swallow=(409, 410))

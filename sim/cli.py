@@ -297,7 +297,7 @@ def _verdict(res) -> str:
 
 
 def _matches(scenario, res) -> bool:
-    return ("hold" if res.violation is None else res.violation.invariant) == scenario.expect
+    return scenario.expects("hold" if res.violation is None else res.violation.invariant)
 
 
 def _mismatch(scenario, res) -> str:

@@ -1,8 +1,10 @@
 """Scenario registry: scenarios are found by name through the `sim.scenarios` entry point group.
 
-A package (ours: `scenarios.engine_toys`, `models.local.scenarios`) exposes a
-module with a `SCENARIOS` list, and optionally a `MODELS` list describing the
-model revisions its scenarios run against; `--load MODULE` on the command line
+A package (ours: `scenarios.engine_toys`, `models.local.scenarios`,
+`models.postgres.scenarios`) exposes a module with a `SCENARIOS` list, optionally
+a `MODELS` list describing the model revisions its scenarios run against, and
+optionally `build(workload, model)`, which makes a scenario for a pair it does
+not register (a workload pointed at any revision: `--scenario W --model M`); `--load MODULE` on the command line
 adds any other importable module the same way, so users never edit sim/ to add
 theirs.
 """
@@ -16,6 +18,7 @@ from sim.scenario import ModelInfo, Scenario
 _registry: dict[str, Scenario] = {}
 _models: dict[str, ModelInfo] = {}
 _aliases: dict[str, str] = {}
+_builders: list = []
 _loaded = False
 
 
@@ -45,6 +48,9 @@ def load_module(name: str) -> None:
     mod = importlib.import_module(name)
     register_models(*getattr(mod, "MODELS", ()))
     register(*getattr(mod, "SCENARIOS", ()))
+    build = getattr(mod, "build", None)
+    if build is not None and build not in _builders:
+        _builders.append(build)
 
 
 def _load_entry_points() -> None:
@@ -95,6 +101,11 @@ def select(name: str, model: str | None = None) -> list[Scenario]:
     if name != "all":
         exact = [s for s in found if s.name == name]
         found = exact or [s for s in found if s.workload == name]
+    if not found and model is not None and name != "all":
+        # a workload pointed at a model it is not registered for: built on demand, expectation unknown
+        built = [s for s in (b(name, model) for b in _builders) if s is not None]
+        if built:
+            return built[:1]
     if not found:
         if model is not None and name != "all":
             on = sorted(s.model for s in all_scenarios() if s.workload == name)

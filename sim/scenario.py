@@ -49,7 +49,9 @@ class Scenario:
     """A system (built by `setup(sim)`, which returns the state invariants inspect) and its invariants.
 
     `expect` documents the verdict: "hold", or the name of the invariant a
-    known bug breaks; `bug` names that bug (an id of the user's catalogue).
+    known bug breaks, or several names joined by "|" when the workload reaches
+    more than one known bug and the schedule decides which shows first; `bug`
+    names the bug(s) (ids of the user's catalogue).
     `model` names the model the workload runs against (`world:revision`), and
     `revision` the version of the model's code: a trace recorded from another
     revision is reported as such when its replay diverges.
@@ -82,6 +84,10 @@ class Scenario:
         if len(set(names)) != len(names):
             dup = sorted({n for n, w in names if names.count((n, w)) > 1})
             raise ValueError(f"scenario {self.name}: invariant(s) {', '.join(dup)} declared twice for the same check")
+
+    def expects(self, verdict: str) -> bool:
+        """Is `verdict` ("hold" or the violated invariant's name) what this scenario expects?"""
+        return verdict in self.expect.split("|")
 
     @property
     def workload(self) -> str:

@@ -34,6 +34,52 @@ def is_terminal_status(entity) -> bool:
     return entity is not None and entity["status"] in ev.TERMINAL_STATUSES
 
 
+class LocalView:
+    """What invariants read of the data directory (without recording accesses): the same questions
+    `models.postgres.world.PostgresView` answers about the tables."""
+    hook_fields = ("runId", "hookId", "token", "metadata", "isWebhook", "createdAt")
+
+    def __init__(self, fs: DataDir):
+        self.fs = fs
+
+    def runs(self) -> tuple:
+        return self.fs.dirs.peek("events", ())
+
+    def log_key(self, run: str) -> tuple:
+        """The footprint key that changes whenever the run's log does."""
+        return self.fs.dkey(events_dir(run))
+
+    def log(self, run: str) -> list:
+        names = self.fs.dirs.peek(events_dir(run), ())
+        return sorted((self.fs.files.peek(f"{events_dir(run)}/{n}") for n in names), key=ev.log_order)
+
+    def run(self, run: str):
+        return self.fs.files.peek(run_path(run))
+
+    def hook(self, hook: str):
+        return self.fs.files.peek(hook_path(hook))
+
+    def hooks(self) -> list:
+        return [h for h in (self.fs.files.peek(f"hooks/{n}") for n in self.fs.dirs.peek("hooks", ())) if h]
+
+    def step(self, run: str, corr: str):
+        return self.fs.files.peek(step_path(run, corr))
+
+    def steps(self) -> list:
+        return [s for s in (self.fs.files.peek(f"steps/{n}") for n in self.fs.dirs.peek("steps", ())) if s]
+
+    def hook_side_records(self, run: str, hook: str, token: str) -> list:
+        """The durable records of a hook creation besides its event: the token claim (if it names
+        this hook) and the entity."""
+        claim = self.fs.files.peek(claim_path(token))
+        mine = claim is not None and (claim.get("runId"), claim.get("hookId")) == (run, hook)
+        return [what for what, rec in (("claim", claim if mine else None), ("entity", self.hook(hook))) if rec]
+
+    def step_side_records(self, run: str, corr: str) -> list:
+        return [what for what, rec in (("created lock", self.fs.files.peek(lock_path("steps", f"{run}-{corr}", "created"))),
+                                        ("entity", self.step(run, corr))) if rec is not None]
+
+
 class LocalWorld:
     """Storage instance of one process. Subclasses are the hook revisions (models.local.hooks)."""
 
@@ -44,6 +90,35 @@ class LocalWorld:
 
     def __init__(self, fs: DataDir):
         self.fs = fs
+
+    @classmethod
+    def storage(cls) -> DataDir:
+        """The durable state every process's instance shares (a scenario makes one per execution)."""
+        return DataDir()
+
+    view = LocalView
+
+    @classmethod
+    def seed_run(cls, fs: DataDir, run: str, status: str = "running") -> None:
+        """A run that start() created (run_created) and, unless pending, a delivery started."""
+        fs.seed(run_path(run), {"runId": run, "status": status})
+        cls.seed_event(fs, run, ev.RUN_CREATED)
+        if status == "running":
+            cls.seed_event(fs, run, ev.RUN_STARTED)
+
+    @staticmethod
+    def seed_event(fs: DataDir, run: str, t: str, corr: str | None = None, data: dict | None = None) -> dict:
+        eid = fs.seed_event_id()
+        e = ev.event(eid, run, t, corr, data)
+        fs.seed(event_path(run, eid), e)
+        return e
+
+    @staticmethod
+    def seed_step(fs: DataDir, run: str, corr: str, name: str, status: str = "pending", attempt: int = 0) -> None:
+        """A step entity as step_created (and `attempt` step_started) left it, with its created lock."""
+        fs.seed(lock_path("steps", f"{run}-{corr}", "created"), {})
+        fs.seed(step_path(run, corr), {"runId": run, "stepId": corr, "stepName": name, "status": status,
+                                       "attempt": attempt})
 
     # ---- the interface the runtime calls ----------------------------------------------------
 

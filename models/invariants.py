@@ -1,0 +1,363 @@
+"""The invariants of domain doc section 5, for any world.
+
+They read the world through its view (`LocalView`, `PostgresView`: the logs in
+world order, the entities) and the runtime's ledger (what issuers were told),
+never through steps: an invariant records no access. Each returns None when it
+holds, or a message naming the run, the entity and the events that break it.
+
+`always` ones are log-shape safety properties checked after every step; `at_end`
+ones compare caches (entities, rows, claims) with the log at quiescence, when no
+delivery is left to repair anything.
+"""
+from __future__ import annotations
+
+from models import events as ev
+from models.runtime import replay
+from sim import always, at_end
+
+
+def by_corr(log: list, t: str) -> dict:
+    out: dict = {}
+    for e in log:
+        if e["eventType"] == t:
+            out.setdefault(e["correlationId"], []).append(e)
+    return out
+
+
+def terminal_index(log: list) -> int | None:
+    for i, e in enumerate(log):
+        if e["eventType"] in ev.TERMINAL_RUN_EVENTS:
+            return i
+    return None
+
+
+def ids(events) -> str:
+    return ", ".join(ev.short(e["eventId"]) for e in events)
+
+
+def sequence(events) -> str:
+    """`step_started, step_completed, step_started` (the shape a report should show)."""
+    return ", ".join(f"{e['eventType']} {ev.short(e['eventId'])}" for e in events)
+
+
+def _step_events(log: list) -> dict:
+    out: dict = {}
+    for e in log:
+        if e["eventType"].startswith("step_"):
+            out.setdefault(e["correlationId"], []).append(e)
+    return out
+
+
+# ---- log shape: every state ------------------------------------------------------------------
+
+def unique_event_ids(env):
+    """I-LOG1: no two events share an eventId."""
+    seen = {}
+    for run in env.view.runs():
+        for e in env.view.log(run):
+            if e["eventId"] in seen:
+                return f"eventId {e['eventId']} in runs {seen[e['eventId']]} and {run}"
+            seen[e["eventId"]] = run
+    return None
+
+
+def one_run_created(env):
+    """I-R1: exactly one run_created, and it is the first event of the run's log."""
+    for run in env.view.runs():
+        log = env.view.log(run)
+        created = [e for e in log if e["eventType"] == ev.RUN_CREATED]
+        if len(created) > 1:
+            return f"run {ev.short(run)} has {len(created)} run_created events: {ids(created)}"
+        if log and log[0]["eventType"] != ev.RUN_CREATED:
+            return f"run {ev.short(run)}'s log starts with {ev.describe(log[0])}, not run_created"
+    return None
+
+
+def terminal_is_final(env):
+    """I-R2: at most one terminal run event (extra run_cancelled after run_cancelled aside); after it
+    only step_completed/step_failed of a step that was running when it was committed."""
+    for run in env.view.runs():
+        log = env.view.log(run)
+        t = terminal_index(log)
+        if t is None:
+            continue
+        running = {c for c, es in _step_events(log[:t]).items()
+                   if es[-1]["eventType"] == ev.STEP_STARTED}
+        for e in log[t + 1:]:
+            et = e["eventType"]
+            if et in ev.TERMINAL_RUN_EVENTS and not (et == ev.RUN_CANCELLED == log[t]["eventType"]):
+                return f"run {ev.short(run)} has two terminal events: {sequence([log[t], e])}"
+            if et in ev.TERMINAL_STEP_EVENTS and e["correlationId"] in running:
+                running.discard(e["correlationId"])
+                continue
+            if et not in ev.TERMINAL_RUN_EVENTS:
+                return f"run {ev.short(run)}: {ev.describe(e)} after its terminal {ev.describe(log[t])}"
+    return None
+
+
+def one_step_created(env):
+    """I-S1: at most one step_created per step."""
+    for run in env.view.runs():
+        for corr, es in by_corr(env.view.log(run), ev.STEP_CREATED).items():
+            if len(es) > 1:
+                return f"{len(es)} step_created events for step {ev.short(corr)} of run {ev.short(run)}: {ids(es)}"
+    return None
+
+
+def no_restart_after_terminal(env):
+    """I-S2: nothing restarts a step after its first step_completed/step_failed (replay would find the
+    later event unconsumed: CORRUPTED_EVENT_LOG)."""
+    for run in env.view.runs():
+        for corr, es in _step_events(env.view.log(run)).items():
+            done = next((i for i, e in enumerate(es) if e["eventType"] in ev.TERMINAL_STEP_EVENTS), None)
+            if done is None:
+                continue
+            late = next((e for e in es[done + 1:] if e["eventType"] in
+                         (ev.STEP_STARTED, ev.STEP_CREATED, ev.STEP_RETRYING)), None)
+            if late is not None:
+                return (f"{late['eventType']} after {es[done]['eventType']} for step {ev.short(corr)} of run "
+                        f"{ev.short(run)}: {sequence(es)}")
+    return None
+
+
+def one_step_terminal(env):
+    """I-S3: at most one step_completed/step_failed per step."""
+    for run in env.view.runs():
+        for corr, es in _step_events(env.view.log(run)).items():
+            done = [e for e in es if e["eventType"] in ev.TERMINAL_STEP_EVENTS]
+            if len(done) > 1:
+                return f"{len(done)} terminal events for step {ev.short(corr)} of run {ev.short(run)}: {sequence(es)}"
+    return None
+
+
+def step_created_first(env):
+    """I-S5: every step_started and terminal step event follows a step_created of its step."""
+    for run in env.view.runs():
+        for corr, es in _step_events(env.view.log(run)).items():
+            if es[0]["eventType"] != ev.STEP_CREATED:
+                return (f"{ev.describe(es[0])} of run {ev.short(run)} without a step_created before it: "
+                        f"{sequence(es)}")
+    return None
+
+
+def waits_once(env):
+    """I-W1: at most one wait_created and one wait_completed per wait, completion after creation, same resumeAt."""
+    for run in env.view.runs():
+        log = env.view.log(run)
+        created, completed = by_corr(log, ev.WAIT_CREATED), by_corr(log, ev.WAIT_COMPLETED)
+        for corr, es in {**created, **completed}.items():
+            c, d = created.get(corr, []), completed.get(corr, [])
+            if len(c) > 1 or len(d) > 1:
+                return f"wait {ev.short(corr)} of run {ev.short(run)}: {sequence(c + d)}"
+            if d and (not c or log.index(d[0]) < log.index(c[0])):
+                return f"wait {ev.short(corr)} of run {ev.short(run)} completed before it was created"
+            at = d[0]["eventData"].get("resumeAt") if d else None
+            if at is not None and at != c[0]["eventData"].get("resumeAt"):
+                return f"wait {ev.short(corr)} completed with resumeAt {at}, created with {c[0]['eventData'].get('resumeAt')}"
+    return None
+
+
+def one_hook_created(env):
+    """I-H1, in every state: at most one hook_created per (run, hook)."""
+    for run in env.view.runs():
+        for hook, es in by_corr(env.view.log(run), ev.HOOK_CREATED).items():
+            if len(es) > 1:
+                return f"{len(es)} hook_created events for hook {ev.short(hook)} of run {ev.short(run)}: {ids(es)}"
+    return None
+
+
+def no_self_conflict(env):
+    """I-H2: never both hook_created(h) and hook_conflict(h) in one run's log."""
+    for run in env.view.runs():
+        log = env.view.log(run)
+        conflicts = by_corr(log, ev.HOOK_CONFLICT)
+        for hook, created in by_corr(log, ev.HOOK_CREATED).items():
+            if hook in conflicts:
+                c = conflicts[hook][0]
+                return (f"hook {ev.short(hook)} of run {ev.short(run)} has hook_created ({ids(created)}) and "
+                        f"hook_conflict ({ids([c])}, conflictingRunId "
+                        f"{ev.short(str(c['eventData'].get('conflictingRunId')))})")
+    return None
+
+
+def _hook_mismatch(env, entity: dict):
+    hook = entity["hookId"]
+    created = by_corr(env.view.log(entity["runId"]), ev.HOOK_CREATED).get(hook)
+    if not created:
+        return f"hook entity {ev.short(hook)} exists but run {ev.short(entity['runId'])} has no hook_created for it"
+    e = created[0]
+    want = {"runId": e["runId"], "hookId": hook, "createdAt": e["createdAt"], "token": e["eventData"]["token"],
+            "metadata": e["eventData"].get("metadata"), "isWebhook": bool(e["eventData"].get("isWebhook"))}
+    diff = [k for k in env.view.hook_fields if want[k] != entity.get(k)]
+    if diff:
+        return (f"hook entity {ev.short(hook)} differs from its hook_created {ev.short(e['eventId'])} in "
+                + ", ".join(f"{k} (entity {entity.get(k)!r}, event {want[k]!r})" for k in diff))
+    return None
+
+
+def hook_entity_is_projection(env):
+    """I-H4: a hook entity exists only with its hook_created, and equals that event's payload."""
+    for entity in env.view.hooks():
+        bad = _hook_mismatch(env, entity)
+        if bad:
+            return bad
+    return None
+
+
+# ---- at quiescence --------------------------------------------------------------------------------
+
+def _issued(env, t: str):
+    """(run, corr, results) of every `t` a worker issued."""
+    return [(run, corr, results) for (run, _t, corr), results in env.ledger.results(t)]
+
+
+def no_orphan(env):
+    """I-ORPHAN: at quiescence every delivery is acked, so nobody will retry: a durable record of a
+    creation (claim, entity, row, lock file) without its event, or a hook_created without the entity
+    resumeHook looks up, stays that way for good."""
+    for run, hook, results in _issued(env, ev.HOOK_CREATED):
+        log = env.view.log(run)
+        if terminal_index(log) is not None or hook in by_corr(log, ev.HOOK_DISPOSED):
+            continue
+        if hook not in by_corr(log, ev.HOOK_CREATED):
+            side = env.view.hook_side_records(run, hook, env.tokens[(run, hook)])
+            if side:
+                return (f"hook {ev.short(hook)} of run {ev.short(run)}: {' and '.join(side)} without hook_created; "
+                        f"every retry was told {'/'.join(results) or 'nothing'}")
+        elif env.view.hook(hook) is None:
+            return (f"hook {ev.short(hook)} of run {ev.short(run)}: hook_created without its entity "
+                    f"(resumeHook cannot find it); retries were told {'/'.join(results)}")
+    for run, corr, results in _issued(env, ev.STEP_CREATED):
+        log = env.view.log(run)
+        if corr in by_corr(log, ev.STEP_CREATED):
+            continue
+        side = env.view.step_side_records(run, corr)
+        if side:
+            return (f"step {ev.short(corr)} of run {ev.short(run)}: {' and '.join(side)} without step_created; "
+                    f"every retry was told {'/'.join(results) or 'nothing'}")
+    for step in env.view.steps():
+        run, corr = step["runId"], step["stepId"]
+        if step["status"] not in ev.TERMINAL_STATUSES:
+            continue
+        log = env.view.log(run)
+        if terminal_index(log) is None and not any(
+                e["eventType"] in ev.TERMINAL_STEP_EVENTS and e["correlationId"] == corr for e in log):
+            return (f"step {ev.short(corr)} of run {ev.short(run)} is {step['status']} but its log has no terminal "
+                    f"event: every step_started and step_completed retry is told 409")
+    return None
+
+
+def sound_409(env):
+    """I-409-SOUND: a creation answered 409 has its event in the log (at quiescence no writer is in flight)."""
+    for t in (ev.HOOK_CREATED, ev.STEP_CREATED):
+        for run, corr, results in _issued(env, t):
+            log = env.view.log(run)
+            if "409" in results and terminal_index(log) is None and corr not in by_corr(log, t):
+                return f"{t} for {ev.short(corr)} of run {ev.short(run)} was answered 409, but the log has no {t}"
+    return None
+
+
+def hook_entity_iff_live(env):
+    """I-H4 at quiescence: entity = projection, and it exists iff hook_created, not disposed, run not ended."""
+    bad = hook_entity_is_projection(env)
+    if bad:
+        return bad
+    for run in env.view.runs():
+        log = env.view.log(run)
+        disposed = by_corr(log, ev.HOOK_DISPOSED)
+        for hook in by_corr(log, ev.HOOK_CREATED):
+            live = hook not in disposed and terminal_index(log) is None
+            if live != (env.view.hook(hook) is not None):
+                return (f"hook {ev.short(hook)} of run {ev.short(run)} is {'live' if live else 'dead'} in the log "
+                        f"but its entity is {'missing' if live else 'still there'}")
+    return None
+
+
+def every_hook_logged(env):
+    """I-H1 at quiescence: each issued creation has exactly one hook_created, unless every issuer
+    that was answered was answered hook_conflict or 410."""
+    for run, hook, results in _issued(env, ev.HOOK_CREATED):
+        log = env.view.log(run)
+        if hook in by_corr(log, ev.HOOK_CREATED) or terminal_index(log) is not None:
+            continue
+        if all(r in ("conflict", "410") for r in results):
+            continue   # (no result at all: every issuer crashed first; whether a retry comes is liveness)
+        return (f"hook {ev.short(hook)} of run {ev.short(run)} was created {len(results)} time(s) "
+                f"(told {'/'.join(results) or 'nothing'}) and has no hook_created")
+    return None
+
+
+_STATUS_AFTER = {ev.STEP_CREATED: "pending", ev.STEP_STARTED: "running", ev.STEP_RETRYING: "pending",
+                 ev.STEP_COMPLETED: "completed", ev.STEP_FAILED: "failed"}
+
+
+def step_entity_is_fold(env):
+    """I-S4: a step entity's status and attempt are the fold of its events (attempt = step_started count)."""
+    for run in env.view.runs():
+        for corr, es in _step_events(env.view.log(run)).items():
+            step = env.view.step(run, corr)
+            if step is None:
+                continue
+            status = "pending"
+            for e in es:
+                if status not in ev.TERMINAL_STATUSES:
+                    status = _STATUS_AFTER[e["eventType"]]
+            started = sum(e["eventType"] == ev.STEP_STARTED for e in es)
+            if (step["status"], step["attempt"]) != (status, started):
+                return (f"step {ev.short(corr)} of run {ev.short(run)} is {step['status']} at attempt {step['attempt']}, "
+                        f"but its log says {status} at attempt {started}: {sequence(es)}")
+    return None
+
+
+def entities_are_folds(env):
+    """I-ENTITY-FOLD: every run entity's status is the fold of its log (steps: I-S4; hooks: I-H4).
+
+    One difference is tolerated: an entity `running` whose log has no run_started. A crash between
+    run_started's status update and its event leaves it, later deliveries see `running` and write no
+    event, and nothing reads run_started (replay consumes it structurally): benign, and common."""
+    for run in env.view.runs():
+        log = env.view.log(run)
+        entity = env.view.run(run)
+        t = terminal_index(log)
+        want = (ev.RUN_STATUS_OF[log[t]["eventType"]] if t is not None
+                else "running" if any(e["eventType"] == ev.RUN_STARTED for e in log) else "pending")
+        got = "missing" if entity is None else entity["status"]
+        if got != want and (got, want) != ("running", "pending"):
+            return f"run {ev.short(run)} is {got}, but its log says {want}"
+    return None
+
+
+def replays_cleanly(env):
+    """I-REPLAY: a cold replay of every run's final log raises no corrupted-log error."""
+    for run, wf in env.workflows.items():
+        log = [e for e in env.view.log(run) if e["eventType"] not in ev.TERMINAL_RUN_EVENTS]
+        r = replay(wf, run, log)
+        if r.code == "CORRUPTED_EVENT_LOG":
+            return f"replaying run {ev.short(run)}: {r.error}"
+    return None
+
+
+def world_invariants(entity_after_event: bool = False, extra_always=(), extra_at_end=()) -> tuple:
+    """Every invariant, in the order a report names them (one event can break several: the most specific
+    is named, e.g. a late step_started after both step_completed and run_completed is I-S2, not I-R2).
+    `entity_after_event`: the world writes the
+    hook entity only after its event (world-local L1+), so I-H4 holds in every state there."""
+    inv = [
+        always("I-LOG1", unique_event_ids),
+        always("I-S1", one_step_created),
+        always("I-S3", one_step_terminal),
+        always("I-S2", no_restart_after_terminal),
+        always("I-S5", step_created_first),
+        always("I-R1", one_run_created),
+        always("I-R2", terminal_is_final),
+        always("I-W1", waits_once),
+        always("I-H1", one_hook_created),
+        always("I-H2", no_self_conflict),
+        *extra_always,
+    ]
+    if entity_after_event:
+        inv.append(always("I-H4", hook_entity_is_projection))
+    inv += [at_end("I-ORPHAN", no_orphan), at_end("I-409-SOUND", sound_409), at_end("I-H4", hook_entity_iff_live),
+            *extra_at_end, at_end("I-H1", every_hook_logged), at_end("I-S4", step_entity_is_fold),
+            at_end("I-ENTITY-FOLD", entities_are_folds), at_end("I-REPLAY", replays_cleanly)]
+    return tuple(inv)

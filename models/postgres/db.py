@@ -1,0 +1,381 @@
+"""Postgres as world-postgres uses it (domain doc 2.1): tables, indexes, statements, transactions.
+
+Every statement is one atomic step; its point is also its crash point. Autocommit
+statements are their own transaction, so a crash between two of them keeps the
+first (READ COMMITTED: each statement sees what had committed when it ran).
+
+A transaction (`async with db.transaction() as tx`) buffers its writes: its own
+statements see them, nobody else does until COMMIT, one step that applies them
+all. Every row it writes or locks FOR UPDATE, and every unique key it inserts,
+stays locked until COMMIT or ROLLBACK. A statement that needs such a row waits
+for the lock and then evaluates its WHERE (or its conflict check) against what
+committed: a second guarded UPDATE re-checks and finds the row terminal, a second
+inserter of a unique key fails with 23505 unless the first rolled back. A crash
+rolls an open transaction back: its buffer dies with the actor and the kernel
+releases the dead process's locks.
+
+Rows are dicts that are never mutated. State lives in two `Store`s, so partial-
+order reduction sees exactly which rows and index entries each statement touched:
+`pg[(table, pk)]` holds rows; `pgi[(index, key)]` is the sorted tuple of primary
+keys an index maps `key` to (the events index on run_id is the log in id order).
+"""
+from __future__ import annotations
+
+from models import events as ev
+from sim import Lock, Store, current_actor, note, now, point, wait
+
+# secondary indexes: table -> the columns indexed (each index is named `table.column`)
+INDEXES = {
+    "runs": (),
+    "steps": ("runId",),
+    "hooks": ("token", "runId"),   # token: NOT unique (P0-P4; a unique index is proposed in #1970)
+    "waits": ("runId",),
+    "events": ("runId",),
+}
+CREATION_UNIQUE = "workflow_events_entity_creation_unique"   # (run_id, correlation_id, type), P1+
+
+
+class UniqueViolation(Exception):
+    """SQLSTATE 23505."""
+    sqlstate = "23505"
+
+    def __init__(self, constraint: str, key):
+        super().__init__(f"duplicate key value violates unique constraint {constraint!r}: {key}")
+        self.constraint = constraint
+
+
+def row_key(table: str, pk) -> tuple:
+    return ("pg", (table, pk))
+
+
+def index_key(index: str, key) -> tuple:
+    return ("pgi", (index, key))
+
+
+def _lock_key(k: tuple) -> tuple:
+    return ("lock", f"pg{k}")
+
+
+class Transaction:
+    """An open transaction: its buffered rows (None = deleted), the unique keys it inserted, its locks."""
+    __slots__ = ("rows", "uniques", "locks", "open")
+
+    def __init__(self):
+        self.rows: dict = {}
+        self.uniques: set = set()
+        self.locks: list = []
+        self.open = True
+
+
+class Database:
+    """The `workflow` schema of one Postgres server, shared by every process (durable)."""
+
+    def __init__(self, creation_unique: bool = True):
+        self.rows = Store("pg")
+        self.index = Store("pgi")
+        self.ids = Store("pg.ids", {"seq": 0})
+        self.creation_unique = creation_unique
+        self.locks: dict[tuple, Lock] = {}
+        self.run_ids: list = []   # runs with a log, for invariants (peek only)
+
+    # ---- setup-time writes (no points) ----------------------------------------------------------
+
+    def seed(self, table: str, pk, row: dict) -> None:
+        self._apply(table, pk, row, self.rows._data.get, self.rows._data.__setitem__,
+                    self.index._data.get, self.index._data.__setitem__)
+
+    def seed_event(self, run: str, t: str, corr: str | None = None, data: dict | None = None) -> dict:
+        """An event committed before the exploration starts (ids minted in order at time 0)."""
+        self.ids._data["seq"] += 1
+        e = ev.event(ev.event_id_at(0, self.ids._data["seq"]), run, t, corr, data)
+        self.seed("events", e["eventId"], e)
+        if e["runId"] not in self.run_ids:
+            self.run_ids.append(e["runId"])
+        return e
+
+    # ---- footprints -----------------------------------------------------------------------------
+
+    def _index_entries(self, table: str, pk, row) -> tuple:
+        out = [index_key(f"{table}.{col}", row.get(col)) for col in INDEXES[table]]
+        u = self._unique_of(table, row)
+        if u is not None:
+            out.append(index_key(CREATION_UNIQUE, u))
+        return tuple(out)
+
+    def _write_keys(self, table: str, pk, row) -> tuple:
+        """What writing `row` (None: deleting) at `pk` touches now: the row and the index entries of the
+        old and the new version."""
+        old = self.rows.peek((table, pk))
+        keys = (row_key(table, pk),)
+        if old is not None:
+            keys += self._index_entries(table, pk, old)
+        if row is not None:
+            keys += self._index_entries(table, pk, row)
+        return keys
+
+    def _unique_of(self, table: str, row: dict):
+        if table == "events" and self.creation_unique and row["eventType"] in ev.CREATION_EVENTS:
+            return (row["runId"], row["correlationId"], row["eventType"])
+        return None
+
+    # ---- committed state ------------------------------------------------------------------------
+
+    @staticmethod
+    def _apply(table, pk, row, get, put, iget, iput) -> None:
+        old = get((table, pk))
+        for col in INDEXES[table]:
+            before = None if old is None else old.get(col)
+            after = None if row is None else row.get(col)
+            if old is not None and (row is None or before != after):
+                iput((f"{table}.{col}", before), tuple(k for k in iget((f"{table}.{col}", before), ()) if k != pk))
+            if row is not None and (old is None or before != after):
+                iput((f"{table}.{col}", after), tuple(sorted(iget((f"{table}.{col}", after), ()) + (pk,))))
+        put((table, pk), row)
+
+    def _commit_row(self, table, pk, row) -> None:
+        old = self.rows.get((table, pk))
+        if row is None and old is None:
+            return
+        self._apply(table, pk, row, self.rows.get, self._put_row, self.index.get, self.index.__setitem__)
+        for r in (old, row):
+            u = None if r is None else self._unique_of(table, r)
+            if u is not None:
+                self.index[(CREATION_UNIQUE, u)] = () if row is None else (pk,)
+        if table == "events" and row is not None and row["runId"] not in self.run_ids:
+            self.run_ids.append(row["runId"])
+
+    def _put_row(self, k, row) -> None:
+        if row is None:
+            if k in self.rows:
+                del self.rows[k]
+        else:
+            self.rows[k] = row
+
+    def _next_id(self) -> str:
+        """getEventId(): a ULID of the virtual clock. Ids are minted at distinct instants (the
+        shared sequence orders them by mint), so `ORDER BY id` is mint order."""
+        seq = self.ids["seq"] + 1
+        self.ids["seq"] = seq
+        return ev.event_id_at(now(), seq)
+
+    # ---- reading inside a statement ------------------------------------------------------------
+
+    def _read(self, tx, table, pk):
+        if tx is not None and (table, pk) in tx.rows:
+            return tx.rows[(table, pk)]
+        return self.rows.get((table, pk))
+
+    def _write(self, tx, table, pk, row) -> None:
+        if tx is None:
+            self._commit_row(table, pk, row)
+        else:
+            tx.rows[(table, pk)] = row
+
+    # ---- locks ----------------------------------------------------------------------------------
+
+    def _lock(self, k: tuple) -> Lock:
+        lock = self.locks.get(k)
+        if lock is None:
+            lock = self.locks[k] = Lock(f"pg{k}")
+        return lock
+
+    def _free(self, keys):
+        """Ready when no other actor's open transaction holds any of these rows or unique keys
+        (`keys`: a tuple, or a callable giving the rows the statement would match now)."""
+        me = current_actor()
+
+        def ready() -> bool:
+            for k in (keys() if callable(keys) else keys):
+                lock = self.locks.get(k)
+                if lock is not None and lock.owner is not None and lock.owner is not me:
+                    return False
+            return True
+        return ready
+
+    async def _statement(self, label: str, tx, locked: tuple, reads, writes) -> None:
+        """Run up to the statement's effect: wait until the rows it needs are not locked by another
+        transaction, then (in a transaction) take their locks. The caller applies the effect in this step."""
+        lock_keys = (lambda: tuple(_lock_key(k) for k in locked())) if callable(locked) else tuple(
+            _lock_key(k) for k in locked)
+        if tx is not None:
+            await wait(label, self._free(locked), reads=reads, writes=_plus(writes, lock_keys))
+            for k in locked:
+                lock = self._lock(k)
+                if lock.owner is None:
+                    lock.owner = current_actor()
+                    tx.locks.append(lock)
+        else:
+            await wait(label, self._free(locked), reads=_plus(reads, lock_keys), writes=writes)
+
+    # ---- statements -------------------------------------------------------------------------------
+
+    async def select(self, table: str, pk, tx=None, for_update: bool = False, why: str = ""):
+        """SELECT ... WHERE pk [FOR UPDATE] -> row | None. FOR UPDATE waits for and takes the row lock."""
+        if for_update:
+            await self._statement(f"SELECT {table} {_short(pk)} FOR UPDATE{why}", tx, ((table, pk),),
+                                  (row_key(table, pk),), ())
+        else:
+            await point(f"SELECT {table} {_short(pk)}{why}", reads=(row_key(table, pk),))
+        return self._read(tx, table, pk)
+
+    async def select_by(self, table: str, col: str, value, limit: int | None = None, why: str = "") -> list:
+        """SELECT ... WHERE col = value (through the index) ORDER BY pk [LIMIT n]: committed rows only."""
+        ik = index_key(f"{table}.{col}", value)
+        await point(f"SELECT {table} WHERE {col}={_short(value)}{why}",
+                    reads=lambda: (ik,) + tuple(row_key(table, pk) for pk in self.index.peek(ik[1], ())))
+        pks = self.index.get(ik[1], ())
+        return [self.rows.get((table, pk)) for pk in pks[:limit]]
+
+    async def insert(self, table: str, pk, row: dict, tx=None, why: str = ""):
+        """INSERT ... ON CONFLICT (pk) DO NOTHING RETURNING -> row | None (None: the pk existed)."""
+        await self._statement(f"INSERT {table} {_short(pk)} ON CONFLICT DO NOTHING{why}", tx, ((table, pk),),
+                              (row_key(table, pk),), lambda: self._write_keys(table, pk, row))
+        if self._read(tx, table, pk) is not None:
+            note(f"{table} {_short(pk)} exists: nothing inserted")
+            return None
+        self._write(tx, table, pk, row)
+        return row
+
+    async def update(self, table: str, pk, changes, where=None, tx=None, why: str = ""):
+        """UPDATE ... SET changes WHERE pk [AND where(row)] RETURNING -> new row | None.
+
+        `changes(row)` returns the new column values; `where` is the guard (None: unguarded). The
+        row lock is awaited first, so the guard sees the committed row of a finished transaction."""
+        def writes():
+            old = self.rows.peek((table, pk))
+            return () if old is None else self._write_keys(table, pk, {**old, **changes(old)})
+        await self._statement(f"UPDATE {table} {_short(pk)}{why}", tx, ((table, pk),), (row_key(table, pk),), writes)
+        old = self._read(tx, table, pk)
+        if old is None or (where is not None and not where(old)):
+            note(f"UPDATE {table} {_short(pk)}: no row matched")
+            return None
+        new = {**old, **changes(old)}
+        self._write(tx, table, pk, new)
+        return new
+
+    async def delete(self, table: str, pk, tx=None, why: str = ""):
+        """DELETE ... WHERE pk RETURNING -> the row | None: exactly one concurrent deleter gets it."""
+        await self._statement(f"DELETE {table} {_short(pk)}{why}", tx, ((table, pk),), (row_key(table, pk),),
+                              lambda: self._write_keys(table, pk, None) if self.rows.peek((table, pk)) else ())
+        old = self._read(tx, table, pk)
+        if old is not None:
+            self._write(tx, table, pk, None)
+        return old
+
+    async def delete_by(self, table: str, col: str, value, why: str = "") -> list:
+        """DELETE FROM table WHERE col = value RETURNING (autocommit; rows locked by others are awaited)."""
+        ik = index_key(f"{table}.{col}", value)
+
+        def footprint():
+            return (ik,) + tuple(k for pk in self.index.peek(ik[1], ()) for k in self._write_keys(table, pk, None))
+        await self._statement(f"DELETE {table} WHERE {col}={_short(value)}{why}", None,
+                              lambda: tuple((table, pk) for pk in self.index.peek(ik[1], ())), (ik,), footprint)
+        gone = []
+        for pk in self.index.get(ik[1], ()):
+            gone.append(self.rows.get((table, pk)))
+            self._commit_row(table, pk, None)
+        return gone
+
+    async def insert_event(self, run: str, t: str, corr: str | None = None, data: dict | None = None, tx=None,
+                           why: str = "") -> dict:
+        """INSERT INTO events (id = getEventId(), ...): the id is minted in this statement. Raises
+        UniqueViolation (23505) when the creation index (P1+) already holds the key."""
+        u = (run, corr, t) if self.creation_unique and t in ev.CREATION_EVENTS else None
+        locked = () if u is None else ((CREATION_UNIQUE, u),)
+        uniq = () if u is None else (index_key(CREATION_UNIQUE, u),)
+        ids = (("pg.ids", "seq"),)
+        await self._statement(f"INSERT events ({t}{'' if corr is None else ' ' + ev.short(corr)}){why}", tx, locked,
+                              ids + uniq, ids + (index_key("events.runId", run),) + uniq)
+        if u is not None and (self.index.get((CREATION_UNIQUE, u)) or (tx is not None and u in tx.uniques)):
+            note(f"23505 on {CREATION_UNIQUE}")
+            raise UniqueViolation(CREATION_UNIQUE, u)
+        e = ev.event(self._next_id(), run, t, corr, data)
+        if tx is None:
+            self._commit_row("events", e["eventId"], e)
+            note(f"committed {ev.describe(e)}")
+        else:
+            tx.rows[("events", e["eventId"])] = e
+            if u is not None:
+                tx.uniques.add(u)
+        return e
+
+    async def events_of(self, run: str, why: str = "") -> list:
+        """SELECT * FROM events WHERE run_id = ? ORDER BY id (events never change once committed)."""
+        ik = index_key("events.runId", run)
+        await point(f"SELECT events WHERE run_id={_short(run)} ORDER BY id{why}", reads=(ik,))
+        return [self.rows.get(("events", eid)) for eid in self.index.get(ik[1], ())]
+
+    # ---- transactions -----------------------------------------------------------------------------
+
+    def transaction(self) -> "_TxScope":
+        return _TxScope(self)
+
+    async def commit(self, tx: Transaction) -> None:
+        def writes():
+            keys = tuple(k for (table, pk), row in tx.rows.items() for k in self._write_keys(table, pk, row))
+            return keys + tuple(lock.key for lock in tx.locks) + (
+                tuple(index_key(CREATION_UNIQUE, u) for u in tx.uniques))
+        await point("COMMIT", writes=writes)
+        for (table, pk), row in tx.rows.items():
+            self._commit_row(table, pk, row)
+            if table == "events" and row is not None:
+                note(f"committed {ev.describe(row)}")
+        self._release(tx)
+
+    async def rollback(self, tx: Transaction) -> None:
+        await point("ROLLBACK", writes=lambda: tuple(lock.key for lock in tx.locks))
+        note("rolled back")
+        self._release(tx)
+
+    @staticmethod
+    def _release(tx: Transaction) -> None:
+        for lock in tx.locks:
+            lock.owner = None
+        tx.locks.clear()
+        tx.open = False
+
+    # ---- what invariants read (no access recorded) ----------------------------------------------
+
+    def peek(self, table: str, pk):
+        return self.rows.peek((table, pk))
+
+    def peek_by(self, table: str, col: str, value) -> list:
+        return [self.rows.peek((table, pk)) for pk in self.index.peek((f"{table}.{col}", value), ())]
+
+    def peek_table(self, table: str) -> list:
+        return [row for (t, _pk), row in sorted(self.rows._data.items()) if t == table]
+
+    def peek_log(self, run: str) -> list:
+        return [self.rows.peek(("events", eid)) for eid in self.index.peek(("events.runId", run), ())]
+
+
+class _TxScope:
+    """BEGIN ... COMMIT; an exception inside rolls back (and propagates); a crash leaves it to the kernel."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self.tx = Transaction()
+
+    async def __aenter__(self) -> Transaction:
+        return self.tx
+
+    async def __aexit__(self, exc_type, *_exc):
+        if current_actor().crashing:
+            return False
+        if exc_type is None:
+            await self.db.commit(self.tx)
+        else:
+            await self.db.rollback(self.tx)
+        return False
+
+
+def _plus(keys, more):
+    """Two footprints (tuples or callables) as one."""
+    if not callable(keys) and not callable(more):
+        return tuple(keys) + tuple(more)
+    return lambda: tuple(keys() if callable(keys) else keys) + tuple(more() if callable(more) else more)
+
+
+def _short(x) -> str:
+    return ev.short(x) if isinstance(x, str) else str(x)
+

@@ -1,0 +1,413 @@
+"""world-postgres's `events.create` (domain doc 2.3), one class per revision.
+
+Each revision is a subclass of its predecessor that changes only what its pull
+request changed (class attributes name the switches), so a class reads as the
+diff upstream merged. A revision is named by its label in 0.2 (P0-P3), or by the
+bug its code still has where a label covers several states of the code:
+
+    B12  before #1434: step transitions read the status, check it, then UPDATE unguarded
+    P0   guarded UPDATEs; no uniqueness on events (B10, #2039)
+    P1   + the partial unique index on creation events (#1878/#2069); a token probe that
+         finds the run's own hook writes hook_conflict (B1p)
+    B2   #2295 head 1: own hook -> 409 without looking for the event (B2, postgres)
+    P2   merged #2295: own hook -> probe for hook_created; absent -> insert it (repair)
+         step_started is still two autocommits (B11, #2331)
+    P3   #2714: step_started in one transaction; hook_received locks the run (#2987);
+         duplicate run_created -> 409 (#2983)
+    B13  P3 + step_created answers 409 when the step row exists (#3081)
+    P4   #3575: step_created's row and event in one transaction (the rest of P4 is not modeled)
+
+Numbered comments are the statements of 2.3; every statement is its own autocommit
+unless it is inside `async with self.db.transaction()`.
+"""
+from __future__ import annotations
+
+from models import events as ev
+from models.events import (EntityConflictError, HookNotFoundError, RunExpiredError, TooEarlyError,
+                           WorkflowRunNotFoundError, WorkflowWorldError)
+from models.postgres.db import CREATION_UNIQUE, Database, UniqueViolation, index_key
+from sim import note, now
+
+# E3: these events do not read the run first
+_NO_RUN_READ = frozenset({ev.RUN_CREATED, ev.STEP_COMPLETED, ev.STEP_RETRYING})
+
+
+def _terminal(row) -> bool:
+    return row is not None and row["status"] in ev.TERMINAL_STATUSES
+
+
+def hook_row(run: str, req: dict) -> dict:
+    d = req["eventData"]
+    return {"hookId": req["correlationId"], "runId": run, "token": d["token"], "metadata": d.get("metadata"),
+            "isWebhook": bool(d.get("isWebhook"))}
+
+
+class PostgresView:
+    """What invariants read of the tables (no access recorded); see models.local.world.LocalView."""
+    hook_fields = ("runId", "hookId", "token", "metadata", "isWebhook")   # the row's createdAt is its own now()
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def runs(self) -> list:
+        return self.db.run_ids
+
+    def log_key(self, run: str) -> tuple:
+        return index_key("events.runId", run)
+
+    def log(self, run: str) -> list:
+        return self.db.peek_log(run)
+
+    def run(self, run: str):
+        return self.db.peek("runs", run)
+
+    def hook(self, hook: str):
+        return self.db.peek("hooks", hook)
+
+    def hooks(self) -> list:
+        return self.db.peek_table("hooks")
+
+    def step(self, run: str, corr: str):
+        return self.db.peek("steps", corr)
+
+    def steps(self) -> list:
+        return self.db.peek_table("steps")
+
+    def hook_side_records(self, run: str, hook: str, token: str) -> list:
+        return ["row"] if self.hook(hook) is not None else []
+
+    def step_side_records(self, run: str, corr: str) -> list:
+        return ["row"] if self.step(run, corr) is not None else []
+
+
+class PostgresWorld:
+    """The storage of one process: a client of the shared database (it keeps nothing in memory)."""
+
+    revision = "?"
+    guarded_updates = True      # #1434: UPDATE ... WHERE status NOT IN terminal
+    creation_unique = True      # #1878: workflow_events_entity_creation_unique
+    own_hook = "repair"         # same (run, hook) found by the token probe: "conflict" | "409" | "repair"
+    step_started_tx = True      # #2714
+    hook_received_tx = True     # #2987
+    run_created_409 = True      # #2983
+    step_created_409 = False    # the versions of #3081: an existing step row -> 409
+    step_created_tx = False     # #3575
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    @classmethod
+    def storage(cls) -> Database:
+        """The schema of this revision (the unique index exists from P1 on)."""
+        return Database(creation_unique=cls.creation_unique)
+
+    view = PostgresView
+
+    @classmethod
+    def seed_run(cls, db: Database, run: str, status: str = "running") -> None:
+        db.seed("runs", run, {"runId": run, "status": status})
+        cls.seed_event(db, run, ev.RUN_CREATED)
+        if status == "running":
+            cls.seed_event(db, run, ev.RUN_STARTED)
+
+    @staticmethod
+    def seed_event(db: Database, run: str, t: str, corr: str | None = None, data: dict | None = None) -> dict:
+        return db.seed_event(run, t, corr, data)
+
+    @staticmethod
+    def seed_step(db: Database, run: str, corr: str, name: str, status: str = "pending", attempt: int = 0) -> None:
+        db.seed("steps", corr, {"stepId": corr, "runId": run, "stepName": name, "status": status, "attempt": attempt})
+
+    # ---- the interface the runtime calls ----------------------------------------------------
+
+    async def events_create(self, run: str, req: dict) -> dict:
+        t = req["eventType"]
+        current = None if t in _NO_RUN_READ else await self.db.select("runs", run)   # prologue
+        if t not in _NO_RUN_READ and current is None:
+            raise WorkflowRunNotFoundError(f"run {run} not found")
+        return await getattr(self, "_" + t)(run, req, current)
+
+    async def events_list(self, run: str) -> list:
+        return await self.db.events_of(run)
+
+    async def runs_get(self, run: str):
+        return await self.db.select("runs", run)
+
+    async def hooks_get_by_token(self, token: str) -> dict:
+        rows = await self.db.select_by("hooks", "token", token, limit=1, why=" (getByToken)")
+        if not rows:
+            raise HookNotFoundError(f"no hook with token {token}")
+        return rows[0]
+
+    # ---- the common epilogue --------------------------------------------------------------------
+
+    async def insert_event(self, run, t, corr=None, data=None, tx=None) -> dict:
+        """INSERT the event; 23505 on the creation index -> 409 (the epilogue's catch)."""
+        try:
+            e = await self.db.insert_event(run, t, corr, data, tx=tx)
+        except UniqueViolation as u:
+            if t in ev.CREATION_EVENTS and u.constraint == CREATION_UNIQUE:
+                raise EntityConflictError(f"{t} for {ev.short(corr)} already exists (23505)") from None
+            raise
+        return {"event": e}
+
+    @staticmethod
+    def _refuse_child_on_terminal_run(current) -> None:
+        if _terminal(current):
+            raise EntityConflictError("run is terminal: no new child entities")
+
+    # ---- runs ---------------------------------------------------------------------------------
+
+    async def _run_created(self, run, req, _current):
+        row = {"runId": run, "status": "pending", **req.get("eventData", {})}
+        if await self.db.insert("runs", run, row) is None:                           # 1
+            if self.run_created_409:
+                raise EntityConflictError(f"run {run} already exists")
+            note("run row exists: run_created written again (pre-#2983)")
+        return await self.insert_event(run, ev.RUN_CREATED)                          # 2
+
+    async def _run_started(self, run, req, current):
+        if _terminal(current):
+            raise RunExpiredError(f"run {run} is {current['status']}")
+        if current["status"] != "running":
+            await self.db.update("runs", run, lambda r: {"status": "running", "startedAt": now()})   # 4 unguarded
+            await self.insert_event(run, ev.RUN_STARTED)                                            # 5
+        row = await self.db.select("runs", run)
+        return {"run": row, "events": await self.events_list(run)}   # preloads the whole log
+
+    async def _terminal_run(self, run, req, current):
+        t = req["eventType"]
+        if _terminal(current):
+            if t == ev.RUN_CANCELLED and current["status"] == "cancelled":
+                return await self.insert_event(run, t, data=req.get("eventData"))
+            raise EntityConflictError(f"run {run} is already {current['status']}")
+        status = ev.RUN_STATUS_OF[t]
+        row = await self.db.update("runs", run, lambda r: {"status": status},                     # 1
+                                   where=lambda r: r["status"] not in ev.TERMINAL_STATUSES)
+        if row is None:
+            again = await self.db.select("runs", run)
+            if again is None:
+                raise WorkflowRunNotFoundError(f"run {run} not found")
+            raise EntityConflictError(f"run {run} is already {again['status']}")
+        await self.db.delete_by("hooks", "runId", run)                                             # 2
+        await self.db.delete_by("waits", "runId", run)
+        return await self.insert_event(run, t, data=req.get("eventData"))                          # 3
+
+    _run_completed = _run_failed = _run_cancelled = _terminal_run
+
+    # ---- steps --------------------------------------------------------------------------------
+
+    async def _step_created(self, run, req, current):
+        corr = req["correlationId"]
+        self._refuse_child_on_terminal_run(current)
+        row = {"stepId": corr, "runId": run, "stepName": req["eventData"].get("stepName"), "status": "pending",
+               "attempt": 0}
+        if self.step_created_tx:
+            async with self.db.transaction() as tx:
+                return await self._create_step(run, req, row, tx)
+        return await self._create_step(run, req, row, None)
+
+    async def _create_step(self, run, req, row, tx):
+        corr = req["correlationId"]
+        if await self.db.insert("steps", corr, row, tx=tx) is None and self.step_created_409:       # 1
+            raise EntityConflictError(f"step {ev.short(corr)} already exists")
+        out = await self.insert_event(run, ev.STEP_CREATED, corr, req["eventData"], tx=tx)          # 2
+        return {**out, "step": row}
+
+    async def _read_open_step(self, run, corr, current):
+        """E4 for step events: missing -> WWE; terminal -> 409; run terminal and step not running -> 410."""
+        step = await self.db.select("steps", corr)
+        if step is None:
+            raise WorkflowWorldError(f"Step not found: {corr}")
+        if _terminal(step):
+            raise EntityConflictError(f"step {ev.short(corr)} is already {step['status']}")
+        if _terminal(current) and step["status"] != "running":
+            raise RunExpiredError(f"run {run} is terminal")
+        return step
+
+    async def _no_row_matched(self, corr):
+        again = await self.db.select("steps", corr)
+        if again is None:
+            raise WorkflowWorldError(f"Step not found: {corr}")
+        raise EntityConflictError(f"step {ev.short(corr)} is already {again['status']}")
+
+    @staticmethod
+    def _open(row) -> bool:
+        return row["status"] not in ev.TERMINAL_STATUSES
+
+    @staticmethod
+    def _start(row) -> dict:
+        return {"status": "running", "attempt": row["attempt"] + 1, "startedAt": row.get("startedAt", now())}
+
+    async def _step_started(self, run, req, current):
+        corr = req["correlationId"]
+        step = await self._read_open_step(run, corr, current)                                     # 1
+        if self.step_started_tx:
+            async with self.db.transaction() as tx:
+                if step.get("retryAfter", 0) > now():
+                    raise TooEarlyError(step["retryAfter"] - now())
+                row = await self.db.update("steps", corr, self._start, where=self._open, tx=tx)
+                if row is None:
+                    await self._no_row_matched(corr)
+                out = await self.insert_event(run, ev.STEP_STARTED, corr, {"attempt": row["attempt"]}, tx=tx)
+            return {**out, "step": row}
+        if step.get("retryAfter", 0) > now():                                                     # 2
+            raise TooEarlyError(step["retryAfter"] - now())
+        row = await self.db.update("steps", corr, self._start,                                   # 3
+                                   where=self._open if self.guarded_updates else None)
+        if row is None:
+            await self._no_row_matched(corr)
+        # a late INSERT: another worker may have run the whole step_completed since the UPDATE (#2331)
+        out = await self.insert_event(run, ev.STEP_STARTED, corr, {"attempt": row["attempt"]})    # 4
+        return {**out, "step": row}
+
+    async def _step_terminal(self, run, req, _current):
+        t, corr = req["eventType"], req["correlationId"]
+        if t == ev.STEP_RETRYING:
+            d = req.get("eventData", {})
+            changes = lambda r: {"status": "pending", "retryAfter": d.get("retryAfter", 0)}   # noqa: E731
+        else:
+            status = "completed" if t == ev.STEP_COMPLETED else "failed"
+            changes = lambda r: {"status": status}                                           # noqa: E731
+        if not self.guarded_updates:   # B12: read, check, then an UPDATE that trusts the check
+            step = await self.db.select("steps", corr)
+            if step is None:
+                raise WorkflowWorldError(f"Step not found: {corr}")
+            if _terminal(step):
+                raise EntityConflictError(f"step {ev.short(corr)} is already {step['status']}")
+        row = await self.db.update("steps", corr, changes,                                        # 1
+                                   where=self._open if self.guarded_updates else None)
+        if row is None:
+            await self._no_row_matched(corr)
+        out = await self.insert_event(run, t, corr, req.get("eventData"))                         # 2
+        return {**out, "step": row}
+
+    _step_completed = _step_failed = _step_retrying = _step_terminal
+
+    # ---- hooks --------------------------------------------------------------------------------
+
+    async def _hook_created(self, run, req, current):
+        hook, token = req["correlationId"], req["eventData"]["token"]
+        self._refuse_child_on_terminal_run(current)
+        existing = await self.db.select_by("hooks", "token", token, limit=1)                      # 1
+        row = hook_row(run, req)
+        if existing:
+            held = existing[0]
+            if (held["runId"], held["hookId"]) == (run, hook) and self.own_hook != "conflict":
+                if self.own_hook == "409":
+                    raise EntityConflictError(f"hook {ev.short(hook)} already exists")
+                events = await self.db.events_of(run, " (probe hook_created)")                    # 2'
+                if any(e["eventType"] == ev.HOOK_CREATED and e["correlationId"] == hook for e in events):
+                    raise EntityConflictError(f"hook {ev.short(hook)} already exists")
+                note(f"hook {ev.short(hook)} has a row but no hook_created: repair")
+                row = held
+            else:                                                                                  # 2
+                out = await self.insert_event(run, ev.HOOK_CONFLICT, hook,
+                                              {"token": token, "conflictingRunId": held["runId"]})
+                return out
+        else:
+            await self.db.insert("hooks", hook, row)                                              # 3
+        out = await self.insert_event(run, ev.HOOK_CREATED, hook, {                               # 4
+            "token": token, "metadata": row["metadata"], "isWebhook": row["isWebhook"]})
+        return {**out, "hook": row}
+
+    async def _hook_received(self, run, req, current):
+        hook = req["correlationId"]
+        if await self.db.select("hooks", hook) is None:                                           # 1
+            raise HookNotFoundError(f"hook {hook} not found")
+        if not self.hook_received_tx:
+            return await self.insert_event(run, ev.HOOK_RECEIVED, hook, req.get("eventData"))     # 2
+        async with self.db.transaction() as tx:
+            locked = await self.db.select("runs", run, tx=tx, for_update=True)
+            if _terminal(locked):
+                raise RunExpiredError(f"run {run} is {locked['status']}")
+            out = await self.insert_event(run, ev.HOOK_RECEIVED, hook, req.get("eventData"), tx=tx)
+        return out
+
+    async def _hook_disposed(self, run, req, current):
+        hook = req["correlationId"]
+        if await self.db.select("hooks", hook) is None:                                           # 1
+            raise HookNotFoundError(f"hook {hook} not found")
+        if await self.db.delete("hooks", hook) is None:                                           # 2
+            raise EntityConflictError(f"hook {ev.short(hook)} already disposed")
+        return await self.insert_event(run, ev.HOOK_DISPOSED, hook, req.get("eventData"))         # 3
+
+    # ---- waits --------------------------------------------------------------------------------
+
+    async def _wait_created(self, run, req, current):
+        corr = req["correlationId"]
+        self._refuse_child_on_terminal_run(current)
+        row = {"waitId": f"{run}-{corr}", "runId": run, "status": "waiting", "resumeAt": req["eventData"]["resumeAt"]}
+        if await self.db.insert("waits", row["waitId"], row) is None:                            # 1
+            raise EntityConflictError(f"wait {ev.short(corr)} already created")
+        return await self.insert_event(run, ev.WAIT_CREATED, corr, req["eventData"])              # 2
+
+    async def _wait_completed(self, run, req, current):
+        corr = req["correlationId"]
+        wid = f"{run}-{corr}"
+        row = await self.db.update("waits", wid, lambda r: {"status": "completed"},               # 1
+                                   where=lambda r: r["status"] == "waiting")
+        if row is None:
+            if await self.db.select("waits", wid) is None:
+                raise WorkflowWorldError(f"Wait not found: {corr}")
+            raise EntityConflictError(f"wait {ev.short(corr)} already completed")
+        return await self.insert_event(run, ev.WAIT_COMPLETED, corr, req.get("eventData"))        # 2
+
+
+class B12(PostgresWorld):
+    """Before #1434 (and #1878): SELECT status, check, unconditional UPDATE; no uniqueness on events."""
+    revision = "B12"
+    guarded_updates = False
+    creation_unique = False
+    own_hook = "conflict"
+    step_started_tx = False
+    hook_received_tx = False
+    run_created_409 = False
+
+
+class P0(B12):
+    """#1434: every step UPDATE guarded by `status NOT IN terminal`. Events still have no uniqueness (#2039)."""
+    revision = "P0"
+    guarded_updates = True
+
+
+class P1(P0):
+    """#1878/#2069: the partial unique index; a duplicate creation event fails 23505 -> 409."""
+    revision = "P1"
+    creation_unique = True
+
+
+class B2(P1):
+    """#2295, first head: the token probe finding our own hook answers 409 without looking at the log."""
+    revision = "B2"
+    own_hook = "409"
+
+
+class P2(B2):
+    """#2295 merged: own hook -> probe for hook_created; present -> 409, absent -> insert it (repair)."""
+    revision = "P2"
+    own_hook = "repair"
+
+
+class P3(P2):
+    """#2714 (step_started in one transaction), #2987 (hook_received locks the run row), #2983."""
+    revision = "P3"
+    step_started_tx = True
+    hook_received_tx = True
+    run_created_409 = True
+
+
+class B13(P3):
+    """The versions of #3081: step_created answers 409 when the step row exists, row and event still
+    two autocommits."""
+    revision = "B13"
+    step_created_409 = True
+
+
+class P4(B13):
+    """#3575: step_created's row and event in one transaction (a crash between them rolls both back)."""
+    revision = "P4"
+    step_created_tx = True
+
+
+REVISIONS = {cls.revision: cls for cls in (B12, P0, P1, B2, P2, P3, B13, P4)}

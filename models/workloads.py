@@ -1,0 +1,315 @@
+"""Workloads that run against any world (domain doc 3 and 6): the runtime's deliveries and write sites
+over one world interface, so a workload is pointed at `local:REV` or `postgres:REV` by its world class.
+
+A world class gives: `storage()` (the durable state all processes share), `view(storage)` (what
+invariants read), `seed_run/seed_event/seed_step` (state that exists before the exploration) and,
+per process, an instance with `events_create`, `events_list`, `runs_get`, `hooks_get_by_token`.
+
+Each factory takes the world class and returns `(setup, params)`. Workloads name the
+catalogue shape they reproduce; which revision breaks which invariant on which workload is the
+scenario modules' business (`models.local.scenarios`, `models.postgres.scenarios`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from models import events as ev
+from models.runtime import Hook, Ledger, Runtime, Step, Workflow, correlation_ids, create, resume_hook
+from sim import Faults, ModelInfo, Queue, Scenario, current_process, wait
+
+DELIVERY_TIMEOUT = 1_000   # visibility timeout of a delivery whose process died (virtual ms)
+MAX_DELIVERIES = 4         # stands in for the runtime's cap of 48
+
+
+@dataclass
+class Env:
+    """What invariants see: the world's durable state (through its view), what workers were told,
+    each hook's token, and each run's workflow (for the cold replay of I-REPLAY)."""
+    storage: Any
+    world: type
+    ledger: Ledger = field(default_factory=Ledger)
+    tokens: dict = field(default_factory=dict)      # (run, hook) -> token
+    workflows: dict = field(default_factory=dict)   # run -> Workflow
+    view: Any = field(init=False)
+
+    def __post_init__(self):
+        self.view = self.world.view(self.storage)
+
+
+def hc(hook: str, token: str, metadata=None, webhook: bool = False) -> dict:
+    return {"eventType": ev.HOOK_CREATED, "correlationId": hook,
+            "eventData": {"token": token, "metadata": metadata, "isWebhook": webhook}}
+
+
+def sc(corr: str, name: str) -> dict:
+    return {"eventType": ev.STEP_CREATED, "correlationId": corr, "eventData": {"stepName": name}}
+
+
+def job_env(rev, runs, tokens: dict | None = None) -> tuple[Env, Queue]:
+    """The state of a job workload: running `runs`, the hooks' tokens, an empty job queue."""
+    env = Env(rev.storage(), rev)
+    env.tokens.update(tokens or {})
+    for run in runs:
+        rev.seed_run(env.storage, run)
+    return env, Queue("creations", visibility_timeout=DELIVERY_TIMEOUT, max_deliveries=MAX_DELIVERIES)
+
+
+def job_consumers(sim, env: Env, q: Queue, processes: int) -> None:
+    """Processes whose workers issue each job's creation as the suspension handler does (409 and 410
+    swallowed; anything else fails the delivery, which is retried)."""
+    async def handle(job, _delivery):
+        await create(current_process().volatile["world"], env.ledger, job["run"], job["req"], swallow=(409, 410))
+
+    def start(p):
+        p.volatile["world"] = env.world(env.storage)
+        q.consume(p, handle)
+
+    for i in range(processes):
+        sim.process(f"p{i + 1}", start)
+
+
+def runtime_processes(sim, env: Env, q: Queue, names=("p1", "p2"), extra=None) -> None:
+    """Processes whose consumers run the delivery handler (3.2) on every message of `q`;
+    `extra(p, world)` starts more actors in a process (and again after it restarts)."""
+    def start(p):
+        world = env.world(env.storage)
+        q.consume(p, Runtime(world, q, env.ledger, env.workflows).deliver)
+        if extra is not None:
+            extra(p, world)
+
+    for name in names:
+        sim.process(name, start)
+
+
+def run_queue() -> Queue:
+    return Queue("runs", visibility_timeout=DELIVERY_TIMEOUT, max_deliveries=MAX_DELIVERIES)
+
+
+def has_event(env: Env, run: str, t: str) -> bool:
+    return any(e["eventType"] == t for e in env.view.log(run))
+
+
+# ---- hook workloads (4.1) -----------------------------------------------------------------------
+
+def wl_1665(rev, complete: bool = False):
+    """#1665 / parallelStepsThenWebhookWorkflow: two steps in parallel, then a webhook its caller resumes.
+
+    The run delivery creates both steps, runs one inline and queues the other; the
+    process that finishes the second step sees "all steps done" and replays inline,
+    racing the first delivery's own replay to create the webhook. After the webhook
+    the workflow waits for an approval hook nobody resumes (the run stays live), or,
+    with `complete`, returns (the run completes and its hooks are cleaned up)."""
+    run = ev.run_id("1665")
+    token = "wh-1665"
+    stages = ((Step("a"), Step("b")), (Hook(token, {"v": "a"}, True),))
+    if not complete:
+        stages += ((Hook("approval-1665"),),)
+    wf = Workflow("parallelStepsThenWebhook", stages)
+    ids = correlation_ids(wf, run)
+
+    def setup(sim):
+        env = Env(rev.storage(), rev, workflows={run: wf})
+        for stage, corrs in zip(stages, ids):
+            env.tokens.update({(run, c): op.token for op, c in zip(stage, corrs) if isinstance(op, Hook)})
+        rev.seed_run(env.storage, run, "pending")
+        q = run_queue()
+        q.push({"runId": run})
+
+        async def caller(world):
+            # the webhook's caller: once the hook is in the log, POST to it (resumeHook)
+            await wait("await hook_created in the log", lambda: has_event(env, run, ev.HOOK_CREATED),
+                       reads=(env.view.log_key(run),), idle=True)
+            await resume_hook(world, q, env.ledger, token, {"body": "hello"})
+
+        runtime_processes(sim, env, q, extra=lambda p, world: p.spawn("resumeHook", caller, world)
+                          if p.name == "p2" else None)
+        return env
+
+    return setup, {"complete": complete}
+
+
+def wl_pairs(rev, pairs: int = 2):
+    """The upstream convergence test: each of `pairs` hooks created twice, by two processes."""
+    run = ev.run_id("pairs")
+
+    def setup(sim):
+        tokens = {(run, ev.correlation_id("hook", run, i)): f"tok-{i + 1}" for i in range(pairs)}
+        env, q = job_env(rev, [run], tokens)
+        for (_, hook), token in tokens.items():
+            for _ in range(2):
+                q.push({"run": run, "req": hc(hook, token)})
+        job_consumers(sim, env, q, 2)
+        return env
+
+    return setup, {"pairs": pairs}
+
+
+def wl_dup_retry(rev):
+    """hook_created(H, T, {v: a}, webhook) and a duplicate retry with {v: b}, not a webhook, one after the other."""
+    run = ev.run_id("dup")
+    hook, token = ev.correlation_id("hook", run, 0), "tok-dup"
+
+    def setup(sim):
+        env, q = job_env(rev, [run], {(run, hook): token})
+        q.push({"run": run, "req": hc(hook, token, {"v": "a"}, True)})
+        q.push({"run": run, "req": hc(hook, token, {"v": "b"}, False)})
+        job_consumers(sim, env, q, 1)
+        return env
+
+    return setup, {}
+
+
+def wl_event_first(rev):
+    """One hook creation whose process may crash between two of its writes; the redelivered job retries it."""
+    run = ev.run_id("event-first")
+    hook, token = ev.correlation_id("hook", run, 0), "tok-ef"
+
+    def setup(sim):
+        env, q = job_env(rev, [run], {(run, hook): token})
+        q.push({"run": run, "req": hc(hook, token, {"v": "a"})})
+        job_consumers(sim, env, q, 1)
+        return env
+
+    return setup, {}
+
+
+# ---- step workloads (4.2) -----------------------------------------------------------------------
+
+def _one_step(name: str):
+    run = ev.run_id(name)
+    wf = Workflow(name, ((Step("a"),),))
+    return run, wf, correlation_ids(wf, run)[0][0]
+
+
+def wl_step_dup(rev, status: str = "running"):
+    """#2039: two deliveries of one run (two wake-ups, two pods) replay to the same suspension with one
+    pending step; each creates it, the winner runs it inline, the other queues its step message.
+    With `status="pending"` both deliveries are first deliveries and race run_started too."""
+    run, wf, _ = _one_step("step-dup" if status == "running" else "run-start-race")
+
+    def setup(sim):
+        env = Env(rev.storage(), rev, workflows={run: wf})
+        rev.seed_run(env.storage, run, status)
+        q = run_queue()
+        q.push({"runId": run})
+        q.push({"runId": run})
+        runtime_processes(sim, env, q)
+        return env
+
+    return setup, {}
+
+
+def wl_step_2331(rev):
+    """#2331 / #1434: one created step whose step message is delivered twice (two wake-ups each queued
+    it); two executors start it, run the body and complete it."""
+    run, wf, corr = _one_step("step-2331")
+
+    def setup(sim):
+        env = Env(rev.storage(), rev, workflows={run: wf})
+        rev.seed_run(env.storage, run)
+        rev.seed_step(env.storage, run, corr, "a")
+        rev.seed_event(env.storage, run, ev.STEP_CREATED, corr, {"stepName": "a"})
+        q = run_queue()
+        q.push({"runId": run, "stepId": corr})
+        q.push({"runId": run, "stepId": corr})
+        runtime_processes(sim, env, q)
+        return env
+
+    return setup, {}
+
+
+def wl_step_complete_race(rev):
+    """#1434: two executors both started one step (the world lets a non-terminal step start again) and
+    both bodies returned: their step_completed writes race."""
+    run, wf, corr = _one_step("step-complete-race")
+
+    def setup(sim):
+        env = Env(rev.storage(), rev, workflows={run: wf})
+        rev.seed_run(env.storage, run)
+        rev.seed_step(env.storage, run, corr, "a", "running", 2)
+        rev.seed_event(env.storage, run, ev.STEP_CREATED, corr, {"stepName": "a"})
+        for attempt in (1, 2):
+            rev.seed_event(env.storage, run, ev.STEP_STARTED, corr, {"attempt": attempt})
+
+        async def complete(p):
+            await create(p.volatile["world"], env.ledger, run, {
+                "eventType": ev.STEP_COMPLETED, "correlationId": corr, "eventData": {"result": p.name}},
+                swallow=(409, 410))
+
+        def start(p):
+            p.volatile["world"] = rev(env.storage)
+            p.spawn("executor", complete, p)
+
+        sim.process("p1", start)
+        sim.process("p2", start)
+        return env
+
+    return setup, {}
+
+
+def wl_step_create_crash(rev):
+    """#3081: one step_created (the suspension handler's S4 write, 409 swallowed) whose process may crash
+    between its two writes; the redelivered job retries it."""
+    run, wf, corr = _one_step("step-create-crash")
+
+    def setup(sim):
+        env, q = job_env(rev, [run])
+        q.push({"run": run, "req": sc(corr, "a")})
+        job_consumers(sim, env, q, 1)
+        return env
+
+    return setup, {}
+
+
+# name -> (factory, fault budget, what it is)
+WORKLOADS = {
+    "hook-1665": (wl_1665, Faults(), "#1665: parallel steps, then a webhook; two replays create it"),
+    "hook-1665-crash": (wl_1665, Faults(crashes=1, redeliveries=1), "#1665 with a crash and a redelivery"),
+    "hook-1665-complete": (lambda rev: wl_1665(rev, complete=True), Faults(),
+                           "#1665, and the run completes after the webhook"),
+    "hook-pairs": (wl_pairs, Faults(crashes=1, redeliveries=1), "2 hooks, each created by two processes"),
+    "hook-converge": (lambda rev: wl_pairs(rev, pairs=1), Faults(),
+                      "upstream convergence test: one hook, two processes"),
+    "hook-dup-retry": (wl_dup_retry, Faults(), "duplicate retry with different metadata"),
+    "hook-event-first": (wl_event_first, Faults(crashes=1), "one hook creation, a crash inside it, a retry"),
+    "step-dup": (wl_step_dup, Faults(), "#2039: two deliveries replay to one pending step"),
+    "run-start-race": (lambda rev: wl_step_dup(rev, "pending"), Faults(),
+                       "two first deliveries of one run race run_started"),
+    "step-2331": (wl_step_2331, Faults(), "#2331: one step message delivered twice, two executors"),
+    "step-complete-race": (wl_step_complete_race, Faults(), "#1434: two started executors complete one step"),
+    "step-create-crash": (wl_step_create_crash, Faults(crashes=1), "#3081: step_created, a crash inside it, a retry"),
+}
+
+
+def build_scenario(world: str, revision: str, rev, workloads: dict, workload: str, expect: str, bug: str,
+                   invariants: tuple, code_revision: str, **params) -> Scenario:
+    """`workload@world:revision`: a workload run against one revision of a world's code."""
+    factory, faults, what = workloads[workload]
+    setup, defaults = factory(rev, **params)
+    model = f"{world}:{revision}"
+    suffix = "".join(f"-{k}{v}" for k, v in sorted(params.items()))
+    return Scenario(
+        name=f"{workload}{suffix}@{model}", setup=setup, invariants=invariants, faults=faults, expect=expect,
+        bug=bug, model=model, revision=code_revision, max_steps=5_000,
+        params={**defaults, **params, "workload": workload, "model": model}, description=what)
+
+
+def model_infos(world: str, notes: dict, aliases: dict | None = None) -> list:
+    """One `ModelInfo` per revision of `notes` (revision -> (bugs, what changed)), each the child of the previous."""
+    names = list(notes)
+    return [ModelInfo(f"{world}:{r}", note, tuple(b for b in bugs.split(", ") if b),
+                      f"{world}:{names[i - 1]}" if i else "", tuple((aliases or {}).get(r, ())))
+            for i, (r, (bugs, note)) in enumerate(notes.items())]
+
+
+def on_demand(world: str, workloads: dict, revisions: dict, scenario):
+    """The registry's `build(workload, model)` for one world: any workload on any of its revisions.
+    An unregistered pair has no known expectation, so it is built as "hold" (a violation is reported
+    as unexpected)."""
+    def build(workload: str, model: str):
+        name, _, revision = model.partition(":")
+        if name != world or workload not in workloads or revision not in revisions:
+            return None
+        return scenario(workload, revision, "hold")
+    return build
