@@ -11,36 +11,22 @@ import sim
 from models import events as ev
 from models.local.scenarios import EXPECT, FINDINGS, scenario
 from sim import Faults
-from sim.explore import run_tape
-from sim.strategy import DPOR, RandomWalk, Replay, make
+from scenarios._support import counterexample, events_by_type, publishers
+from sim.strategy import DPOR, RandomWalk
 
-BUG_BUDGET = 2_000      # executions of the default strategy (portfolio) allowed to find each bug
 HOLD_SCHEDULES = 300    # random schedules L1 must survive per workload
 BUGGY = sorted((w, r, e) for (w, r), e in EXPECT.items() if e != "hold" and (w, r) not in FINDINGS)
 FOUND = sorted((w, r, e) for (w, r), e in EXPECT.items() if (w, r) in FINDINGS)
 
 
-def _counterexample(name_workload: str, revision: str, expected: str):
-    s = scenario(name_workload, revision)
-    res = sim.explore(s, make("portfolio", 1), budget=BUG_BUDGET)
-    assert res.violation is not None, f"{s.name}: no violation in {res.executions} executions"
-    assert s.expects(res.violation.invariant) and expected in (s.expect, res.violation.invariant), res.violation
-    trace = sim.make_trace(s, res.tape, strategy={"name": "portfolio", "seed": 1})
-    replayed = sim.replay(trace, scenario=s)
-    assert replayed.same_verdict
-    env = run_tape(s, Replay(res.tape)).state   # the state the counterexample ends in
+def _counterexample(workload: str, revision: str, expected: str):
+    s = scenario(workload, revision)
+    trace, env = counterexample(s, expected)
     return s, trace, env
 
 
-def _hook_events(env, run):
-    out = {}
-    for e in env.view.log(run):
-        out.setdefault(e["eventType"], []).append(e)
-    return out
-
-
-def _publishers(trace, what: str) -> set:
-    return {s.process.split("#")[0] for s in trace.steps if any(n.startswith(f"published {what}") for n in s.notes)}
+_hook_events = events_by_type
+_publishers = publishers
 
 
 @pytest.mark.parametrize("workload,revision,expected", BUGGY, ids=[f"{r}-{w}" for w, r, _ in BUGGY])

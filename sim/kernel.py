@@ -286,7 +286,7 @@ class Kernel:
         observe = self.observe
         observe_after = self.observe_after
         touched = self.touched
-        declared = None  # (actor, reads, writes) of the last actor step, when footprints are checked
+        declared = None  # (actor, reads, writes, label) of the last actor step, when footprints are checked
         per_step = bool(always or eventually)
         step = 0
         while True:
@@ -405,7 +405,7 @@ class Kernel:
                 touched[0].clear()
                 touched[1].clear()
                 if self.check_footprints:
-                    declared = (o, footprint.declared(self, o.reads), footprint.declared(self, o.writes)) \
+                    declared = (o, footprint.declared(self, o.reads), footprint.declared(self, o.writes), o.label) \
                         if i < n_run else None
             if observe is not None:
                 observe(self, o, len(tape) - 1 if n > 1 else -1)
@@ -456,12 +456,12 @@ class Kernel:
 
     def _check_footprint(self, declared) -> None:
         """Every managed key the step touched must be in what its point declared (debug mode)."""
-        a, reads, writes = declared
+        a, reads, writes, label = declared
         r, w = self.touched
         bad = sorted(map(str, (w - set(writes)) | (r - set(reads) - set(writes))))
         if bad:
             self.violation = Violation("footprint", self.step,
-                                       f"{a.name} at {a.label!r} touched {', '.join(bad)} outside its declared "
+                                       f"{a.name} at {label!r} touched {', '.join(bad)} outside its declared "
                                        f"footprint (reads {sorted(map(str, reads))}, writes {sorted(map(str, writes))})")
 
     def _crash(self, p: Process):

@@ -72,6 +72,10 @@ def get(name: str) -> Scenario:
     try:
         return _registry[name]
     except KeyError:
+        workload, _, model = name.partition("@")
+        built = [s for s in (b(workload, model) for b in _builders) if s is not None] if model else []
+        if built and built[0].name == name:
+            return built[0]
         known = ", ".join(sorted(_registry)) or "none"
         raise UnknownScenario(f"unknown scenario {name!r} (known: {known})") from None
 

@@ -133,10 +133,15 @@ class Database:
         put((table, pk), row)
 
     def _commit_row(self, table, pk, row) -> None:
-        old = self.rows.get((table, pk))
+        # An event row is written once, under a fresh id, together with its run's index entry, and
+        # only ever read through that index: the entry stands for the row (as a directory listing
+        # does for world-local's immutable event files), so the row itself is not tracked.
+        get, put = (self.rows._data.get, self.rows._data.__setitem__) if table == "events" else (
+            self.rows.get, self._put_row)
+        old = get((table, pk))
         if row is None and old is None:
             return
-        self._apply(table, pk, row, self.rows.get, self._put_row, self.index.get, self.index.__setitem__)
+        self._apply(table, pk, row, get, put, self.index.get, self.index.__setitem__)
         for r in (old, row):
             u = None if r is None else self._unique_of(table, r)
             if u is not None:
@@ -303,7 +308,7 @@ class Database:
         """SELECT * FROM events WHERE run_id = ? ORDER BY id (events never change once committed)."""
         ik = index_key("events.runId", run)
         await point(f"SELECT events WHERE run_id={_short(run)} ORDER BY id{why}", reads=(ik,))
-        return [self.rows.get(("events", eid)) for eid in self.index.get(ik[1], ())]
+        return [self.rows._data[("events", eid)] for eid in self.index.get(ik[1], ())]
 
     # ---- transactions -----------------------------------------------------------------------------
 
