@@ -83,6 +83,9 @@ class Database:
     def seed(self, table: str, pk, row: dict) -> None:
         self._apply(table, pk, row, self.rows._data.get, self.rows._data.__setitem__,
                     self.index._data.get, self.index._data.__setitem__)
+        u = self._unique_of(table, row)
+        if u is not None:
+            self.index._data[(CREATION_UNIQUE, u)] = (pk,)
 
     def seed_event(self, run: str, t: str, corr: str | None = None, data: dict | None = None) -> dict:
         """An event committed before the exploration starts (ids minted in order at time 0)."""
@@ -214,8 +217,16 @@ class Database:
 
     # ---- statements -------------------------------------------------------------------------------
 
+    @staticmethod
+    def _not_events(table: str) -> None:
+        """Event rows are immutable and read only through their run's index (see _commit_row): a
+        statement on one row of `events` would race with nothing partial-order reduction can see."""
+        if table == "events":
+            raise ValueError("events are insert-only: use insert_event and events_of")
+
     async def select(self, table: str, pk, tx=None, for_update: bool = False, why: str = ""):
         """SELECT ... WHERE pk [FOR UPDATE] -> row | None. FOR UPDATE waits for and takes the row lock."""
+        self._not_events(table)
         if for_update:
             await self._statement(f"SELECT {table} {_short(pk)} FOR UPDATE{why}", tx, ((table, pk),),
                                   (row_key(table, pk),), ())
@@ -233,6 +244,7 @@ class Database:
 
     async def insert(self, table: str, pk, row: dict, tx=None, why: str = ""):
         """INSERT ... ON CONFLICT (pk) DO NOTHING RETURNING -> row | None (None: the pk existed)."""
+        self._not_events(table)
         await self._statement(f"INSERT {table} {_short(pk)} ON CONFLICT DO NOTHING{why}", tx, ((table, pk),),
                               (row_key(table, pk),), lambda: self._write_keys(table, pk, row))
         if self._read(tx, table, pk) is not None:
@@ -246,6 +258,7 @@ class Database:
 
         `changes(row)` returns the new column values; `where` is the guard (None: unguarded). The
         row lock is awaited first, so the guard sees the committed row of a finished transaction."""
+        self._not_events(table)
         def writes():
             old = self.rows.peek((table, pk))
             return () if old is None else self._write_keys(table, pk, {**old, **changes(old)})
@@ -260,6 +273,7 @@ class Database:
 
     async def delete(self, table: str, pk, tx=None, why: str = ""):
         """DELETE ... WHERE pk RETURNING -> the row | None: exactly one concurrent deleter gets it."""
+        self._not_events(table)
         await self._statement(f"DELETE {table} {_short(pk)}{why}", tx, ((table, pk),), (row_key(table, pk),),
                               lambda: self._write_keys(table, pk, None) if self.rows.peek((table, pk)) else ())
         old = self._read(tx, table, pk)
