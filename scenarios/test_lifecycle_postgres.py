@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+import sim
+
 from models import events as ev
 from models.postgres.scenarios import BUGS, EXPECT, scenario
 from scenarios._support import counterexample, events_by_type, holds_exhaustively, holds_randomly, publishers
 from sim.cli import main
+from sim.strategy import DFS
 from sim.trace import save
 
 HOLD_SCHEDULES = 300    # random schedules P3 must survive per workload
@@ -114,4 +117,22 @@ def test_p3_holds_under_random_schedules(workload, record_property):
 @pytest.mark.parametrize("workload,revision,at_least", EXHAUSTIVE, ids=[f"{w}-{r}" for w, r, _ in EXHAUSTIVE])
 def test_fixed_revisions_hold_exhaustively(workload, revision, at_least, record_property):
     res = holds_exhaustively(scenario(workload, revision), at_least)
+    record_property("schedules", res.executions)
+
+
+def test_b11_needs_one_preemption_and_p3_holds_within_two(record_property):
+    # CHESS-style bounds: the #2331 interleaving is one preemption deep (the executor is pre-empted between
+    # its UPDATE and its INSERT); the transaction of #2714 leaves no such point within 2 preemptions
+    found = sim.explore(scenario("step-2331", "P2"), DFS(preemption_bound=1, iterative=True))
+    assert found.violation is not None and found.violation.invariant == "I-S2"
+    for workload, at_least in (("step-2331", 888), ("step-dup", 1_744)):
+        res = sim.explore(scenario(workload, "P3"), DFS(preemption_bound=2, iterative=True))
+        record_property(f"{workload} schedules", res.executions)
+        assert res.violation is None, res.violation
+        assert res.complete and res.executions >= at_least
+
+
+def test_p3_holds_on_2331_exhaustively(record_property):
+    # every schedule of the #2331 workload (DPOR: 12,064 executions, about 20 s)
+    res = holds_exhaustively(scenario("step-2331", "P3"), 12_000)
     record_property("schedules", res.executions)
