@@ -61,9 +61,12 @@ class Shrunk:
     history: list = field(default_factory=list)   # simplicity of each improvement
 
 
-def shrink(scenario: Scenario, tape, invariant: str | None = None, *, time_limit: float = 10.0,
-           engine: str = "fast", max_candidates: int | None = None) -> Shrunk:
-    """Minimize `tape`, which must end in a violation (of `invariant`, if given) of `scenario`."""
+def shrink(scenario: Scenario, tape, invariant: str | None = None, *, max_candidates: int = 3_000,
+           time_limit: float | None = None, engine: str = "fast") -> Shrunk:
+    """Minimize `tape`, which must end in a violation (of `invariant`, if given) of `scenario`.
+
+    `max_candidates` bounds the work and keeps the result deterministic (the same tape shrinks to the
+    same tape on any machine); `time_limit` is an optional extra bound that trades that away."""
     eng = engines.make(engine)
     out: dict = {}
 
@@ -100,8 +103,8 @@ def shrink(scenario: Scenario, tape, invariant: str | None = None, *, time_limit
             return False
 
         def out_of_time() -> bool:
-            return (time.perf_counter() - t0 > time_limit
-                    or (max_candidates is not None and res.executions >= max_candidates))
+            return res.executions >= max_candidates or (
+                time_limit is not None and time.perf_counter() - t0 > time_limit)
 
         improved = True
         while improved and not out_of_time():
