@@ -16,7 +16,7 @@ ordered by (non-zero choices, length, values), smallest first.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sim import engine as engines
 from sim.scenario import Scenario
@@ -58,7 +58,6 @@ class Shrunk:
     elapsed: float = 0.0
     before: tuple = ()           # (steps, deviations, choices) of the original
     after: tuple = ()
-    history: list = field(default_factory=list)   # simplicity of each improvement
 
 
 def shrink(scenario: Scenario, tape, invariant: str | None = None, *, max_candidates: int = 3_000,
@@ -98,7 +97,6 @@ def shrink(scenario: Scenario, tape, invariant: str | None = None, *, max_candid
                 return False
             if simplicity(k.tape) < simplicity(best):
                 best, best_k = list(k.tape), k
-                res.history.append(simplicity(best)[:2])
                 return True
             return False
 

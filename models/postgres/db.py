@@ -58,13 +58,12 @@ def _lock_key(k: tuple) -> tuple:
 
 class Transaction:
     """An open transaction: its buffered rows (None = deleted), the unique keys it inserted, its locks."""
-    __slots__ = ("rows", "uniques", "locks", "open")
+    __slots__ = ("rows", "uniques", "locks")
 
     def __init__(self):
         self.rows: dict = {}
         self.uniques: set = set()
         self.locks: list = []
-        self.open = True
 
 
 class Database:
@@ -83,22 +82,17 @@ class Database:
     def seed(self, table: str, pk, row: dict) -> None:
         self._apply(table, pk, row, self.rows._data.get, self.rows._data.__setitem__,
                     self.index._data.get, self.index._data.__setitem__)
-        u = self._unique_of(table, row)
-        if u is not None:
-            self.index._data[(CREATION_UNIQUE, u)] = (pk,)
 
     def seed_event(self, run: str, t: str, corr: str | None = None, data: dict | None = None) -> dict:
         """An event committed before the exploration starts (ids minted in order at time 0)."""
         self.ids._data["seq"] += 1
         e = ev.event(ev.event_id_at(0, self.ids._data["seq"]), run, t, corr, data)
         self.seed("events", e["eventId"], e)
-        if e["runId"] not in self.run_ids:
-            self.run_ids.append(e["runId"])
         return e
 
     # ---- footprints -----------------------------------------------------------------------------
 
-    def _index_entries(self, table: str, pk, row) -> tuple:
+    def _index_entries(self, table: str, row) -> tuple:
         out = [index_key(f"{table}.{col}", row.get(col)) for col in INDEXES[table]]
         u = self._unique_of(table, row)
         if u is not None:
@@ -111,9 +105,9 @@ class Database:
         old = self.rows.peek((table, pk))
         keys = (row_key(table, pk),)
         if old is not None:
-            keys += self._index_entries(table, pk, old)
+            keys += self._index_entries(table, old)
         if row is not None:
-            keys += self._index_entries(table, pk, row)
+            keys += self._index_entries(table, row)
         return keys
 
     def _unique_of(self, table: str, row: dict):
@@ -123,8 +117,10 @@ class Database:
 
     # ---- committed state ------------------------------------------------------------------------
 
-    @staticmethod
-    def _apply(table, pk, row, get, put, iget, iput) -> None:
+    def _apply(self, table, pk, row, get, put, iget, iput) -> None:
+        """Write `row` (None: delete) and its index entries through the given accessors (tracked
+        inside a step, untracked at setup). Events are insert-only, so only a new one is indexed as
+        unique and makes its run known."""
         old = get((table, pk))
         for col in INDEXES[table]:
             before = None if old is None else old.get(col)
@@ -134,6 +130,12 @@ class Database:
             if row is not None and (old is None or before != after):
                 iput((f"{table}.{col}", after), tuple(sorted(iget((f"{table}.{col}", after), ()) + (pk,))))
         put((table, pk), row)
+        if table == "events" and row is not None:
+            u = self._unique_of(table, row)
+            if u is not None:
+                iput((CREATION_UNIQUE, u), (pk,))
+            if row["runId"] not in self.run_ids:
+                self.run_ids.append(row["runId"])
 
     def _commit_row(self, table, pk, row) -> None:
         # An event row is written once, under a fresh id, together with its run's index entry, and
@@ -145,12 +147,6 @@ class Database:
         if row is None and old is None:
             return
         self._apply(table, pk, row, get, put, self.index.get, self.index.__setitem__)
-        for r in (old, row):
-            u = None if r is None else self._unique_of(table, r)
-            if u is not None:
-                self.index[(CREATION_UNIQUE, u)] = () if row is None else (pk,)
-        if table == "events" and row is not None and row["runId"] not in self.run_ids:
-            self.run_ids.append(row["runId"])
 
     def _put_row(self, k, row) -> None:
         if row is None:
@@ -351,7 +347,6 @@ class Database:
         for lock in tx.locks:
             lock.owner = None
         tx.locks.clear()
-        tx.open = False
 
     # ---- what invariants read (no access recorded) ----------------------------------------------
 

@@ -270,11 +270,7 @@ class PostgresWorld:
             status = "completed" if t == ev.STEP_COMPLETED else "failed"
             changes = lambda r: {"status": status}                                           # noqa: E731
         if not self.guarded_updates:   # B12: read, check, then an UPDATE that trusts the check
-            step = await self.db.select("steps", corr)
-            if step is None:
-                raise WorkflowWorldError(f"Step not found: {corr}")
-            if _terminal(step):
-                raise EntityConflictError(f"step {ev.short(corr)} is already {step['status']}")
+            await self._read_open_step(run, corr, None)
         row = await self.db.update("steps", corr, changes,                                        # 1
                                    where=self._open if self.guarded_updates else None)
         if row is None:
@@ -302,9 +298,8 @@ class PostgresWorld:
                 note(f"hook {ev.short(hook)} has a row but no hook_created: repair")
                 row = held
             else:                                                                                  # 2
-                out = await self.insert_event(run, ev.HOOK_CONFLICT, hook,
-                                              {"token": token, "conflictingRunId": held["runId"]})
-                return out
+                return await self.insert_event(run, ev.HOOK_CONFLICT, hook,
+                                               {"token": token, "conflictingRunId": held["runId"]})
         else:
             await self.db.insert("hooks", hook, row)                                              # 3
         out = await self.insert_event(run, ev.HOOK_CREATED, hook, {                               # 4
