@@ -2,35 +2,62 @@
 
 A tape is the list of values of an execution's choices, and 0 is always "no
 deviation": keep running the current actor, inject no fault, take the oldest
-message. So a tape with fewer non-zero values has fewer preemptions and faults,
-and a shorter one has fewer steps. The shrinker re-executes candidate tapes under
-`Guided` (which answers 0 wherever a candidate runs out or no longer fits the
-question asked) and keeps a candidate only if the same invariant still fails;
-what it keeps is the tape the execution actually made, so every kept tape
-replays exactly.
+message. The shrinker re-executes candidate tapes under `Guided` (which answers
+0 wherever a candidate runs out or no longer fits the question asked) and keeps
+a candidate only if the same invariant still fails; what it keeps is the tape the
+execution actually made, so every kept tape replays exactly.
 
-Passes, repeated until none improves or the time is up: cut the tail; delete
-runs of choices; set single choices to 0; lower single choices. Candidates are
-ordered by (non-zero choices, length, values), smallest first.
+Simpler means, in this order: fewer injected faults (crashes, redeliveries),
+fewer preemptions (switching away from an actor that could still run), fewer
+other deviations (a non-default pick when the current actor is blocked, a later
+message, a ULID order), fewer choices. Faults come first because a reader
+must trust that each crash in a counterexample is needed; preemptions next
+because they are what makes a schedule hard to follow (CHESS's measure).
+
+Passes, repeated until none improves or the candidate budget is spent: drop
+each fault; cut the tail; delete runs of choices (drops redundant work: a
+deleted choice lets the default schedule run instead); set single choices to 0
+or lower them; move single deviations one choice earlier or later (a preemption
+that must happen somewhere can land where it lets another one go).
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sim import engine as engines
 from sim.scenario import Scenario
 from sim.strategy.base import Strategy
+from sim.strategy.dfs import DFS, _is_fault
+from sim.tape import STEP
+
+
+class Shape(NamedTuple):
+    """What a reader pays for a counterexample."""
+    steps: int
+    faults: int
+    preemptions: int
+    deviations: int      # every non-zero choice, faults and preemptions included
+    choices: int
+
+    def describe(self) -> str:
+        return (f"{self.steps} steps, {self.faults} fault(s), {self.preemptions} preemption(s), "
+                f"{self.deviations} deviation(s) in {self.choices} choices")
 
 
 class Guided(Strategy):
-    """Follows `values`; past their end, or where a value does not fit the question, answers 0."""
+    """Follows `values`; past their end, or where a value does not fit the question, answers 0.
+
+    Counts the faults and preemptions of the schedule it steers."""
     name = "guided"
 
     def __init__(self, values):
         self.values = values
         self._pos = 0
         self._used = False
+        self.faults = 0
+        self.preemptions = 0
 
     def next_execution(self) -> bool:
         if self._used:
@@ -42,12 +69,40 @@ class Guided(Strategy):
         pos = self._pos
         self._pos = pos + 1
         v = self.values[pos] if pos < len(self.values) else 0
-        return v if v < n else 0
+        if v >= n:
+            v = 0
+        if v and kind is STEP:
+            if v >= label.n_run:
+                if _is_fault(label, v):
+                    self.faults += 1
+            elif label.options[0] is label.current:
+                self.preemptions += 1
+        return v
+
+
+def shape_of(k, g: Guided) -> Shape:
+    return Shape(k.step, g.faults, g.preemptions, sum(1 for v in k.tape if v), len(k.tape))
+
+
+def cost(shape: Shape, tape) -> tuple:
+    """Smaller is simpler (see the module docstring)."""
+    return (shape.faults, shape.preemptions, shape.deviations, shape.choices, tuple(tape))
 
 
 def simplicity(tape) -> tuple:
-    """Smaller is simpler: fewer deviations (preemptions, faults, non-default picks), then fewer choices."""
+    """The tape-only part of the order: (deviations, choices, values)."""
     return (sum(1 for v in tape if v), len(tape), tuple(tape))
+
+
+def measure(scenario: Scenario, tape, engine: str = "fast") -> Shape:
+    """The shape of one execution of `tape` (values past the end are 0)."""
+    eng = engines.make(engine)
+
+    def once():
+        g = Guided(list(tape))
+        return shape_of(eng.execute(scenario, g, False, False), g)
+
+    return eng.host(once)
 
 
 @dataclass
@@ -56,8 +111,10 @@ class Shrunk:
     invariant: str
     executions: int = 0          # candidates tried
     elapsed: float = 0.0
-    before: tuple = ()           # (steps, deviations, choices) of the original
-    after: tuple = ()
+    before: Shape | None = None  # of the original
+    after: Shape | None = None
+    exhausted: bool = False      # stopped by the budget (or time), not because no pass improved
+    proofs: list = field(default_factory=list)  # what the bounded searches found or ruled out
 
 
 def shrink(scenario: Scenario, tape, invariant: str | None = None, *, max_candidates: int = 3_000,
@@ -70,73 +127,76 @@ def shrink(scenario: Scenario, tape, invariant: str | None = None, *, max_candid
     out: dict = {}
 
     def run(values):
-        k = eng.execute(scenario, Guided(values), False, False)
-        return k
+        g = Guided(values)
+        k = eng.execute(scenario, g, False, False)
+        return k, shape_of(k, g)
 
     def loop():
         t0 = time.perf_counter()
-        first = run(list(tape))
+        first, first_shape = run(list(tape))
         if first.violation is None:
             raise ValueError(f"the tape does not fail {scenario.name}: nothing to shrink")
         target = invariant or first.violation.invariant
         if first.violation.invariant != target:
             raise ValueError(f"the tape fails {first.violation.invariant}, not {target}")
-        best, best_k = list(first.tape), first
-        res = Shrunk(best, target, 1, before=_shape(first))
+        best, best_shape = list(first.tape), first_shape
+        res = Shrunk(best, target, 1, before=first_shape)
         tried = {tuple(best)}
 
         def attempt(values) -> bool:
-            nonlocal best, best_k
+            nonlocal best, best_shape
             key = tuple(values)
             if key in tried:
                 return False
             tried.add(key)
             res.executions += 1
-            k = run(list(values))
+            k, shape = run(list(values))
             if k.violation is None or k.violation.invariant != target:
                 return False
-            if simplicity(k.tape) < simplicity(best):
-                best, best_k = list(k.tape), k
+            if cost(shape, k.tape) < cost(best_shape, best):
+                best, best_shape = list(k.tape), shape
                 return True
             return False
 
-        def out_of_time() -> bool:
+        def spent() -> bool:
             return res.executions >= max_candidates or (
                 time_limit is not None and time.perf_counter() - t0 > time_limit)
 
-        improved = True
-        while improved and not out_of_time():
-            improved = False
-            # 1. cut the tail (what follows is answered with 0s)
-            lo, hi = 0, len(best)
-            while lo < hi and not out_of_time():
-                mid = (lo + hi) // 2
-                if attempt(best[:mid]):
-                    improved = True
-                    hi = min(mid, len(best))
-                    lo = 0
-                else:
-                    lo = mid + 1
-            # 2. delete runs of choices, long runs first
-            for size in (16, 8, 4, 2, 1):
-                i = 0
-                while i < len(best) and not out_of_time():
-                    if attempt(best[:i] + best[i + size:]):
-                        improved = True
-                    else:
-                        i += 1
-            # 3. single choices to 0, then lower (deviations later in the tape first: they are
-            #    usually the ones the failure does not need)
-            for i in reversed(range(len(best))):
-                if out_of_time():
-                    break
-                if i < len(best) and best[i]:
-                    v = best[i]
-                    if attempt(best[:i] + [0] + best[i + 1:]):
-                        improved = True
-                    elif v > 1 and attempt(best[:i] + [v - 1] + best[i + 1:]):
-                        improved = True
-        res.tape, res.after = best, _shape(best_k)
+        def search(fault_bound: int, preemption_bound: int, budget: int) -> bool:
+            return _bounded_search(scenario, eng, target, fault_bound, preemption_bound, attempt, spent, res,
+                                   budget)
+
+        # a short bounded search first: when the bug needs few preemptions it finds that schedule
+        # for far less than the local passes spend picking a long random one apart
+        _drop_faults(scenario, eng, lambda: best, attempt, spent)
+        _cut_tail(lambda: best, attempt, spent)
+        if best_shape.faults == 0 and best_shape.preemptions > 1:
+            search(0, best_shape.preemptions - 1, max(1, max_candidates // 5))
+        done = set()
+        while True:
+            improved = True
+            while improved and not spent():
+                improved = _drop_faults(scenario, eng, lambda: best, attempt, spent)
+                improved |= _cut_tail(lambda: best, attempt, spent)
+                improved |= _delete_runs(lambda: best, attempt, spent)
+                improved |= _lower_each(lambda: best, attempt, spent)
+                improved |= _move_each(lambda: best, attempt, spent)
+            # the local passes are stuck: the (dearer) bounded searches may do better, fewer faults
+            # first, then fewer preemptions; what they rule out is the proof of minimality
+            f, p = best_shape.faults, best_shape.preemptions
+            if spent():
+                break
+            if f and ("f", f, p) not in done:
+                done.add(("f", f, p))
+                if search(f - 1, p, max(1, max_candidates // 4)):
+                    continue
+            if p and ("p", f, p) not in done and not spent():
+                done.add(("p", f, p))
+                if search(f, p - 1, max(1, max_candidates // 4)):
+                    continue
+            break
+        res.exhausted = spent()
+        res.tape, res.after = best, best_shape
         res.elapsed = time.perf_counter() - t0
         out["res"] = res
 
@@ -144,6 +204,125 @@ def shrink(scenario: Scenario, tape, invariant: str | None = None, *, max_candid
     return out["res"]
 
 
-def _shape(k) -> tuple:
-    """(steps, deviations, choices) of an execution."""
-    return (k.step, sum(1 for v in k.tape if v), len(k.tape))
+# Each pass reads the current best through `best()` (it changes as attempts succeed) and
+# returns whether anything improved.
+
+def _fault_positions(scenario, eng, tape) -> list[int]:
+    """Positions of the tape's fault choices (found by replaying it once with a recorder)."""
+    spots: list[int] = []
+
+    class Spot(Guided):
+        def choose(self, kind, n, label):
+            f = self.faults
+            v = super().choose(kind, n, label)
+            if self.faults != f:
+                spots.append(self._pos - 1)
+            return v
+
+    eng.execute(scenario, Spot(list(tape)), False, False)
+    return spots
+
+
+def _drop_faults(scenario, eng, best, attempt, spent) -> bool:
+    improved = False
+    for i in reversed(_fault_positions(scenario, eng, best())):
+        if spent():
+            break
+        t = best()
+        if i < len(t) and t[i] and (attempt(t[:i] + [0] + t[i + 1:]) or attempt(t[:i] + t[i + 1:])):
+            improved = True
+    return improved
+
+
+def _bounded_search(scenario, eng, target, fault_bound, preemption_bound, attempt, spent, res, budget) -> bool:
+    """CHESS-style: iterative preemption-bounded DFS (bound 0, 1, ... `preemption_bound`) over the
+    schedules with at most `fault_bound` faults; adopts the first that fails `target`.
+
+    Local passes can get stuck at a schedule whose preemptions or faults are only removable
+    together; this search finds the failing schedule with the fewest preemptions outright, and
+    what it covers without finding one is the proof that the best tape's counts are minimal."""
+    dfs = DFS(preemption_bound=preemption_bound, iterative=True, fault_bound=fault_bound)
+    n = 0
+    found = None
+    while n < budget and not spent() and dfs.next_execution():
+        k = eng.execute(scenario, dfs, False, False)
+        dfs.end_execution(k)
+        n += 1
+        if k.violation is not None and k.violation.invariant == target:
+            found = list(k.tape)
+            break
+    res.executions += n
+    extremes = ", wide data choices at their extremes" if dfs.truncated else ""
+    if found is not None:
+        b = dfs.preemption_bound
+        below = f"; none with {b - 1} or fewer{extremes}" if b else ""
+        res.proofs.append(f"{target} with {b} preemption(s) and at most {fault_bound} fault(s){below} "
+                          f"(bounded DFS, {n} schedules)")
+        return attempt(found)
+    if dfs.complete:
+        res.proofs.append(f"no schedule with at most {preemption_bound} preemption(s) and {fault_bound} fault(s) "
+                          f"fails {target} (bounded DFS, {n} schedules, exhaustive{extremes})")
+    return False
+
+
+def _cut_tail(best, attempt, spent) -> bool:
+    """Binary search for the shortest prefix that still fails (what follows is answered with 0s)."""
+    improved = False
+    lo, hi = 0, len(best())
+    while lo < hi and not spent():
+        mid = (lo + hi) // 2
+        if attempt(best()[:mid]):
+            improved = True
+            hi = min(mid, len(best()))
+            lo = 0
+        else:
+            lo = mid + 1
+    return improved
+
+
+def _delete_runs(best, attempt, spent) -> bool:
+    improved = False
+    for size in (16, 8, 4, 2, 1):
+        i = 0
+        while i < len(best()) and not spent():
+            t = best()
+            # an all-zero run only shifts the deviations after it, which rarely helps and would
+            # cost a candidate per position of a long, mostly default tape
+            if any(t[i:i + size]) and attempt(t[:i] + t[i + size:]):
+                improved = True
+            else:
+                i += 1
+    return improved
+
+
+def _deviations(best, spent):
+    """(position, current best tape) of each deviation, last first (usually the unneeded ones)."""
+    for i in reversed(range(len(best()))):
+        if spent():
+            return
+        t = best()
+        if i < len(t) and t[i]:
+            yield i, t
+
+
+def _lower_each(best, attempt, spent) -> bool:
+    """Each deviation to 0, else one lower."""
+    improved = False
+    for i, t in _deviations(best, spent):
+        if attempt(t[:i] + [0] + t[i + 1:]) or (t[i] > 1 and attempt(t[:i] + [t[i] - 1] + t[i + 1:])):
+            improved = True
+    return improved
+
+
+def _move_each(best, attempt, spent) -> bool:
+    """Each deviation one choice earlier, else later."""
+    improved = False
+    for i, t in _deviations(best, spent):
+        for j in (i - 1, i + 1):
+            if 0 <= j < len(t) and not t[j]:
+                u = list(t)
+                u[i], u[j] = u[j], u[i]
+                if attempt(u):
+                    improved = True
+                    break
+    return improved

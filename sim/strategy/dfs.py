@@ -15,7 +15,9 @@ class ModelNondeterminism(RuntimeError):
 
 
 class DFS(Strategy):
-    """Plain DFS; with `preemption_bound=b`, only schedules with at most b preemptions.
+    """Plain DFS; with `preemption_bound=b`, only schedules with at most b preemptions; with
+    `fault_bound=f`, at most f injected faults (crashes and redeliveries together, within the
+    scenario's budget for each).
 
     A preemption is switching away from the current actor while it could still run
     (choosing option i in [1, n_run) when option 0 is the current actor); faults and
@@ -27,9 +29,14 @@ class DFS(Strategy):
     name = "dfs"
     exhaustive = True
 
-    def __init__(self, data_cap: int = 16, preemption_bound: int | None = None, iterative: bool = False):
+    def __init__(self, data_cap: int = 16, preemption_bound: int | None = None, iterative: bool = False,
+                 fault_bound: int | None = None):
         if preemption_bound is not None and preemption_bound < 0:
             raise ValueError(f"preemption bound must be >= 0, got {preemption_bound}")
+        if fault_bound is not None and fault_bound < 0:
+            raise ValueError(f"fault bound must be >= 0, got {fault_bound}")
+        self.fault_bound = fault_bound
+        self._faults = 0            # faults on the path so far
         self.data_cap = data_cap
         self.max_preemptions = preemption_bound
         self.preemption_bound = 0 if iterative and preemption_bound is not None else preemption_bound
@@ -51,6 +58,7 @@ class DFS(Strategy):
             return False
         self._pos = 0
         self._used = 0
+        self._faults = 0
         return True
 
     def choose(self, kind, n, label):
@@ -71,12 +79,16 @@ class DFS(Strategy):
                 vals = (0, n - 1)
             else:
                 vals = range(n)
+            if kind is STEP and self.fault_bound is not None and self._faults >= self.fault_bound:
+                vals = [v for v in vals if not _is_fault(label, v)]
             self._n.append(n)
             self._vals.append(vals)
             self._k.append(0)
             v = vals[0]
         if preempting and 0 < v < label.n_run:
             self._used += 1
+        elif self.fault_bound is not None and kind is STEP and _is_fault(label, v):
+            self._faults += 1
         return v
 
     def end_execution(self, kernel) -> None:
@@ -99,4 +111,11 @@ class DFS(Strategy):
         d = {"name": self.name, "data_cap": self.data_cap}
         if self.preemption_bound is not None:
             d["preemption_bound"] = self.preemption_bound
+        if self.fault_bound is not None:
+            d["fault_bound"] = self.fault_bound
         return d
+
+
+def _is_fault(kernel, v: int) -> bool:
+    """Option v of a step choice injects a crash or a redelivery (time passing is no fault)."""
+    return v >= kernel.n_run and getattr(kernel.options[v], "kind", "") in ("crash", "redeliver")
