@@ -1,4 +1,4 @@
-"""Command line: `python -m sim explore | replay | list | bench`.
+"""Command line: `python -m sim explore | replay | shrink | report | regress | list | bench`.
 
 Every user error (bad option, unknown scenario, unreadable trace, a --load
 module that does not import) is one `sim: error: ...` line on stderr and exit
@@ -14,7 +14,6 @@ import re
 import shlex
 import sys
 
-from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -23,17 +22,16 @@ from rich.text import Text
 import sim
 from sim import engine as engines
 from sim import registry
+from sim import counterexamples
 from sim import strategy as strategies
 from sim import trace as traces
-from sim.trace import format_step
+from sim.clikit import (EXIT_MISMATCH, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, STEP_LOG_TAIL, Parser, UsageError,
+                        add_load, check_engine, positive_float, positive_int, console, load_modules, print_step_log, print_table, say, table)
 from sim.explore import DEFAULT_BUDGET
 from sim.runtime import SimUsageError
 from sim.strategy import ModelNondeterminism
 
-EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_MISMATCH = 0, 1, 2, 3
-STEP_LOG_TAIL = 40            # a failing trace is for a person: show its end, where the bug is
 DEFAULT_OUT = os.path.join("reports", "traces")
-LOG_WIDTH = 200               # pipes and CI logs: long lines rather than tables wrapped at 80 columns
 
 EXPLORE_EPILOG = f"""\
 budget:
@@ -65,45 +63,10 @@ exit status:
 """
 
 
-class UsageError(Exception):
-    """A user error; main prints it as one line and exits 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        # argparse would print the usage block too; users get one line, like every other error
-        raise UsageError(message)
-
-
 # ---- argument parsing ---------------------------------------------------------------------
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {v}")
-    return v
-
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}") from None
-    if not v > 0 or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
-    return v
-
-
-def _add_load(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--load", action="append", default=[], metavar="MODULE",
-                   help="import MODULE and register its SCENARIOS list (repeatable)")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="sim", description="Deterministic concurrency simulator and model checker.")
+    parser = Parser(prog="sim", description="Deterministic concurrency simulator and model checker.")
     sub = parser.add_subparsers(dest="command", required=True)
     fmt = argparse.RawDescriptionHelpFormatter
 
@@ -119,8 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="how choices are made (default: portfolio: random, PCT d=1..3 and DPOR taking turns)")
     ex.add_argument("--seed", type=int, default=1, help="strategy seed (default: 1)")
     limit = ex.add_mutually_exclusive_group()
-    limit.add_argument("--budget", type=_positive_int, metavar="N", help="executions per scenario")
-    limit.add_argument("--time", type=_positive_float, metavar="S", help="seconds per scenario")
+    limit.add_argument("--budget", type=positive_int, metavar="N", help="executions per scenario")
+    limit.add_argument("--time", type=positive_float, metavar="S", help="seconds per scenario")
     ex.add_argument("--engine", default="fast", choices=engines.NAMES, help="execution engine (default: fast)")
     ex.add_argument("--preemptions", type=int, metavar="K",
                     help="with --strategy dfs: schedules with 0, then 1, ... then K preemptions (CHESS-style)")
@@ -129,8 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--check-footprints", action="store_true",
                     help="report a step that touches sim-managed state outside its declared footprint")
     ex.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
-                    help=f"where failing traces are written (default: {DEFAULT_OUT})")
-    _add_load(ex)
+                    help=f"where failing traces and their reports are written (default: {DEFAULT_OUT})")
+    ex.add_argument("--no-shrink", action="store_true",
+                    help="save and print a violation as found (default: also shrink it, save the shrunk trace "
+                         "and its HTML report, and print its timeline)")
+    add_load(ex)
     ex.set_defaults(func=cmd_explore)
 
     rp = sub.add_parser("replay", help="replay a saved trace and check its verdict",
@@ -140,12 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--engine", choices=engines.NAMES, help="engine to replay on (default: the trace's)")
     rp.add_argument("-v", "--verbose", action="store_true",
                     help=f"print every step (default: the last {STEP_LOG_TAIL})")
-    _add_load(rp)
+    add_load(rp)
     rp.set_defaults(func=cmd_replay)
 
     ls = sub.add_parser("list", help="list registered scenarios", description="List registered scenarios.")
-    _add_load(ls)
+    add_load(ls)
     ls.set_defaults(func=cmd_list)
+
+    counterexamples.add_commands(sub, fmt)
 
     # no help of its own: `sim bench -h` belongs to the benchmark's parser
     bn = sub.add_parser("bench", add_help=False, help="benchmarks (options are passed to sim.bench)",
@@ -169,63 +137,6 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(e.code, str):
             print(e.code, file=sys.stderr)
         return e.code if isinstance(e.code, int) else (0 if e.code is None else EXIT_USAGE)
-
-
-# ---- shared helpers -----------------------------------------------------------------------
-
-def _console(stream) -> Console:
-    tty = hasattr(stream, "isatty") and stream.isatty()
-    return Console(file=stream, width=None if tty else LOG_WIDTH)
-
-
-def _say(out: Console, text: str, style: str | None = None) -> None:
-    # Text, not str: labels like "[r: x]" must not be read as rich markup
-    out.print(Text(text, style=style or ""), soft_wrap=True)
-
-
-def _table() -> Table:
-    # rules only under the header: copy-pasteable rows, and narrower than a boxed table
-    return Table(box=box.SIMPLE_HEAD, show_edge=False)
-
-
-def _print_table(out: Console, table: Table) -> None:
-    # rich silently drops columns that do not fit; a terminal wrapping long lines loses nothing
-    need = out.measure(table, options=out.options.update_width(10_000)).minimum
-    out.print(table, width=max(out.width, need))
-
-
-def _load_modules(names: list[str]) -> None:
-    if not names:
-        return
-    registry.all_scenarios()  # built-in scenarios first, so a clashing name is reported for the user's module
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())  # the `sim` script finds modules in the cwd, like `python -m sim`
-    for name in names:
-        try:
-            registry.load_module(name)
-        except Exception as e:  # whatever a user module raises is the user's problem, told in one line
-            raise UsageError(f"--load {name}: {type(e).__name__}: {e}") from None
-
-
-def _check_engine(name: str) -> None:
-    try:
-        engines.make(name)
-    except ImportError as e:
-        raise UsageError(f"engine {name!r} is not available: {e}") from None
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-
-
-def print_step_log(out: Console, trace: traces.Trace, limit: int | None = STEP_LOG_TAIL) -> None:
-    steps = trace.steps
-    shown = steps if limit is None or len(steps) <= limit else steps[-limit:]
-    if len(shown) < len(steps):
-        _say(out, f"  ... {len(steps) - len(shown)} earlier step(s) not shown "
-                  f"(`python -m sim replay -v` prints all {len(steps)})", "dim")
-    v = trace.verdict
-    for s in shown:
-        hit = v.status == "violation" and s.i == v.step
-        _say(out, "  " + format_step(s, f"  <== {v.invariant}" if hit else ""), "bold" if hit else None)
 
 
 # ---- explore ------------------------------------------------------------------------------
@@ -282,13 +193,19 @@ def _report_violation(out: Console, scenario, strategy, res, args):
                            execution=res.found_at, check_footprints=res.check_footprints)
     path = traces.save(trace, args.out, _stem(scenario.name, args.strategy, args.seed, trace.digest))
     v = res.violation
-    _say(out, f"{scenario.name}: {v.invariant} violated at step {v.step}: {v.message}", "bold red")
-    _say(out, f"  found at execution {res.found_at} ({args.strategy}, seed {args.seed}, engine {args.engine}); "
-              f"{len(trace.steps)} steps:")
+    say(out, f"{scenario.name}: {v.invariant} violated at step {v.step}: {v.message}", "bold red")
+    say(out, f"  found at execution {res.found_at} ({args.strategy}, seed {args.seed}, engine {args.engine}); "
+             f"{len(trace.steps)} steps")
+    if not args.no_shrink:
+        counterexamples.shrink_found(out, scenario, trace, path, args.engine, counterexamples.DEFAULT_CANDIDATES)
+        say(out, "")
+        return path
     print_step_log(out, trace)
-    _say(out, f"  trace:  {path}")
-    _say(out, f"  replay: python -m sim replay {shlex.quote(str(path))}", "bold")
-    _say(out, "")
+    html = counterexamples.save_report(trace, path.parent, path.name[:-len(".json")])
+    say(out, f"  trace:  {path}")
+    say(out, f"  report: {html}")
+    say(out, f"  replay: python -m sim replay {shlex.quote(str(path))}", "bold")
+    say(out, "")
     return path
 
 
@@ -313,7 +230,7 @@ def _rate(res) -> str:
 
 
 def _summary(rows, with_match: bool) -> Table:
-    t = _table()
+    t = table()
     # in a narrow terminal only the coverage text wraps: names must stay whole to be copied
     names = max(len(s.name) for s, _ in rows)
     invariants = max(max(len(s.expect), len(_verdict(r))) for s, r in rows)
@@ -340,10 +257,10 @@ def _summary(rows, with_match: bool) -> Table:
 def cmd_explore(args, _rest) -> int:
     if args.preemptions is not None and (args.strategy != "dfs" or args.preemptions < 0):
         raise UsageError("--preemptions takes a number >= 0 and goes with --strategy dfs")
-    _load_modules(args.load)
-    _check_engine(args.engine)
+    load_modules(args.load)
+    check_engine(args.engine)
     scenarios = _select(args.scenario, args.model)
-    out = _console(sys.stdout)
+    out = console(sys.stdout)
     rows = []
     for scenario in scenarios:
         strategy, res = _explore_one(scenario, args)
@@ -352,16 +269,16 @@ def cmd_explore(args, _rest) -> int:
                 res, violation=found.violation, found_at=found.execution, tape=found.tape), args)
         rows.append((scenario, res))
     all_mode = len(scenarios) > 1 or args.scenario == "all"
-    _print_table(out, _summary(rows, with_match=all_mode))
+    print_table(out, _summary(rows, with_match=all_mode))
     if not all_mode:
         return EXIT_OK if rows[0][1].violation is None else EXIT_VIOLATION
     bad = [_mismatch(s, r) for s, r in rows if not _matches(s, r)]
     if not bad:
-        _say(out, f"all {len(rows)} scenario(s) matched their expectation", "green")
+        say(out, f"all {len(rows)} scenario(s) matched their expectation", "green")
         return EXIT_OK
-    _say(out, f"{len(bad)} of {len(rows)} scenario(s) did not match their expectation:", "bold red")
+    say(out, f"{len(bad)} of {len(rows)} scenario(s) did not match their expectation:", "bold red")
     for line in bad:
-        _say(out, "  " + line)
+        say(out, "  " + line)
     return EXIT_VIOLATION
 
 
@@ -373,28 +290,28 @@ def _describe_strategy(d: dict) -> str:
 
 
 def cmd_replay(args, _rest) -> int:
-    _load_modules(args.load)
+    load_modules(args.load)
     try:
         trace = traces.load(args.trace)
     except traces.TraceError as e:
         raise UsageError(str(e)) from None
     engine = args.engine or trace.engine
-    _check_engine(engine)
+    check_engine(engine)
     try:
         result = sim.replay(trace, engine=engine)
     except traces.TraceError as e:
         raise UsageError(f"{args.trace}: {e}") from None
-    out = _console(sys.stdout)
+    out = console(sys.stdout)
     if not result.same_verdict:
-        _say(out, result.describe_mismatch())
+        say(out, result.describe_mismatch())
         return EXIT_MISMATCH
     v = result.replayed.verdict
-    _say(out, f"{trace.scenario} (revision {trace.revision}), found by {_describe_strategy(trace.strategy)}"
+    say(out, f"{trace.scenario} (revision {trace.revision}), found by {_describe_strategy(trace.strategy)}"
               + (f" at execution {trace.execution}" if trace.execution else "") + f"; replayed on {engine}")
     if v.status == "violation":
-        _say(out, f"reproduced: {v.describe()}", "bold red")
+        say(out, f"reproduced: {v.describe()}", "bold red")
     else:
-        _say(out, f"same verdict: {v.describe()}", "green")
+        say(out, f"same verdict: {v.describe()}", "green")
     print_step_log(out, result.replayed, None if args.verbose else STEP_LOG_TAIL)
     return EXIT_VIOLATION if v.status == "violation" else EXIT_OK
 
@@ -402,24 +319,24 @@ def cmd_replay(args, _rest) -> int:
 # ---- list ---------------------------------------------------------------------------------
 
 def cmd_list(args, _rest) -> int:
-    _load_modules(args.load)
-    out = _console(sys.stdout)
+    load_modules(args.load)
+    out = console(sys.stdout)
     models = registry.all_models()
     if models:
-        t = _table()
+        t = table()
         t.title = "models"
         for col in ("model", "aliases", "after", "bugs", "what changed"):
             t.add_column(col)
         for m in models:
             t.add_row(m.name, ", ".join(m.aliases), m.parent, ", ".join(m.bugs) or "-", m.summary)
-        _print_table(out, t)
-    t = _table()
+        print_table(out, t)
+    t = table()
     t.title = "scenarios"
     for col in ("name", "bug", "expect", "faults", "revision", "description"):
         t.add_column(col)
     for s in registry.all_scenarios():
         t.add_row(s.name, s.bug or "-", s.expect, s.faults.describe(), s.revision, s.description)
-    _print_table(out, t)
+    print_table(out, t)
     return EXIT_OK
 
 

@@ -33,6 +33,11 @@ from sim.strategy.dfs import DFS, _is_fault
 from sim.tape import STEP
 
 
+SHORTEST_LOOK = 200  # schedules the bounded search goes on exploring, at the bound it found a failure at,
+                     # for a shorter one: which message a consumer takes first decides how much
+                     # unrelated work precedes the race
+
+
 class Shape(NamedTuple):
     """What a reader pays for a counterexample."""
     steps: int
@@ -86,7 +91,7 @@ def shape_of(k, g: Guided) -> Shape:
 
 def cost(shape: Shape, tape) -> tuple:
     """Smaller is simpler (see the module docstring)."""
-    return (shape.faults, shape.preemptions, shape.deviations, shape.choices, tuple(tape))
+    return (shape.faults, shape.preemptions, shape.steps, shape.deviations, shape.choices, tuple(tape))
 
 
 def simplicity(tape) -> tuple:
@@ -243,22 +248,29 @@ def _bounded_search(scenario, eng, target, fault_bound, preemption_bound, attemp
     what it covers without finding one is the proof that the best tape's counts are minimal."""
     dfs = DFS(preemption_bound=preemption_bound, iterative=True, fault_bound=fault_bound)
     n = 0
-    found = None
+    found = None      # (steps, tape) of the shortest failing schedule at the first bound that has one
+    b = None
+    look = SHORTEST_LOOK
     while n < budget and not spent() and dfs.next_execution():
+        if found is not None and (dfs.preemption_bound != b or look == 0):
+            break
+        bound = dfs.preemption_bound  # end_execution moves it on when this was the round's last
         k = eng.execute(scenario, dfs, False, False)
         dfs.end_execution(k)
         n += 1
+        if found is not None:
+            look -= 1
         if k.violation is not None and k.violation.invariant == target:
-            found = list(k.tape)
-            break
+            if found is None or k.step < found[0]:
+                found = (k.step, list(k.tape))
+            b = bound if b is None else b
     res.executions += n
     extremes = ", wide data choices at their extremes" if dfs.truncated else ""
     if found is not None:
-        b = dfs.preemption_bound
         below = f"; none with {b - 1} or fewer{extremes}" if b else ""
         res.proofs.append(f"{target} with {b} preemption(s) and at most {fault_bound} fault(s){below} "
                           f"(bounded DFS, {n} schedules)")
-        return attempt(found)
+        return attempt(found[1])
     if dfs.complete:
         res.proofs.append(f"no schedule with at most {preemption_bound} preemption(s) and {fault_bound} fault(s) "
                           f"fails {target} (bounded DFS, {n} schedules, exhaustive{extremes})")

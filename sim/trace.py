@@ -145,11 +145,16 @@ def _umask() -> int:
 
 def save(trace: Trace, directory: str | os.PathLike, stem: str) -> Path:
     """Write atomically as `directory/stem.json`; never overwrite a different file (a suffix is added)."""
+    return save_text(trace.to_json(), directory, stem, ".json")
+
+
+def save_text(text: str, directory: str | os.PathLike, stem: str, ext: str) -> Path:
+    """Write `text` atomically as `directory/stem+ext`, or `stem-1+ext`, ... : an existing file with
+    the same content is reused, a different one is never overwritten."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
-    text = trace.to_json()
     for k in range(1000):
-        p = d / (f"{stem}.json" if k == 0 else f"{stem}-{k}.json")
+        p = d / (f"{stem}{ext}" if k == 0 else f"{stem}-{k}{ext}")
         if p.exists():
             if p.read_text(encoding="utf-8") == text:
                 return p
@@ -166,4 +171,4 @@ def save(trace: Trace, directory: str | os.PathLike, stem: str) -> Path:
         finally:
             os.unlink(tmp)
         return p
-    raise TraceError(f"{d}: too many traces named {stem}")
+    raise TraceError(f"{d}: too many files named {stem}{ext}")

@@ -18,6 +18,7 @@ import sim
 from sim import cli, registry
 from sim import strategy as strategies
 from sim import trace as traces
+from sim.trace import format_step
 from scenarios.engine_toys import crash_orphan, lost_update
 
 
@@ -44,9 +45,16 @@ def sim_process(*argv, cwd):
 
 
 def only_file(d: Path) -> Path:
+    """The one violation's trace as found; explore also writes it shrunk, and the shrunk one's report."""
     files = sorted(d.iterdir())
-    assert len(files) == 1, files
-    return files[0]
+    [found] = [f for f in files if "-shrunk" not in f.name]
+    stem = found.name[:-len(".json")]
+    assert sorted(f.name for f in files) == sorted([found.name, f"{stem}-shrunk.html", f"{stem}-shrunk.json"])
+    return found
+
+
+def shrunk_of(found: Path) -> Path:
+    return found.with_name(found.name[:-len(".json")] + "-shrunk.json")
 
 
 @pytest.fixture
@@ -79,9 +87,16 @@ def test_buggy_scenario_exits_1_and_its_trace_replays(tmp_path, capsys):
     assert tr.strategy["name"] == "portfolio" and tr.strategy["seed"] == 7
     assert tr.strategy["member"]["name"] in {"random", "pct", "dpor"}
     assert path.name == f"lost-update-portfolio-seed7-{tr.digest[:8]}.json"
-    assert f"python -m sim replay {path}" in out
     assert "I-COUNTER violated" in out
-    assert "<== I-COUNTER" in out  # the violating step is marked in the step log
+    # shrunk by default: the shrunk trace is what the user is pointed at, its timeline is printed
+    small = traces.load(shrunk_of(path))
+    assert small.verdict.invariant == "I-COUNTER" and small.strategy["from_digest"] == tr.digest[:16]
+    assert small.strategy["from"] == tr.strategy
+    assert f"python -m sim replay {shrunk_of(path)}" in out
+    assert "shrunk: " in out and "1 preemption(s)" in out
+    assert "► I-COUNTER violated" in out  # the violating step is marked in the timeline
+    code, out, _ = run_cli(capsys, "replay", shrunk_of(path))
+    assert code == 1 and "reproduced: I-COUNTER" in out
 
     code, out, _ = run_cli(capsys, "replay", path)
     assert code == 1
@@ -102,7 +117,7 @@ def test_all_matches_when_every_expectation_is_met(own_registry, tmp_path, capsy
     code, out, _ = run_cli(capsys, "explore", "--strategy", "dfs", "--out", tmp_path)
     assert code == 0  # the known bug was found, as expected, so it counts as a match
     assert "all 2 scenario(s) matched" in out
-    assert len(list(tmp_path.iterdir())) == 1
+    assert len(list(tmp_path.iterdir())) == 3  # as found, shrunk, and the shrunk one's report
 
 
 def test_all_reports_each_kind_of_mismatch(own_registry, tmp_path, capsys):
@@ -163,7 +178,7 @@ def test_explore_never_overwrites(tmp_path, capsys):
     assert first.read_text() == "a user's own notes\n"
     second = tmp_path / (first.stem + "-1.json")
     assert second.read_text() == content
-    assert f"python -m sim replay {second}" in out
+    assert f"trace:  {second} (as found)" in out
 
 
 # ---- usage errors: one line, exit 2 -------------------------------------------------------
@@ -245,15 +260,18 @@ def test_replay_on_the_trio_engine(lost_update_trace, capsys):
 def test_long_step_log_is_cut_unless_verbose(own_registry, tmp_path, capsys):
     own_registry(lost_update(points=30))
     code, out, _ = run_cli(capsys, "explore", "--scenario", "lost-update-2x30", "--strategy", "dfs",
-                           "--out", tmp_path)
+                           "--no-shrink", "--out", tmp_path)
     assert code == 1
-    n = len(traces.load(only_file(tmp_path)).steps)
+    assert "<== I-COUNTER" in out  # the violating step is marked in the step log
+    html, found = sorted(tmp_path.iterdir())   # --no-shrink: the trace and its report
+    assert html.name == found.name.replace(".json", ".html")
+    n = len(traces.load(found).steps)
     assert n == 60  # any interleaving runs both workers' 30 points; the invariant is checked at the end
     step_lines = [ln for ln in out.splitlines() if ln.strip().startswith("#")]
     assert len(step_lines) == cli.STEP_LOG_TAIL and step_lines[-1].strip().startswith(f"#{n} ")
     assert f"{n - cli.STEP_LOG_TAIL} earlier step(s) not shown" in out
 
-    code, out, _ = run_cli(capsys, "replay", "-v", only_file(tmp_path))
+    code, out, _ = run_cli(capsys, "replay", "-v", found)
     assert code == 1
     assert len([ln for ln in out.splitlines() if ln.strip().startswith("#")]) == n
 
@@ -333,7 +351,7 @@ def test_progress_bar_only_on_an_interactive_stderr(ci, tty, enabled, monkeypatc
 def test_step_line_format():
     s = traces.Step(i=3, t=5, kind="run", actor="p1/w", process="p1", label="write [x]",
                     reads=["a", "b"], writes=["x"], notes=["n1", "n2"])
-    assert cli.format_step(s) == "#3 t=5 p1/w write [x] [r: a, b] [w: x]  -- n1; n2"
+    assert format_step(s) == "#3 t=5 p1/w write [x] [r: a, b] [w: x]  -- n1; n2"
     buf = io.StringIO()
     tr = traces.Trace(schema_version=1, sim_version="0", scenario="s", revision="1", params={}, faults={},
                       max_steps=1, strategy={}, engine="fast", tape=[], steps=[s],

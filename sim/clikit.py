@@ -1,0 +1,117 @@
+"""What every command shares: one-line usage errors, consoles, tables, --load, engines, step logs."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from sim import engine as engines
+from sim import registry
+from sim import trace as traces
+from sim.trace import format_step
+
+EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_MISMATCH = 0, 1, 2, 3
+STEP_LOG_TAIL = 40            # a failing trace is for a person: show its end, where the bug is
+LOG_WIDTH = 200               # pipes and CI logs: long lines rather than tables wrapped at 80 columns
+
+
+class UsageError(Exception):
+    """A user error; main prints it as one line and exits 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # argparse would print the usage block too; users get one line, like every other error
+        raise UsageError(message)
+
+
+def console(stream) -> Console:
+    tty = hasattr(stream, "isatty") and stream.isatty()
+    return Console(file=stream, width=None if tty else LOG_WIDTH)
+
+
+def say(out: Console, text: str, style: str | None = None) -> None:
+    # Text, not str: labels like "[r: x]" must not be read as rich markup
+    out.print(Text(text, style=style or ""), soft_wrap=True)
+
+
+def table() -> Table:
+    # rules only under the header: copy-pasteable rows, and narrower than a boxed table
+    return Table(box=box.SIMPLE_HEAD, show_edge=False)
+
+
+def print_table(out: Console, table: Table) -> None:
+    # rich silently drops columns that do not fit; a terminal wrapping long lines loses nothing
+    need = out.measure(table, options=out.options.update_width(10_000)).minimum
+    out.print(table, width=max(out.width, need))
+
+
+def load_modules(names: list[str]) -> None:
+    if not names:
+        return
+    registry.all_scenarios()  # built-in scenarios first, so a clashing name is reported for the user's module
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # the `sim` script finds modules in the cwd, like `python -m sim`
+    for name in names:
+        try:
+            registry.load_module(name)
+        except Exception as e:  # whatever a user module raises is the user's problem, told in one line
+            raise UsageError(f"--load {name}: {type(e).__name__}: {e}") from None
+
+
+def check_engine(name: str) -> None:
+    try:
+        engines.make(name)
+    except ImportError as e:
+        raise UsageError(f"engine {name!r} is not available: {e}") from None
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def print_step_log(out: Console, trace: traces.Trace, limit: int | None = STEP_LOG_TAIL) -> None:
+    steps = trace.steps
+    shown = steps if limit is None or len(steps) <= limit else steps[-limit:]
+    if len(shown) < len(steps):
+        say(out, f"  ... {len(steps) - len(shown)} earlier step(s) not shown "
+                  f"(`python -m sim replay -v` prints all {len(steps)})", "dim")
+    v = trace.verdict
+    for s in shown:
+        hit = v.status == "violation" and s.i == v.step
+        say(out, "  " + format_step(s, f"  <== {v.invariant}" if hit else ""), "bold" if hit else None)
+
+
+def positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {v}")
+    return v
+
+
+def positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}") from None
+    if not v > 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return v
+
+
+def add_load(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--load", action="append", default=[], metavar="MODULE",
+                   help="import MODULE and register its SCENARIOS list (repeatable)")
+
+
+def load_trace(path: str) -> traces.Trace:
+    try:
+        return traces.load(path)
+    except traces.TraceError as e:
+        raise UsageError(str(e)) from None
