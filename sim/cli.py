@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="report a step that touches sim-managed state outside its declared footprint")
     ex.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                     help=f"where failing traces and their reports are written (default: {DEFAULT_OUT})")
+    ex.add_argument("--stats", action="store_true",
+                    help="also count distinct terminal states and scheduling points covered (a little slower); "
+                         "printed as a table and put in the HTML reports")
     ex.add_argument("--no-shrink", action="store_true",
                     help="save and print a violation as found (default: also shrink it, save the shrunk trace "
                          "and its HTML report, and print its timeline)")
@@ -182,7 +185,7 @@ def _explore_one(scenario, args):
         with _progress(scenario.name, total) as progress:
             res = sim.explore(scenario, strategy, engine=args.engine, budget=args.budget,
                               time_limit=args.time, progress=progress, check_footprints=args.check_footprints,
-                              stop_on_violation=not args.keep_going)
+                              stop_on_violation=not args.keep_going, stats=args.stats)
     except (ModelNondeterminism, SimUsageError) as e:  # the model misuses sim: the user's to fix
         raise UsageError(f"scenario {scenario.name}: {e}") from None
     return strategy, res
@@ -196,12 +199,14 @@ def _report_violation(out: Console, scenario, strategy, res, args):
     say(out, f"{scenario.name}: {v.invariant} violated at step {v.step}: {v.message}", "bold red")
     say(out, f"  found at execution {res.found_at} ({args.strategy}, seed {args.seed}, engine {args.engine}); "
              f"{len(trace.steps)} steps")
+    stats = res.stats_text() if args.stats else None
     if not args.no_shrink:
-        counterexamples.shrink_found(out, scenario, trace, path, args.engine, counterexamples.DEFAULT_CANDIDATES)
+        counterexamples.shrink_found(out, scenario, trace, path, args.engine, counterexamples.DEFAULT_CANDIDATES,
+                                     stats)
         say(out, "")
         return path
     print_step_log(out, trace)
-    html = counterexamples.save_report(trace, path.parent, path.name[:-len(".json")])
+    html = counterexamples.save_report(trace, path.parent, path.name[:-len(".json")], stats)
     say(out, f"  trace:  {path}")
     say(out, f"  report: {html}")
     say(out, f"  replay: python -m sim replay {shlex.quote(str(path))}", "bold")
@@ -254,6 +259,22 @@ def _summary(rows, with_match: bool) -> Table:
     return t
 
 
+STATS_COLUMNS = ("schedules", "distinct terminal states", "decisions/s", "faults injected",
+                 "scheduling points covered")
+
+
+def _stats_table(rows) -> Table:
+    t = table()
+    t.title = "exploration statistics"
+    t.add_column("scenario", no_wrap=True)
+    for col in STATS_COLUMNS:
+        t.add_column(col, justify="right")
+    for scenario, res in rows:
+        st = res.stats()
+        t.add_row(scenario.name, *("n/a" if st[c] is None else f"{st[c]:,}" for c in STATS_COLUMNS))
+    return t
+
+
 def cmd_explore(args, _rest) -> int:
     if args.preemptions is not None and (args.strategy != "dfs" or args.preemptions < 0):
         raise UsageError("--preemptions takes a number >= 0 and goes with --strategy dfs")
@@ -270,6 +291,8 @@ def cmd_explore(args, _rest) -> int:
         rows.append((scenario, res))
     all_mode = len(scenarios) > 1 or args.scenario == "all"
     print_table(out, _summary(rows, with_match=all_mode))
+    if args.stats:
+        print_table(out, _stats_table(rows))
     if not all_mode:
         return EXIT_OK if rows[0][1].violation is None else EXIT_VIOLATION
     bad = [_mismatch(s, r) for s, r in rows if not _matches(s, r)]

@@ -36,8 +36,8 @@ def describe_shrink(r: Shrunk) -> list[str]:
     return lines
 
 
-def save_report(trace: traces.Trace, directory, stem: str) -> Path:
-    return traces.save_text(report.html(trace), directory, stem, ".html")
+def save_report(trace: traces.Trace, directory, stem: str, stats: str | None = None) -> Path:
+    return traces.save_text(report.html(trace, stats=stats), directory, stem, ".html")
 
 
 def print_timeline(out, trace: traces.Trace) -> None:
@@ -46,7 +46,8 @@ def print_timeline(out, trace: traces.Trace) -> None:
         say(out, "  " + line)
 
 
-def shrink_found(out, scenario, original: traces.Trace, path: Path, engine: str, candidates: int) -> Path:
+def shrink_found(out, scenario, original: traces.Trace, path: Path, engine: str, candidates: int,
+                 stats: str | None = None) -> Path:
     """explore's default: shrink a violation, save the shrunk trace and its HTML report beside the
     original, and print the shrunk timeline."""
     r = shrink(scenario, [v for _, _, v in original.tape], original.verdict.invariant,
@@ -54,7 +55,7 @@ def shrink_found(out, scenario, original: traces.Trace, path: Path, engine: str,
     small = shrunk_trace(scenario, original, r, engine)
     stem = path.name[:-len(".json")] + "-shrunk"
     small_path = traces.save(small, path.parent, stem)
-    html = save_report(small, path.parent, small_path.name[:-len(".json")])
+    html = save_report(small, path.parent, small_path.name[:-len(".json")], stats)
     for line in describe_shrink(r):
         say(out, "  " + line)
     print_timeline(out, small)

@@ -9,6 +9,7 @@ from sim import engine as engines
 from sim import registry
 from sim.kernel import Violation
 from sim.scenario import Scenario
+from sim.stats import Observed
 from sim.strategy import Replay, Strategy
 from sim.tape import Divergence
 from sim.trace import SCHEMA_VERSION, Trace, TraceError, format_step, steps_of, verdict_of
@@ -48,6 +49,23 @@ class Exploration:
     violations: dict = field(default_factory=dict)  # invariant -> Found: the first of each (keep-going)
     check_footprints: bool = False
     notes: list[str] = field(default_factory=list)
+    points: int | None = None           # with stats: distinct scheduling points actors stepped from
+    terminal_states: int | None = None  # with stats: distinct final store contents (None: no sim.Store)
+
+    def stats(self) -> dict:
+        """Exploration statistics, in the order a reader wants them."""
+        rate = self.decisions / self.elapsed if self.elapsed > 0 else None
+        return {"schedules": self.executions, "distinct terminal states": self.terminal_states,
+                "steps": self.steps, "decisions": self.decisions,
+                "decisions/s": None if rate is None else round(rate),
+                "faults injected": self.crashes + self.redeliveries, "crashes": self.crashes,
+                "redeliveries": self.redeliveries, "scheduling points covered": self.points,
+                "coverage": self.bounds()}
+
+    def stats_text(self) -> str:
+        def cell(v):
+            return "n/a" if v is None else f"{v:,}" if isinstance(v, int) else str(v)
+        return "\n".join(f"{k}: {cell(v)}" for k, v in self.stats().items())
 
     @property
     def ok(self) -> bool:
@@ -70,7 +88,7 @@ class Exploration:
 
 def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", budget: int | None = None,
             time_limit: float | None = None, progress=None, check_footprints: bool = False,
-            stop_on_violation: bool = True) -> Exploration:
+            stop_on_violation: bool = True, stats: bool = False) -> Exploration:
     """Run executions until a violation, the budget, the time limit, or an exhausted strategy.
 
     With `stop_on_violation=False` it goes on past violations and keeps the first
@@ -81,6 +99,8 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
     `time_limit` only bounds how much is explored: what is found replays exactly.
     `check_footprints`: a step touching a sim-managed key (sim.store) outside its
     declared footprint is a "footprint" violation (DPOR is only as sound as those).
+    `stats`: also count distinct terminal states and scheduling points (sim.stats; a
+    fingerprint per execution costs a little speed).
     """
     eng = engines.make(engine)
     if budget is None and time_limit is None and not strategy.exhaustive:
@@ -88,6 +108,8 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
     if budget is not None and budget < 1:
         raise ValueError(f"budget must be >= 1, got {budget}")
     res = Exploration(scenario, strategy.describe(), engine, check_footprints=check_footprints)
+    observed = Observed(strategy) if stats else None
+    driver = observed or strategy
 
     def loop():
         t0 = time.perf_counter()
@@ -95,15 +117,15 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
         execute = eng.execute
         # most strategies don't override end_execution: skip a call per execution. (Looked up anew
         # each time otherwise: a wrapper may rebind it between executions.)
-        ends = getattr(strategy.end_execution, "__func__", None) is not Strategy.end_execution
+        ends = getattr(driver.end_execution, "__func__", None) is not Strategy.end_execution
         n = steps = decisions = crashes = redeliveries = pruned = 0
         while budget is None or n < budget:
-            if not strategy.next_execution():
+            if not driver.next_execution():
                 res.complete = True
                 break
-            k = execute(scenario, strategy, False, check_footprints)
+            k = execute(scenario, driver, False, check_footprints)
             if ends:
-                strategy.end_execution(k)
+                driver.end_execution(k)
             n += 1
             steps += k.step
             decisions += len(k.tape)
@@ -129,6 +151,8 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
 
     eng.host(loop)
     res.truncated = bool(getattr(strategy, "truncated", False))
+    if observed is not None:
+        res.points, res.terminal_states = observed.distinct_points(), observed.distinct_states()
     res.strategy = strategy.describe()  # at the end: the bound reached, the portfolio member that found it
     return res
 

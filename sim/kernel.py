@@ -170,7 +170,9 @@ class Kernel:
             self.tape_ns = []
             self.log = []
         self.check_footprints = check_footprints
-        self.stores: set[str] = set()        # names of sim-managed stores (their keys are (name, k))
+        self.stores: dict = {}               # sim-managed stores by name (their keys are (name, k))
+        # (actor, label) of every actor step go into the strategy's `points` set, if it has one
+        self.points = getattr(strategy, "points", None)
         if getattr(strategy, "tracks", False):
             self.observe = strategy.before_step
             self.observe_after = strategy.after_step
@@ -286,6 +288,7 @@ class Kernel:
         observe = self.observe
         observe_after = self.observe_after
         touched = self.touched
+        points = self.points
         declared = None  # (actor, reads, writes, label) of the last actor step, when footprints are checked
         per_step = bool(always or eventually)
         step = 0
@@ -412,6 +415,8 @@ class Kernel:
             # -- the step
             if i < n_run:
                 self.current = o
+                if points is not None:
+                    points.add((o.name, o.label))
                 if o.guard is not None:
                     o.timed_out = not o.guard()
                     o.guard = None

@@ -22,7 +22,7 @@ class Store:
         """Create it in a scenario's setup (state belongs to one execution)."""
         self.name = name
         self._data = dict(initial or {})
-        runtime._k().stores.add(name)
+        runtime._k().stores[name] = self
 
     def key(self, k) -> tuple:
         return (self.name, k)

@@ -44,3 +44,33 @@ class Strategy:
         """True once an exhaustive strategy has covered its whole space."""
         return False
 
+
+
+class Wrapper(Strategy):
+    """A strategy that answers as `inner` does and only watches: what it does not override is the
+    inner strategy's (next_execution, choose, end_execution, describe, complete, truncated)."""
+
+    def __init__(self, inner: Strategy):
+        self.inner = inner
+        self.name = inner.name
+        self.exhaustive = inner.exhaustive
+
+    def next_execution(self) -> bool:
+        return self.inner.next_execution()
+
+    def choose(self, kind, n, label):
+        return self.inner.choose(kind, n, label)
+
+    def end_execution(self, kernel) -> None:
+        self.inner.end_execution(kernel)
+
+    def describe(self) -> dict:
+        return self.inner.describe()
+
+    @property
+    def complete(self) -> bool:
+        return self.inner.complete
+
+    @property
+    def truncated(self) -> bool:
+        return bool(getattr(self.inner, "truncated", False))

@@ -1,15 +1,13 @@
 """A wrapper that counts what a strategy was asked, without changing its answers."""
 from __future__ import annotations
 
-from sim.strategy.base import Strategy
+from sim.strategy.base import Wrapper
 from sim.tape import STEP
 
 
-class Metrics(Strategy):
-    def __init__(self, inner: Strategy):
-        self.inner = inner
-        self.name = inner.name
-        self.exhaustive = inner.exhaustive
+class Metrics(Wrapper):
+    def __init__(self, inner):
+        super().__init__(inner)
         self.executions = 0
         self.decisions = 0
         self.by_kind: dict[str, int] = {}
@@ -32,16 +30,6 @@ class Metrics(Strategy):
             if label.n_run < n:
                 self.faults_offered += 1
         return v
-
-    def end_execution(self, kernel) -> None:
-        self.inner.end_execution(kernel)
-
-    def describe(self):
-        return self.inner.describe()
-
-    @property
-    def complete(self) -> bool:
-        return self.inner.complete
 
     def summary(self) -> dict:
         return {"executions": self.executions, "decisions": self.decisions,
