@@ -97,3 +97,12 @@ def test_another_invariant_is_refused():
 def test_shrinking_is_deterministic():
     s, res = _failing("hook-pairs@local:B3")
     assert shrink(s, res.tape).tape == shrink(s, res.tape).tape
+
+
+@pytest.mark.slow
+def test_b3_needs_a_preemption_even_with_its_whole_fault_budget():
+    # the bound-0 search above is fault-free; with 1 crash and 1 redelivery allowed anywhere, no
+    # schedule without a preemption breaks I-H1 either (176,368 schedules, about 5 minutes)
+    s = registry.get("hook-pairs@local:B3")
+    res = sim.explore(s, DFS(preemption_bound=0), budget=1_000_000, stop_on_violation=False)
+    assert res.complete and "I-H1" not in res.violations
