@@ -7,8 +7,9 @@ from pathlib import Path
 
 SIM = Path(__file__).resolve().parents[1] / "sim"
 # wall-clock reads are fine where they only measure (benchmark, budget timers, stress baseline, and the
-# shrinker's elapsed time and optional time limit: its default bound counts candidates)
-CLOCK_OK = {"bench.py", "bare.py", "explore.py", "cli.py", "pytest_plugin.py", "uncontrolled.py", "shrink.py"}
+# shrinker's and the Hypothesis hunt's elapsed time; their bounds count executions)
+CLOCK_OK = {"bench.py", "bare.py", "explore.py", "cli.py", "pytest_plugin.py", "uncontrolled.py", "shrink.py",
+            "hypo.py"}
 
 
 def _problems(path: Path, root: Path = SIM) -> list[str]:
