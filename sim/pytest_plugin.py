@@ -1,9 +1,11 @@
 """pytest plugin: explore scenarios from tests, and replay saved traces as regression tests.
 
-- Options `--sim-seed`, `--sim-budget`, `--sim-strategy`, `--sim-engine`, `--sim-trace-dir`.
+- Options `--sim-seed`, `--sim-budget`, `--sim-strategy`, `--sim-engine`, `--sim-trace-dir`,
+  `--sim-no-shrink`.
 - Fixture `sim_explore(scenario, ...) -> Outcome`; `Outcome.assert_holds()` /
   `assert_violates(name)` fail with the invariant, the step log of the
-  counterexample, the saved trace and the command that replays it.
+  counterexample, the saved trace and the command that replays it, then the
+  counterexample shrunk (sim.shrink) as a timeline, saved beside it.
 - `regressions/*.json` files are collected: each replays its trace and passes
   iff the verdict is the recorded one.
 
@@ -22,6 +24,7 @@ import pytest
 STRATEGIES = ("portfolio", "random", "pct", "dfs", "dpor")  # sim.strategy.NAMES, without importing sim
 ENGINES = ("fast", "trio")              # sim.engine.NAMES
 DEFAULT_TRACE_DIR = os.path.join("reports", "traces")
+SWIMLANE_WIDTH = 160
 UNSET = object()  # sim_explore's budget: take --sim-budget (None there means sim's own default)
 
 
@@ -38,6 +41,8 @@ def pytest_addoption(parser):
     g.addoption("--sim-engine", choices=ENGINES, default=None,
                 help="engine for explorations (default fast) and for regression replays "
                      "(default: the engine the trace was recorded with)")
+    g.addoption("--sim-no-shrink", action="store_true", default=False,
+                help="show a failing exploration's counterexample as found, without shrinking it")
     g.addoption("--sim-trace-dir", default=None, metavar="DIR",
                 help=f"where failing explorations save their traces (default <rootdir>/{DEFAULT_TRACE_DIR})")
 
@@ -77,12 +82,13 @@ class Outcome:
     complete, bounds(), ...) are available directly on the outcome.
     """
 
-    def __init__(self, exploration, scenario, *, seed, trace_dir: Path, rerun: str):
+    def __init__(self, exploration, scenario, *, seed, trace_dir: Path, rerun: str, shrink: bool = True):
         self.exploration = exploration
         self.scenario = scenario
         self.seed = seed
         self._trace_dir = trace_dir
         self._rerun = rerun
+        self._shrink = shrink
         self._trace = None
         self._path = None
 
@@ -151,14 +157,35 @@ class Outcome:
         lines += ["  " + line for line in format_steps(tr)]
         lines.append(f"trace:  {_show(path)}")
         lines.append(f"replay: {replay_command(path)}")
-        if (tr.verdict.invariant, tr.verdict.step) != (e.violation.invariant, e.violation.step):
+        same = (tr.verdict.invariant, tr.verdict.step) == (e.violation.invariant, e.violation.step)
+        if not same:
             lines.append(f"note:   re-running this tape gave {tr.verdict.describe()}: the model depends on "
                          f"something outside the tape (wall clock, unseeded randomness, set order?)")
+        elif self._shrink:
+            lines += self._shrunk(tr, path)
         warning = _replay_warning(tr, self.scenario)
         if warning:
             lines.append(f"note:   {warning}")
         lines.append(f"rerun:  {self._rerun}")
         return "\n".join(lines)
+
+
+    def _shrunk(self, tr, path: Path) -> list[str]:
+        """The counterexample shrunk (sim.shrink), saved beside the trace as found, as a timeline."""
+        from sim import report
+        from sim.counterexamples import describe_shrink, shrunk_trace
+        from sim.shrink import shrink
+        from sim import trace as traces
+        try:
+            r = shrink(self.scenario, [v for _, _, v in tr.tape], tr.verdict.invariant, engine=tr.engine)
+        except ValueError as err:  # the tape stopped failing: a model outside the tape, said above
+            return [f"note:   not shrunk: {err}"]
+        small = shrunk_trace(self.scenario, tr, r, tr.engine)
+        small_path = traces.save(small, path.parent, path.name[:-len(".json")] + "-shrunk")
+        lines = describe_shrink(r)
+        lines += ["  " + line for line in report.swimlane(small, width=SWIMLANE_WIDTH).splitlines()]
+        lines.append(f"shrunk trace: {_show(small_path)} ({replay_command(small_path)})")
+        return lines
 
 
 def _violation(v) -> str:
@@ -236,7 +263,8 @@ def sim_explore(request):
         strat = strategies.make(name, seed=seed, **strategy_opts)
         res = sim.explore(scenario, strat, engine=engine, budget=budget)
         rerun = _rerun_command(request.node.nodeid, name, seed, budget, engine)
-        return Outcome(res, scenario, seed=seed, trace_dir=trace_dir, rerun=rerun)
+        return Outcome(res, scenario, seed=seed, trace_dir=trace_dir, rerun=rerun,
+                       shrink=not config.getoption("sim_no_shrink"))
 
     return run
 

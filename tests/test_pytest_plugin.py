@@ -72,8 +72,27 @@ def test_trace_dir_option_and_nothing_written_into_the_tests(pytester, tmp_path)
     result.assert_outcomes(failed=1)
     [path] = replay_paths(result.stdout.str())
     assert Path(path) == (tmp_path / "out" / Path(path).name).resolve()
-    assert [p.name for p in (tmp_path / "out").iterdir()] == [Path(path).name]
+    found = Path(path).name
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted([found, found[:-5] + "-shrunk.json"])
     assert not (pytester.path / "reports").exists()
+
+
+def test_a_failure_shows_the_counterexample_shrunk_unless_told_not_to(pytester):
+    pytester.makepyfile(test_inner=FAILING_HOLDS)
+    result = run(pytester)
+    out = result.stdout.str()
+    # claim-then-publish needs both workers past the claim check before either publishes: 2 preemptions
+    result.stdout.fnmatch_lines(["shrunk: * -> 8 steps, 0 fault(s), 2 preemption(s), *",
+                                 "  no schedule with at most 1 preemption(s) and 0 fault(s) fails I-ONE-CREATED *",
+                                 "shrunk trace: reports/traces/claim-publish-random-seed1-*-shrunk.json (python -m sim "
+                                 "replay reports/traces/claim-publish-random-seed1-*-shrunk.json)"])
+    assert "► I-ONE-CREATED violated" in out                      # the shrunk timeline
+    small = re.search(r"^shrunk trace: (\S+) ", out, re.M).group(1)
+    tr = traces.load(pytester.path / small)
+    assert tr.verdict.invariant == "I-ONE-CREATED" and sim.replay(tr).same_verdict
+    result = run(pytester, "--sim-no-shrink")
+    result.assert_outcomes(failed=1)
+    assert "shrunk:" not in result.stdout.str() and "shrunk trace:" not in result.stdout.str()
 
 
 def test_assert_violates_without_violation_says_how_much_was_explored(pytester):
