@@ -12,7 +12,7 @@ from sim import registry, report
 from sim import trace as traces
 from sim import engine as engines
 from sim.clikit import (EXIT_MISMATCH, EXIT_OK, EXIT_VIOLATION, UsageError, add_load, check_engine, console,
-                        load_modules, load_trace, positive_int, say)
+                        load_modules, load_trace, positive_int, print_step_log, say)
 from sim.shrink import Shrunk, shrink
 
 DEFAULT_CANDIDATES = 3_000
@@ -50,8 +50,14 @@ def shrink_found(out, scenario, original: traces.Trace, path: Path, engine: str,
                  stats: str | None = None) -> Path:
     """explore's default: shrink a violation, save the shrunk trace and its HTML report beside the
     original, and print the shrunk timeline."""
-    r = shrink(scenario, [v for _, _, v in original.tape], original.verdict.invariant,
-               max_candidates=candidates, engine=engine)
+    try:
+        r = shrink(scenario, [v for _, _, v in original.tape], original.verdict.invariant,
+                   max_candidates=candidates, engine=engine)
+    except ValueError as e:  # re-running the tape did not fail the same way: the model reads outside it
+        say(out, f"  not shrunk: {e}", "bold")
+        print_step_log(out, original)
+        say(out, f"  trace:  {path}")
+        return path
     small = shrunk_trace(scenario, original, r, engine)
     stem = path.name[:-len(".json")] + "-shrunk"
     small_path = traces.save(small, path.parent, stem)

@@ -163,3 +163,24 @@ def test_the_shipped_corpus_covers_the_model_bugs():
     assert by_scenario["hook-pairs@local:B3"] == "I-H1"
     assert by_scenario["step-2331@postgres:P2"] == "I-S2"
     assert by_scenario["step-create-crash@postgres:B13"] == "I-ORPHAN"
+
+
+def test_explore_says_so_when_a_model_outside_the_tape_cannot_be_shrunk(monkeypatch, tmp_path, capsys):
+    from sim import Scenario, at_end, point
+    runs = [0]
+
+    def setup(k):
+        runs[0] += 1
+        state = {"first": runs[0] == 1}
+
+        async def w():
+            await point("step")
+        k.process("p1", lambda p: p.spawn("w", w))
+        return state
+
+    flaky = Scenario("flaky", setup, invariants=(at_end("I-FIRST", lambda s: not s["first"]),), expect="I-FIRST")
+    registry.all_scenarios()
+    monkeypatch.setattr(registry, "_registry", {})
+    registry.register(flaky)
+    code, out, err = run_cli(capsys, "explore", "--scenario", "flaky", "--out", tmp_path)
+    assert code == 1 and "not shrunk: the tape does not fail flaky" in out and "Traceback" not in out + err
