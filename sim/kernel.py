@@ -423,9 +423,12 @@ class Kernel:
                     o.deadline = None
                     o.idle = False
                 if rec:
+                    # a reader of the trace must see where the schedule switched away from an actor
+                    # that could go on: that is where a counterexample's race is
+                    notes = [f"preempts {cur.name}"] if i and cur is not None and opts[0] is cur else []
                     self.log.append([step, now, "run", o.name, o.process.name, o.label,
                                      _keys(footprint.declared(self, o.reads)),
-                                     _keys(footprint.declared(self, o.writes)), []])
+                                     _keys(footprint.declared(self, o.writes)), notes])
                 self.running = o
                 if direct:  # fast engine: resume the coroutine here, saving a generator switch per step
                     try:

@@ -106,3 +106,16 @@ def test_b3_needs_a_preemption_even_with_its_whole_fault_budget():
     s = registry.get("hook-pairs@local:B3")
     res = sim.explore(s, DFS(preemption_bound=0), budget=1_000_000, stop_on_violation=False)
     assert res.complete and "I-H1" not in res.violations
+
+
+@pytest.mark.parametrize("name", ["claim-publish", "hook-pairs@local:B3", "step-dup@postgres:P1"])
+def test_the_trace_marks_each_preemption_where_it_happens(name):
+    # what the shrinker counts is what a reader sees: a "preempts X" note on the step that took over
+    s, res = _failing(name)
+    for tape in (res.tape, shrink(s, res.tape).tape):
+        tr = sim.make_trace(s, tape, strategy={"name": "test"})
+        marks = [(st.i, n) for st in tr.steps for n in st.notes if n.startswith("preempts ")]
+        assert len(marks) == measure(s, tape).preemptions
+        for i, note in marks:   # the preempted actor stepped just before, and steps again later
+            before = [st for st in tr.steps if st.i < i and st.kind == "run"][-1]
+            assert note == f"preempts {before.actor}"
