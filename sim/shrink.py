@@ -167,9 +167,17 @@ def shrink(scenario: Scenario, tape, invariant: str | None = None, *, max_candid
             return res.executions >= max_candidates or (
                 time_limit is not None and time.perf_counter() - t0 > time_limit)
 
+        done = set()  # ("p", faults, preemptions): the minimality of that shape is settled
+
         def search(fault_bound: int, preemption_bound: int, budget: int) -> bool:
-            return _bounded_search(scenario, eng, target, fault_bound, preemption_bound, attempt, spent, res,
-                                   budget)
+            known = len(res.proofs)
+            improved = _bounded_search(scenario, eng, target, fault_bound, preemption_bound, attempt, spent, res,
+                                       budget)
+            if improved and best_shape.faults == fault_bound:
+                done.add(("p", fault_bound, best_shape.preemptions))  # found at the lowest bound: minimal
+            elif len(res.proofs) > known:
+                done.add(("p", fault_bound, preemption_bound + 1))    # covered: nothing below the best
+            return improved
 
         # a short bounded search first: when the bug needs few preemptions it finds that schedule
         # for far less than the local passes spend picking a long random one apart
@@ -177,7 +185,6 @@ def shrink(scenario: Scenario, tape, invariant: str | None = None, *, max_candid
         _cut_tail(lambda: best, attempt, spent)
         if best_shape.faults == 0 and best_shape.preemptions > 1:
             search(0, best_shape.preemptions - 1, max(1, max_candidates // 5))
-        done = set()
         while True:
             improved = True
             while improved and not spent():
@@ -196,7 +203,7 @@ def shrink(scenario: Scenario, tape, invariant: str | None = None, *, max_candid
                 if search(f - 1, p, max(1, max_candidates // 4)):
                     continue
             if p and ("p", f, p) not in done and not spent():
-                done.add(("p", f, p))
+                done.add(("p", f, p))   # asked once, settled or not
                 if search(f, p - 1, max(1, max_candidates // 4)):
                     continue
             break

@@ -109,7 +109,7 @@ def test_each_step_is_written_in_its_actors_column_only(trace):
         process, title = lanes[filled[0]]
         assert process == s.process and title.split(" (")[0] == s.actor.split("/", 1)[1]
         label = abbreviate(s.label)
-        assert label.startswith(cells[filled[0]].rstrip("…").removeprefix("↺ "))
+        assert label.startswith(cells[filled[0]].rstrip("…").removeprefix("↺ ").removeprefix("⇥ "))
 
 
 def test_the_violating_step_is_marked_and_the_verdict_closes_the_timeline(trace):
@@ -363,3 +363,11 @@ def test_render_rejects_unknown_formats_and_passes_stats(b3):
     assert "executions: 8" in render(b3, "md", stats="executions: 8")
     assert "executions: 8" in render(b3, "html", stats="executions: 8")
     assert render(b3, "text") == swimlane(b3)
+
+
+def test_each_preemption_is_marked_where_it_happens(trace):
+    preempting = [s.i for s in trace.steps if any(n.startswith("preempts ") for n in s.notes)]
+    assert preempting   # both fixtures' schedules switch away from a running actor at least once
+    marked = [int(_cells(line)[0].lstrip("► ")) for line in swimlane(trace).splitlines()
+              if "⇥ " in line and _cells(line)[0].strip()]
+    assert marked == preempting

@@ -18,7 +18,7 @@ from sim.trace import Step, Trace
 
 # Marks, one glyph each, all of East-Asian width "N" or "A" (one cell in a western terminal):
 # the trace's ids already carry "…", so a terminal that can't show these can't show traces.
-CRASH, RESTART, REDELIVER, TIME, VIOLATION = "✗", "↻", "↺", "⏱", "►"
+CRASH, RESTART, REDELIVER, TIME, VIOLATION, PREEMPT = "✗", "↻", "↺", "⏱", "►", "⇥"
 
 # a ULID (26 Crockford base-32 characters, the first 0-7), optionally after a `prefix_`
 _ULID = re.compile(r"(?<![0-9A-Za-z_])([A-Za-z][A-Za-z0-9]*_)?([0-7][0-9A-HJKMNP-TV-Z]{25})(?![0-9A-Za-z])")
@@ -124,6 +124,8 @@ def event_text(s: Step) -> str:
         return f"{TIME} {label}"
     if s.kind == "redeliver":
         return f"{REDELIVER} {label}"
+    if any(n.startswith("preempts ") for n in s.notes):   # where the schedule chose to switch
+        return f"{PREEMPT} {label}"
     return label
 
 
