@@ -9,16 +9,20 @@ execution actually made, so every kept tape replays exactly.
 
 Simpler means, in this order: fewer injected faults (crashes, redeliveries),
 fewer preemptions (switching away from an actor that could still run), fewer
-other deviations (a non-default pick when the current actor is blocked, a later
-message, a ULID order), fewer choices. Faults come first because a reader
-must trust that each crash in a counterexample is needed; preemptions next
-because they are what makes a schedule hard to follow (CHESS's measure).
+steps, fewer other deviations (a non-default pick when the current actor is
+blocked, a later message, a ULID order), fewer choices. Faults come first
+because a reader must trust that each crash in a counterexample is needed;
+preemptions next because they are what makes a schedule hard to follow (CHESS's
+measure), even when fewer of them take more steps.
 
 Passes, repeated until none improves or the candidate budget is spent: drop
 each fault; cut the tail; delete runs of choices (drops redundant work: a
 deleted choice lets the default schedule run instead); set single choices to 0
 or lower them; move single deviations one choice earlier or later (a preemption
-that must happen somewhere can land where it lets another one go).
+that must happen somewhere can land where it lets another one go). When they
+are stuck, a bounded search (iterative preemption-bounded DFS with a fault bound)
+looks for fewer faults, then fewer preemptions; what it covers without finding
+one is reported in `Shrunk.proofs` as the proof that the counts are minimal.
 """
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ from typing import NamedTuple
 from sim import engine as engines
 from sim.scenario import Scenario
 from sim.strategy.base import Strategy
-from sim.strategy.dfs import DFS, _is_fault
+from sim.strategy.dfs import DFS, is_fault
 from sim.tape import STEP
 
 
@@ -78,7 +82,7 @@ class Guided(Strategy):
             v = 0
         if v and kind is STEP:
             if v >= label.n_run:
-                if _is_fault(label, v):
+                if is_fault(label, v):
                     self.faults += 1
             elif label.options[0] is label.current:
                 self.preemptions += 1
@@ -92,11 +96,6 @@ def shape_of(k, g: Guided) -> Shape:
 def cost(shape: Shape, tape) -> tuple:
     """Smaller is simpler (see the module docstring)."""
     return (shape.faults, shape.preemptions, shape.steps, shape.deviations, shape.choices, tuple(tape))
-
-
-def simplicity(tape) -> tuple:
-    """The tape-only part of the order: (deviations, choices, values)."""
-    return (sum(1 for v in tape if v), len(tape), tuple(tape))
 
 
 def measure(scenario: Scenario, tape, engine: str = "fast") -> Shape:

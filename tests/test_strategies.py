@@ -274,3 +274,16 @@ def test_end_execution_rebound_between_executions_is_called_each_time():
     c = Cycle()
     res = explore(workers(2, 2), c, budget=3 * comb(4, 2))
     assert c.trees == 3 and res.decisions == 3 * explore(workers(2, 2), DFS()).decisions
+
+
+def test_dfs_fault_bound_limits_faults_not_schedules():
+    import dataclasses
+    s = registry.get("crash-orphan")   # the orphan needs a crash
+    none = sim.explore(s, DFS(fault_bound=0), stop_on_violation=False)
+    fault_free = sim.explore(dataclasses.replace(s, faults=Faults()), DFS(), stop_on_violation=False)
+    assert none.complete and not none.violations and none.crashes == 0
+    assert none.executions == fault_free.executions    # fault bound 0 = the same space without the budget
+    one = sim.explore(s, DFS(fault_bound=1))
+    assert one.violation is not None and one.violation.invariant == "I-ORPHAN"
+    with pytest.raises(ValueError, match="fault bound"):
+        DFS(fault_bound=-1)
