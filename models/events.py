@@ -128,6 +128,24 @@ def short(any_id: str) -> str:
     return f"{head}_…{tail[-4:]}" if tail else any_id
 
 
+# ---- entity rules both worlds enforce -------------------------------------------------------
+
+def is_terminal(entity) -> bool:
+    return entity is not None and entity["status"] in TERMINAL_STATUSES
+
+
+def check_open_step(step, corr: str, run: str, current_run):
+    """E4 for step events, on the step entity each world read its own way: missing -> WWE;
+    terminal -> 409; run terminal and the step not running -> 410. Returns the step."""
+    if step is None:
+        raise WorkflowWorldError(f"Step not found: {corr}")
+    if is_terminal(step):
+        raise EntityConflictError(f"step {short(corr)} is already {step['status']}")
+    if is_terminal(current_run) and step["status"] != "running":
+        raise RunExpiredError(f"run {run} is terminal")
+    return step
+
+
 # ---- events ----------------------------------------------------------------------------------
 
 def event(event_id: str, run: str, event_type: str, correlation_id: str | None = None,

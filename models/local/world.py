@@ -30,10 +30,6 @@ def claim_path(token): return f"hooks/tokens/{token}"
 def lock_path(kind, name, what): return f".locks/{kind}/{name}.{what}"
 
 
-def is_terminal_status(entity) -> bool:
-    return entity is not None and entity["status"] in ev.TERMINAL_STATUSES
-
-
 class LocalView:
     """What invariants read of the data directory (without recording accesses): the same questions
     `models.postgres.world.PostgresView` answers about the tables."""
@@ -195,7 +191,7 @@ class LocalWorld:
 
     @staticmethod
     def _refuse_child_on_terminal_run(current) -> None:
-        if is_terminal_status(current):
+        if ev.is_terminal(current):
             raise EntityConflictError("run is terminal: no new child entities")
 
     # ---- 2.2.2 runs -----------------------------------------------------------------------
@@ -207,7 +203,7 @@ class LocalWorld:
         return await self._publish_or_409(run, ev.event(eid, run, ev.RUN_CREATED))
 
     async def _run_started(self, run, req, eid, current):
-        if is_terminal_status(current):
+        if ev.is_terminal(current):
             raise RunExpiredError(f"run {run} is {current['status']}")
         if current["status"] == "running":
             return {"run": current, "events": await self.events_list(run)}   # idempotent: no event
@@ -220,7 +216,7 @@ class LocalWorld:
 
     async def _terminal_run(self, run, req, eid, current):
         t = req["eventType"]
-        if is_terminal_status(current):
+        if ev.is_terminal(current):
             if t == ev.RUN_CANCELLED and current["status"] == "cancelled":
                 return await self._publish_or_409(run, ev.event(eid, run, t))
             raise EntityConflictError(f"run {run} is already {current['status']}")
@@ -252,21 +248,14 @@ class LocalWorld:
         return await self._publish_or_409(run, ev.event(eid, run, ev.STEP_CREATED, corr, req["eventData"]))
 
     async def _read_open_step(self, run, corr, current):
-        step = await self.fs.read(step_path(run, corr))
-        if step is None:
-            raise WorkflowWorldError(f"Step not found: {corr}")
-        if is_terminal_status(step):
-            raise EntityConflictError(f"step {corr} is already {step['status']}")
-        if is_terminal_status(current) and step["status"] != "running":
-            raise RunExpiredError(f"run {run} is terminal")
-        return step
+        return ev.check_open_step(await self.fs.read(step_path(run, corr)), corr, run, current)
 
     async def _step_started(self, run, req, eid, current):
         corr = req["correlationId"]
         await self._read_open_step(run, corr, current)
         fresh = await self.fs.read(step_path(run, corr))     # narrows, does not close, the cross-process window
-        if is_terminal_status(fresh):
-            raise EntityConflictError(f"step {corr} is already {fresh['status']}")
+        if ev.is_terminal(fresh):
+            raise EntityConflictError(f"step {ev.short(corr)} is already {fresh['status']}")
         step = {**fresh, "status": "running", "attempt": fresh["attempt"] + 1}
         await self.fs.put(step_path(run, corr), step)
         out = await self._publish_or_409(run, ev.event(eid, run, ev.STEP_STARTED, corr, {"attempt": step["attempt"]}))

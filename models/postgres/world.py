@@ -32,10 +32,6 @@ from sim import note, now
 _NO_RUN_READ = frozenset({ev.RUN_CREATED, ev.STEP_COMPLETED, ev.STEP_RETRYING})
 
 
-def _terminal(row) -> bool:
-    return row is not None and row["status"] in ev.TERMINAL_STATUSES
-
-
 def hook_row(run: str, req: dict) -> dict:
     d = req["eventData"]
     return {"hookId": req["correlationId"], "runId": run, "token": d["token"], "metadata": d.get("metadata"),
@@ -153,7 +149,7 @@ class PostgresWorld:
 
     @staticmethod
     def _refuse_child_on_terminal_run(current) -> None:
-        if _terminal(current):
+        if ev.is_terminal(current):
             raise EntityConflictError("run is terminal: no new child entities")
 
     # ---- runs ---------------------------------------------------------------------------------
@@ -167,7 +163,7 @@ class PostgresWorld:
         return await self.insert_event(run, ev.RUN_CREATED)                          # 2
 
     async def _run_started(self, run, req, current):
-        if _terminal(current):
+        if ev.is_terminal(current):
             raise RunExpiredError(f"run {run} is {current['status']}")
         if current["status"] != "running":
             await self.db.update("runs", run, lambda r: {"status": "running", "startedAt": now()})   # 4 unguarded
@@ -177,7 +173,7 @@ class PostgresWorld:
 
     async def _terminal_run(self, run, req, current):
         t = req["eventType"]
-        if _terminal(current):
+        if ev.is_terminal(current):
             if t == ev.RUN_CANCELLED and current["status"] == "cancelled":
                 return await self.insert_event(run, t, data=req.get("eventData"))
             raise EntityConflictError(f"run {run} is already {current['status']}")
@@ -215,15 +211,7 @@ class PostgresWorld:
         return {**out, "step": row}
 
     async def _read_open_step(self, run, corr, current):
-        """E4 for step events: missing -> WWE; terminal -> 409; run terminal and step not running -> 410."""
-        step = await self.db.select("steps", corr)
-        if step is None:
-            raise WorkflowWorldError(f"Step not found: {corr}")
-        if _terminal(step):
-            raise EntityConflictError(f"step {ev.short(corr)} is already {step['status']}")
-        if _terminal(current) and step["status"] != "running":
-            raise RunExpiredError(f"run {run} is terminal")
-        return step
+        return ev.check_open_step(await self.db.select("steps", corr), corr, run, current)
 
     async def _no_row_matched(self, corr):
         again = await self.db.select("steps", corr)
@@ -314,7 +302,7 @@ class PostgresWorld:
             return await self.insert_event(run, ev.HOOK_RECEIVED, hook, req.get("eventData"))     # 2
         async with self.db.transaction() as tx:
             locked = await self.db.select("runs", run, tx=tx, for_update=True)
-            if _terminal(locked):
+            if ev.is_terminal(locked):
                 raise RunExpiredError(f"run {run} is {locked['status']}")
             out = await self.insert_event(run, ev.HOOK_RECEIVED, hook, req.get("eventData"), tx=tx)
         return out
