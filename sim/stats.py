@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from sim.strategy.base import Wrapper
+from sim.strategy import Wrapper
 
 _INCARNATION = re.compile(r"#\d+/")
 _ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")

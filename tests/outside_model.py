@@ -93,32 +93,13 @@ class Run:
     now: int
 
 
-class Record(sim.Strategy):
+class Record(sim.Wrapper):
     """Answers exactly as the wrapped strategy does and keeps what every execution did."""
 
     def __init__(self, inner: sim.Strategy):
-        self.inner = inner
-        self.name = inner.name
-        self.exhaustive = inner.exhaustive
+        super().__init__(inner)
         self.runs: list[Run] = []
-
-    def next_execution(self) -> bool:
-        return self.inner.next_execution()
-
-    def choose(self, kind, n, label):
-        return self.inner.choose(kind, n, label)
 
     def end_execution(self, kernel) -> None:
         self.runs.append(Run(list(kernel.tape), kernel.state, kernel.violation, kernel.crashes, kernel.now))
         self.inner.end_execution(kernel)
-
-    def describe(self) -> dict:
-        return self.inner.describe()
-
-    @property
-    def complete(self) -> bool:
-        return self.inner.complete
-
-    @property
-    def truncated(self) -> bool:
-        return bool(getattr(self.inner, "truncated", False))

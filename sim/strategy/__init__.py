@@ -1,5 +1,5 @@
 """Strategies: oracles that answer the tape's choices."""
-from sim.strategy.base import Strategy
+from sim.strategy.base import Strategy, Wrapper
 from sim.strategy.dfs import DFS, ModelNondeterminism
 from sim.strategy.dpor import DPOR
 from sim.strategy.metrics import Metrics
@@ -26,4 +26,4 @@ def make(name: str, seed: int = 0, **opts) -> Strategy:
     raise ValueError(f"unknown strategy {name!r} (choose from {', '.join(NAMES)})")
 
 
-__all__ = ["Strategy", "Portfolio", "DFS", "DPOR", "PCT", "RandomWalk", "Replay", "Metrics", "ModelNondeterminism", "make", "NAMES"]
+__all__ = ["Strategy", "Wrapper", "Portfolio", "DFS", "DPOR", "PCT", "RandomWalk", "Replay", "Metrics", "ModelNondeterminism", "make", "NAMES"]
