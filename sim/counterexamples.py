@@ -13,20 +13,26 @@ from sim import trace as traces
 from sim import engine as engines
 from sim.clikit import (EXIT_MISMATCH, EXIT_OK, EXIT_VIOLATION, UsageError, add_load, check_engine, console,
                         load_modules, load_trace, positive_int, print_step_log, say)
+from sim.report.text import DEFAULT_WIDTH as SWIMLANE_MAX
 from sim.shrink import Shrunk, shrink
 
 DEFAULT_CANDIDATES = 3_000
 REGRESSIONS = Path("scenarios") / "regressions"
-SWIMLANE_WIDTH = 160
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-def shrunk_trace(scenario, original: traces.Trace, r: Shrunk, engine: str) -> traces.Trace:
-    """The shrunk tape as a sealed trace that says what it was shrunk from."""
+def shrink_and_save(scenario, original: traces.Trace, directory, stem: str, engine: str,
+                    candidates: int = DEFAULT_CANDIDATES):
+    """Shrink a saved violation; save the result as `directory/stem-shrunk.json`, a sealed trace that
+    says what it was shrunk from. (Shrunk, shrunk trace, its path); ValueError when the tape does
+    not fail as recorded (a model reading outside the tape)."""
+    r = shrink(scenario, [v for _, _, v in original.tape], original.verdict.invariant,
+               max_candidates=candidates, engine=engine)
     strategy = {"name": "shrink", "candidates": r.executions, "from": original.strategy,
                 "from_digest": original.digest[:16]}
-    return sim.make_trace(scenario, r.tape, strategy=strategy, engine=engine, execution=original.execution,
-                          check_footprints=original.check_footprints)
+    small = sim.make_trace(scenario, r.tape, strategy=strategy, engine=engine, execution=original.execution,
+                           check_footprints=original.check_footprints)
+    return r, small, traces.save(small, directory, stem + "-shrunk")
 
 
 def describe_shrink(r: Shrunk) -> list[str]:
@@ -41,7 +47,7 @@ def save_report(trace: traces.Trace, directory, stem: str, stats: str | None = N
 
 
 def print_timeline(out, trace: traces.Trace) -> None:
-    width = min(out.width, SWIMLANE_WIDTH)
+    width = min(out.width, SWIMLANE_MAX)   # a narrow terminal gets narrower lanes
     for line in report.swimlane(trace, width=width).splitlines():
         say(out, "  " + line)
 
@@ -51,16 +57,12 @@ def shrink_found(out, scenario, original: traces.Trace, path: Path, engine: str,
     """explore's default: shrink a violation, save the shrunk trace and its HTML report beside the
     original, and print the shrunk timeline."""
     try:
-        r = shrink(scenario, [v for _, _, v in original.tape], original.verdict.invariant,
-                   max_candidates=candidates, engine=engine)
+        r, small, small_path = shrink_and_save(scenario, original, path.parent, path.stem, engine, candidates)
     except ValueError as e:  # re-running the tape did not fail the same way: the model reads outside it
         say(out, f"  not shrunk: {e}", "bold")
         print_step_log(out, original)
         say(out, f"  trace:  {path}")
         return path
-    small = shrunk_trace(scenario, original, r, engine)
-    stem = path.name[:-len(".json")] + "-shrunk"
-    small_path = traces.save(small, path.parent, stem)
     html = save_report(small, path.parent, small_path.name[:-len(".json")], stats)
     for line in describe_shrink(r):
         say(out, "  " + line)
@@ -100,13 +102,10 @@ def cmd_shrink(args, _rest) -> int:
         return EXIT_MISMATCH
     if trace.verdict.status != "violation":
         raise UsageError(f"{args.trace}: the trace violates nothing ({trace.verdict.describe()}): nothing to shrink")
-    r = shrink(scenario, [v for _, _, v in trace.tape], trace.verdict.invariant,
-               max_candidates=args.max_candidates, engine=engine)
-    small = shrunk_trace(scenario, trace, r, engine)
     src = Path(args.trace)
-    directory = Path(args.out) if args.out else src.parent
     stem = src.name[:-len(".json")] if src.name.endswith(".json") else src.name
-    path = traces.save(small, directory, stem + "-shrunk")
+    r, small, path = shrink_and_save(scenario, trace, Path(args.out) if args.out else src.parent, stem, engine,
+                                     args.max_candidates)
     say(out, f"{scenario.name}: {small.verdict.describe()}", "bold red")
     for line in describe_shrink(r):
         say(out, "  " + line)

@@ -24,7 +24,6 @@ import pytest
 STRATEGIES = ("portfolio", "random", "pct", "dfs", "dpor")  # sim.strategy.NAMES, without importing sim
 ENGINES = ("fast", "trio")              # sim.engine.NAMES
 DEFAULT_TRACE_DIR = os.path.join("reports", "traces")
-SWIMLANE_WIDTH = 160
 UNSET = object()  # sim_explore's budget: take --sim-budget (None there means sim's own default)
 
 
@@ -173,17 +172,13 @@ class Outcome:
     def _shrunk(self, tr, path: Path) -> list[str]:
         """The counterexample shrunk (sim.shrink), saved beside the trace as found, as a timeline."""
         from sim import report
-        from sim.counterexamples import describe_shrink, shrunk_trace
-        from sim.shrink import shrink
-        from sim import trace as traces
+        from sim.counterexamples import describe_shrink, shrink_and_save
         try:
-            r = shrink(self.scenario, [v for _, _, v in tr.tape], tr.verdict.invariant, engine=tr.engine)
+            r, small, small_path = shrink_and_save(self.scenario, tr, path.parent, path.stem, tr.engine)
         except ValueError as err:  # the tape stopped failing: a model outside the tape, said above
             return [f"note:   not shrunk: {err}"]
-        small = shrunk_trace(self.scenario, tr, r, tr.engine)
-        small_path = traces.save(small, path.parent, path.name[:-len(".json")] + "-shrunk")
         lines = describe_shrink(r)
-        lines += ["  " + line for line in report.swimlane(small, width=SWIMLANE_WIDTH).splitlines()]
+        lines += ["  " + line for line in report.swimlane(small).splitlines()]
         lines.append(f"shrunk trace: {_show(small_path)} ({replay_command(small_path)})")
         return lines
 
