@@ -7,6 +7,7 @@ Public API (everything a model or scenario outside this package needs):
     primitives:  Lock, Queue, Store (managed key-value state)
     scenarios:   Scenario, ModelInfo, Faults, always, at_end, eventually
     exploring:   explore, make_trace, replay, strategies (RandomWalk, PCT, DFS, Replay, Metrics, Wrapper)
+                 and the View a strategy sees of an execution
 """
 from sim.explore import Exploration, explore, make_trace, replay
 from sim.kernel import Crashed, Process, Violation
@@ -18,10 +19,11 @@ from sim.scenario import Faults, Invariant, ModelInfo, Scenario, always, at_end,
 from sim.store import Store
 from sim.strategy import DFS, PCT, Metrics, RandomWalk, Replay, Strategy, Wrapper
 from sim.trace import Trace, TraceError
+from sim.view import View
 
 __all__ = [
     "point", "wait", "sleep", "now", "choose", "note", "spawn", "touch", "ulid", "current_process", "current_actor",
     "Lock", "Queue", "Store", "Scenario", "ModelInfo", "Faults", "Invariant", "always", "at_end", "eventually",
     "explore", "make_trace", "replay", "Exploration", "Strategy", "Wrapper", "RandomWalk", "PCT", "DFS", "Replay",
-    "Metrics", "Trace", "TraceError", "Violation", "Process", "Crashed", "SimUsageError", "register",
+    "Metrics", "View", "Trace", "TraceError", "Violation", "Process", "Crashed", "SimUsageError", "register",
 ]

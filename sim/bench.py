@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sim import bare
-from sim.strategy import DFS, PCT, RandomWalk, Strategy
+from sim.strategy import DFS, PCT, RandomWalk, Wrapper
 
 GOAL = 0.5  # the issue's target: fast engine >= half the bare driver's schedules/s
 
@@ -108,18 +108,19 @@ def _scenarios(workers: int):
             claim_then_publish(workers, exclusive=False, managed=False))
 
 
-class _Cycle(Strategy):
+class _Cycle(Wrapper):
     """An exhaustive strategy restarted each time it completes: one `explore` runs a fixed budget of it.
 
     `choose` and `end_execution` are the inner strategy's own bound methods, so
-    the kernel pays no extra call per decision for the wrapper.
+    the kernel pays no extra call per decision for the wrapper. It never claims
+    completeness: it runs the same tree again and again.
     """
     exhaustive = False
+    complete = False
 
     def __init__(self, make):
         self._make = make
         self._fresh()
-        self.name = self.inner.name
 
     def _fresh(self):
         self.inner = self._make()

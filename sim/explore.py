@@ -77,6 +77,9 @@ class Exploration:
         pb = self.strategy.get("preemption_bound")
         if pb is not None:
             what = f"{pb} preemption(s), {what}"
+        fb = self.strategy.get("fault_bound")
+        if fb is not None and fb < f.crashes + f.redeliveries:
+            what = f"at most {fb} fault(s) in all of {what}"
         if self.violation is not None and not self.complete:
             cov = "stopped at the first violation" if len(self.violations) <= 1 else "sampled"
         elif self.complete:
@@ -120,12 +123,11 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
         ends = getattr(driver.end_execution, "__func__", None) is not Strategy.end_execution
         n = steps = decisions = crashes = redeliveries = pruned = 0
         while budget is None or n < budget:
-            if not driver.next_execution():
-                res.complete = True
+            if not driver.next_execution():  # out of work is not a proof: only `complete` claims one
                 break
             k = execute(scenario, driver, False, check_footprints)
             if ends:
-                driver.end_execution(k)
+                driver.end_execution(k.view())
             n += 1
             steps += k.step
             decisions += len(k.tape)
@@ -144,13 +146,13 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
                 progress(n)
             if deadline is not None and (n & 63) == 0 and time.perf_counter() > deadline:
                 break
-        res.complete = res.complete or strategy.complete
+        res.complete = bool(strategy.complete)
         res.executions, res.steps, res.decisions = n, steps, decisions
         res.crashes, res.redeliveries, res.pruned = crashes, redeliveries, pruned
         res.elapsed = time.perf_counter() - t0
 
     eng.host(loop)
-    res.truncated = bool(getattr(strategy, "truncated", False))
+    res.truncated = bool(strategy.truncated)
     if observed is not None:
         res.points, res.terminal_states = observed.distinct_points(), observed.distinct_states()
     res.strategy = strategy.describe()  # at the end: the bound reached, the portfolio member that found it
@@ -165,7 +167,7 @@ def run_tape(scenario: Scenario, strategy: Strategy, engine: str = "fast", check
         if not strategy.next_execution():
             raise RuntimeError("strategy has no execution to run")
         k = eng.execute(scenario, strategy, record=True, check_footprints=check_footprints)
-        strategy.end_execution(k)
+        strategy.end_execution(k.view())
         return k
 
     return eng.host(once)

@@ -31,6 +31,7 @@ from ulid import ULID
 from sim import footprint, runtime
 from sim.tape import STEP, Divergence
 from sim.tape import ULID as ULID_BITS
+from sim.view import View
 
 NEW, DONE = 0, 2
 ULID_EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: ULIDs look real, never depend on the wall clock
@@ -45,7 +46,7 @@ class Actor:
     a slot read is a specialised fast path where a class-default fallback is a dict miss."""
 
     __slots__ = ("id", "name", "process", "coro", "state", "label", "reads", "writes", "guard", "deadline",
-                 "idle", "timed_out", "crashing", "error", "task", "scope", "born")
+                 "idle", "timed_out", "crashing", "error", "task", "scope", "born", "fp")
 
     def __init__(self, aid: int, name: str, process: "Process", coro):
         self.id = aid
@@ -65,6 +66,7 @@ class Actor:
         self.task = None      # trio-task engine only
         self.scope = None     # uncontrolled mode only
         self.born = 0         # the step that spawned it (0: setup): its first step happens after that one
+        self.fp = None        # the footprint of its next step, once computed (reset at every point)
 
     def __repr__(self):
         return f"<Actor {self.name}>"
@@ -157,7 +159,6 @@ class Kernel:
         self.step = 0
         self.current: Actor | None = None     # the actor option 0 keeps running
         self.running: Actor | None = None     # the actor executing right now (also while starting or dying)
-        self.n_run = 0                        # options [0, n_run) of a step choice are actors
         self.violation: Violation | None = None
         self.actors: list[Actor] = []          # parked or new actors, spawn order
         self.pending: list[Actor] = []         # spawned, not yet run to their first point
@@ -172,8 +173,8 @@ class Kernel:
         self.check_footprints = check_footprints
         self.stores: dict = {}               # sim-managed stores by name (their keys are (name, k))
         # (actor, label) of every actor step go into the strategy's `points` set, if it has one
-        self.points = getattr(strategy, "points", None)
-        if getattr(strategy, "tracks", False):
+        self.points = strategy.points
+        if strategy.tracks:
             self.observe = strategy.before_step
             self.observe_after = strategy.after_step
         if self.observe is not None or check_footprints:
@@ -265,6 +266,12 @@ class Kernel:
         With `self.direct`, actors taking a step are resumed here by `coro.send`
         and only starts and kills are yielded (the fast engine's hot path).
         """
+        try:
+            yield from self._steps()
+        finally:
+            self.options.clear()  # an ended execution offers nothing (a strategy's end view must not see stale options)
+
+    def _steps(self):
         scenario = self.scenario
         try:
             self.state = state = scenario.setup(self)
@@ -289,6 +296,7 @@ class Kernel:
         observe_after = self.observe_after
         touched = self.touched
         points = self.points
+        view = View(self)  # what the strategy sees of this execution (see sim.view)
         declared = None  # (actor, reads, writes, label) of the last actor step, when footprints are checked
         per_step = bool(always or eventually)
         step = 0
@@ -318,7 +326,7 @@ class Kernel:
                 # before any return: a strategy's record of the step must be complete even when
                 # the step ended the execution (an uncaught exception is a violation)
                 if observe_after is not None:
-                    observe_after(self)
+                    observe_after(view)
                 if declared is not None and self.violation is None:
                     self._check_footprint(declared)
             if self.violation is not None:
@@ -368,7 +376,7 @@ class Kernel:
                     opts.insert(0, a)
                 else:
                     opts.append(a)
-            n_run = len(opts)
+            n_run = view.n_run = len(opts)
             if next_deadline is not None:
                 opts.append(TIME)
             if faults:
@@ -391,9 +399,8 @@ class Kernel:
                 o = opts[0]
                 i = 0
             else:
-                self.n_run = n_run
                 try:
-                    i = choose(STEP, n, self)
+                    i = choose(STEP, n, view)
                 except Divergence as d:
                     d.step = step + 1  # the step being decided
                     raise
@@ -411,7 +418,7 @@ class Kernel:
                     declared = (o, footprint.declared(self, o.reads), footprint.declared(self, o.writes), o.label) \
                         if i < n_run else None
             if observe is not None:
-                observe(self, o, len(tape) - 1 if n > 1 else -1)
+                observe(view, i, len(tape) - 1 if n > 1 else -1)
             # -- the step
             if i < n_run:
                 self.current = o
@@ -516,8 +523,10 @@ class Kernel:
             return False
         self.step += 1
         if self.observe is not None:
-            self.options.clear()
-            self.observe(self, TIME, -1)
+            # a forced step at quiescence, not a transition that was pending while others ran
+            v = View(self)
+            v.options = [TIME]
+            self.observe(v, 0, -1)
         if self.record:
             self.log.append([self.step, self.now, "time", "", "", f"clock {self.now} -> {max(nxt, self.now)}", [], [], []])
         self.now = max(nxt, self.now)
@@ -541,6 +550,10 @@ class Kernel:
                 prefix = "never held at quiescence: " if inv.when == "eventually" else ""
                 self.violation = Violation(inv.name, self.step, prefix + _message(r))
                 return
+
+    def view(self) -> View:
+        """A view of this execution for the strategy's `end_execution` (see sim.view)."""
+        return View(self)
 
     def leftovers(self) -> list[Actor]:
         """Actors still alive when the execution ended (to be killed by the engine)."""

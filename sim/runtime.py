@@ -40,6 +40,7 @@ def point(label: str, reads: Iterable[Hashable] = (), writes: Iterable[Hashable]
     a.label = label
     a.reads = reads
     a.writes = writes
+    a.fp = None
     if k.direct:  # the fast engine: one frame, one bare yield (the hottest path a model has)
         yield
     else:
@@ -62,6 +63,7 @@ def wait(label: str, ready: Callable[[], bool], *, timeout: int | None = None,
     a.label = label
     a.reads = reads
     a.writes = writes
+    a.fp = None
     a.guard = ready
     a.deadline = None if timeout is None else k.now + timeout
     a.idle = idle

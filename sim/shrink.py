@@ -33,7 +33,7 @@ from typing import NamedTuple
 from sim import engine as engines
 from sim.scenario import Scenario
 from sim.strategy.base import Strategy
-from sim.strategy.dfs import DFS, is_fault
+from sim.strategy.dfs import DFS
 from sim.tape import STEP
 
 
@@ -81,10 +81,9 @@ class Guided(Strategy):
         if v >= n:
             v = 0
         if v and kind is STEP:
-            if v >= label.n_run:
-                if is_fault(label, v):
-                    self.faults += 1
-            elif label.options[0] is label.current:
+            if label.is_fault(v):
+                self.faults += 1
+            elif label.is_preemption(v):
                 self.preemptions += 1
         return v
 
@@ -262,7 +261,7 @@ def _bounded_search(scenario, eng, target, fault_bound, preemption_bound, attemp
             break
         bound = dfs.preemption_bound  # end_execution moves it on when this was the round's last
         k = eng.execute(scenario, dfs, False, False)
-        dfs.end_execution(k)
+        dfs.end_execution(k.view())
         n += 1
         if found is not None:
             look -= 1

@@ -23,9 +23,10 @@ _NUMBER = re.compile(r"\d+")
 
 
 class Observed(Wrapper):
+    points = None  # overridden: the kernel fills this wrapper's own set (see __init__)
+
     def __init__(self, inner):
         super().__init__(inner)
-        self.tracks = inner.tracks
         # the inner strategy's own methods: the kernel calls them directly
         self.choose = inner.choose
         self.next_execution = inner.next_execution
@@ -35,9 +36,9 @@ class Observed(Wrapper):
         self.states: set = set()
         self.fingerprinted = 0
 
-    def end_execution(self, kernel) -> None:
-        self.inner.end_execution(kernel)
-        fp = fingerprint(kernel)
+    def end_execution(self, view) -> None:
+        self.inner.end_execution(view)
+        fp = fingerprint(view)
         if fp is not None:
             self.fingerprinted += 1
             self.states.add(fp)
@@ -49,8 +50,8 @@ class Observed(Wrapper):
         return len(self.states) if self.fingerprinted else None
 
 
-def fingerprint(kernel) -> str | None:
-    stores = kernel.stores
+def fingerprint(view) -> str | None:
+    stores = view.stores
     if not stores:
         return None
     raw = repr([(name, _canon(stores[name]._data)) for name in sorted(stores)])

@@ -91,6 +91,7 @@ class Run:
     violation: Any
     crashes: int
     now: int
+    pruned: bool = False
 
 
 class Record(sim.Wrapper):
@@ -100,6 +101,6 @@ class Record(sim.Wrapper):
         super().__init__(inner)
         self.runs: list[Run] = []
 
-    def end_execution(self, kernel) -> None:
-        self.runs.append(Run(list(kernel.tape), kernel.state, kernel.violation, kernel.crashes, kernel.now))
-        self.inner.end_execution(kernel)
+    def end_execution(self, view) -> None:
+        self.runs.append(Run(list(view.tape), view.state, view.violation, view.crashes, view.now, view.pruned))
+        self.inner.end_execution(view)

@@ -91,7 +91,7 @@ def outcomes(scenario: Scenario, strategy) -> tuple[set, set, int]:
         nonlocal runs
         while strategy.next_execution():
             k = eng.execute(scenario, strategy)
-            strategy.end_execution(k)
+            strategy.end_execution(k.view())
             runs += 1
             if k.pruned:
                 continue

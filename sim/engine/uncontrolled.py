@@ -19,6 +19,7 @@ import trio.testing
 
 from sim import runtime
 from sim.kernel import DONE, Kernel, Violation, _message
+from sim.strategy.base import Strategy
 
 
 @dataclass
@@ -33,7 +34,7 @@ class StressKernel(Kernel):
     """Kernel whose points are trio sleeps; faults and choices come from an unrecorded RNG."""
 
     def __init__(self, scenario, rng: random.Random, jitter: float, fault_rate: float):
-        super().__init__(scenario, None)
+        super().__init__(scenario, Strategy())  # no strategy decides here: the base one tracks nothing
         self.rng = rng
         self.jitter = jitter
         self.fault_rate = fault_rate

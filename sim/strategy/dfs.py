@@ -80,18 +80,18 @@ class DFS(Strategy):
             else:
                 vals = range(n)
             if kind is STEP and self.fault_bound is not None and self._faults >= self.fault_bound:
-                vals = [v for v in vals if not is_fault(label, v)]
+                vals = [v for v in vals if not label.is_fault(v)]
             self._n.append(n)
             self._vals.append(vals)
             self._k.append(0)
             v = vals[0]
         if preempting and 0 < v < label.n_run:
             self._used += 1
-        elif self.fault_bound is not None and kind is STEP and is_fault(label, v):
+        elif self.fault_bound is not None and kind is STEP and label.is_fault(v):
             self._faults += 1
         return v
 
-    def end_execution(self, kernel) -> None:
+    def end_execution(self, view) -> None:
         self.executions += 1
         ns, vals, ks = self._n, self._vals, self._k
         del ns[self._pos:], vals[self._pos:], ks[self._pos:]
@@ -115,7 +115,3 @@ class DFS(Strategy):
             d["fault_bound"] = self.fault_bound
         return d
 
-
-def is_fault(kernel, v: int) -> bool:
-    """Option v of a step choice injects a crash or a redelivery (time passing is no fault)."""
-    return v >= kernel.n_run and getattr(kernel.options[v], "kind", "") in ("crash", "redeliver")

@@ -27,8 +27,6 @@ Per execution:
 """
 from __future__ import annotations
 
-from sim.footprint import Dependence, actual, of_option
-from sim.kernel import TIME
 from sim.strategy.base import Prune, Strategy
 from sim.strategy.dfs import ModelNondeterminism
 from sim.tape import STEP
@@ -70,7 +68,7 @@ class DPOR(Strategy):
         self._nodes: list = []
         self._pos = 0
         self._done = False
-        self._dep: Dependence | None = None
+        self._dep = None  # the scenario's dependence relation (sim.footprint.Dependence)
         self._sleep: dict = {}
 
     @property
@@ -90,9 +88,9 @@ class DPOR(Strategy):
         self._globs: list = []     # time passing: dependent with everything
         self._all_writers: list = []  # every step that wrote (invariants reading all keys)
         self._mon_writers: list = []  # steps that wrote a key an invariant reads
-        self._pcache: dict = {}       # actor id -> (its last step, its pending footprint)
         self._clocks = []     # vector clock (tid -> latest trail index before it) of each step
         self._thread = {}     # tid -> clock of its latest step
+        self._checked = {}    # tid -> [reads, writes, thread clock, trail length] at its last race check
         return True
 
     # ---- during an execution ----------------------------------------------------------------
@@ -109,7 +107,7 @@ class DPOR(Strategy):
             return c
         return {}
 
-    def _races(self, kernel) -> None:
+    def _races(self, view) -> None:
         """Source-DPOR's race reversal at this state, for every pending transition t.
 
         A race is an executed step i of another thread, dependent with t, that happens
@@ -120,7 +118,22 @@ class DPOR(Strategy):
         trail, dep = self._trail, self._dep
         if not trail:
             return
-        for fp in self._pending(kernel):
+        # every pending transition, blocked ones and faults included (see View.pending).
+        # A transition checked before, with the same footprint and clock, need not be checked
+        # again unless a step since is dependent with it: an independent step j can neither race
+        # with t nor precede it, and appended at the end of every v it cannot take away an
+        # initial from an earlier step of v, so every reversal done before is still done
+        # (backtrack sets only grow, sleep sets are fixed per node). A dependent step changes
+        # both (t stops being an initial once a new step precedes it): check the whole trail.
+        checked, thread, n = self._checked, self._thread, len(trail)
+        for fp in view.pending():
+            tid = fp.tid
+            seen = checked.get(tid)
+            if seen is not None and seen[0] == fp.reads and seen[1] == fp.writes and seen[2] is thread.get(tid) \
+                    and not fp.glob and not any(dep(trail[j], fp) for j in range(seen[3], n)):
+                seen[3] = n
+                continue
+            checked[tid] = [fp.reads, fp.writes, thread.get(tid), n]
             vc = dict(self._clock_of(fp))
             races = []
             for i in self._candidates(fp):
@@ -134,38 +147,6 @@ class DPOR(Strategy):
                 vc[fi.tid] = i
             for i in races:
                 self._reverse(i, fp, vc)
-
-    def _pending(self, kernel) -> list:
-        """The footprint of each pending transition.
-
-        An actor still at the same point with a static footprint keeps the one computed
-        before. Every check still covers the whole trail: checking only the steps added
-        since is unsound, because a race's reversal can change as the trail grows (the
-        pending transition stops being an initial once a new step precedes it)."""
-        cache, thread = self._pcache, self._thread
-        out = []
-        for a in kernel.actors:
-            clock = thread.get(a.id)
-            last = -1 if clock is None else clock.get(a.id, -1)  # where the actor is in its program
-            c = cache.get(a.id)
-            if c is not None and c[0] == last and not (callable(a.reads) or callable(a.writes)):
-                fp = c[1]
-            else:
-                fp = of_option(kernel, a)
-                cache[a.id] = (last, fp)
-            out.append(fp)
-        # Faults stay pending whenever the scenario allows them, offered now or not: a step that
-        # disables one (the last step of a process, an ack, another fault spending the budget)
-        # races with it, and that race must be seen from the state after that step too
-        # (Flanagan-Godefroid keep every thread's next transition pending, enabled or not).
-        # Their footprints follow the state.
-        if kernel.max_crashes:
-            out += [of_option(kernel, p) for p in kernel.processes if p.alive]
-        if kernel.max_redeliveries:
-            out += [of_option(kernel, m) for q in kernel.queues for m in q.messages if m.deliveries and m.state != "dead"]
-        if TIME in kernel.options:
-            out.append(of_option(kernel, TIME))
-        return out
 
     def _candidates(self, fp) -> list[int]:
         """Trail indices that may be dependent with `fp`, latest first (a superset; dep() decides)."""
@@ -228,16 +209,16 @@ class DPOR(Strategy):
                 return
         node.backtrack.update(node.tids)  # no initial was enabled there (blocked): try everything
 
-    def before_step(self, kernel, option, tape_pos: int) -> None:
+    def before_step(self, view, option: int, tape_pos: int) -> None:
         if self._dep is None:
-            self._dep = Dependence(kernel.scenario)
-        self._races(kernel)
-        self._trail.append(of_option(kernel, option))  # declared; after_step puts what it really touched
+            self._dep = view.dependence
+        self._races(view)
+        self._trail.append(view.footprint(option))  # declared; after_step puts what it really touched
         self._tape_pos.append(tape_pos)
 
-    def after_step(self, kernel) -> None:
+    def after_step(self, view) -> None:
         dep, trail = self._dep, self._trail
-        fp = trail[-1] = actual(kernel, trail[-1])
+        fp = trail[-1] = view.executed(trail[-1])
         j = len(trail) - 1
         vc = dict(self._clock_of(fp))
         for i in self._candidates(fp):
@@ -284,15 +265,15 @@ class DPOR(Strategy):
             self.truncated |= two
             nodes.append(_DataNode(n, two))
             return 0
-        kernel = label
+        view = label
         if self._dep is None:
-            self._dep = Dependence(kernel.scenario)
+            self._dep = view.dependence
         if pos < len(nodes):
             node = nodes[pos]
             if not isinstance(node, _StepNode) or node.n != n:
                 raise ModelNondeterminism(f"choice {pos} changed with the same prefix")
             return self._enter(node, node.chosen)
-        node = _StepNode([of_option(kernel, o) for o in kernel.options], dict(self._sleep))
+        node = _StepNode([view.footprint(i) for i in range(n)], dict(self._sleep))
         for i, t in enumerate(node.tids):
             if t not in node.sleep:
                 break
@@ -306,13 +287,12 @@ class DPOR(Strategy):
 
     # ---- after an execution -------------------------------------------------------------
 
-    def end_execution(self, kernel) -> None:
+    def end_execution(self, view) -> None:
         self.executions += 1
         del self._nodes[self._pos:]
         if self._dep is not None:
-            kernel.options.clear()
-            self._races(kernel)  # what is still pending at the end (blocked actors) races too
-            if kernel.violation is not None:
+            self._races(view)  # what is still pending at the end (blocked actors) races too
+            if view.violation is not None:
                 # cut short: the steps it never ran may race with what it ran, unseen. Explored past a
                 # violation, its path is expanded fully (FG's fallback), as DFS would
                 for node in self._nodes:

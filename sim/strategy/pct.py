@@ -66,7 +66,7 @@ class PCT(Strategy):
             best = max(range(nr), key=lambda i: prio[opts[i].id])
         return best
 
-    def end_execution(self, kernel) -> None:
+    def end_execution(self, view) -> None:
         if self._step > self.length:
             self.length = self._step
 

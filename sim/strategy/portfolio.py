@@ -46,17 +46,17 @@ class Portfolio(Strategy):
     def choose(self, kind, n, label):  # replaced per execution by the member's own bound method
         return self.current.choose(kind, n, label)
 
-    def before_step(self, kernel, option, tape_pos: int) -> None:
+    def before_step(self, view, option: int, tape_pos: int) -> None:
         if self.current.tracks:
-            self.current.before_step(kernel, option, tape_pos)
+            self.current.before_step(view, option, tape_pos)
 
-    def after_step(self, kernel) -> None:
+    def after_step(self, view) -> None:
         if self.current.tracks:
-            self.current.after_step(kernel)
+            self.current.after_step(view)
 
-    def end_execution(self, kernel) -> None:
+    def end_execution(self, view) -> None:
         m = self.current
-        m.end_execution(kernel)
+        m.end_execution(view)
         if m.exhaustive and m.complete:
             self._complete = True
 
@@ -66,7 +66,7 @@ class Portfolio(Strategy):
 
     @property
     def truncated(self) -> bool:
-        return any(getattr(m, "truncated", False) for m in self.members)
+        return any(m.truncated for m in self.members)
 
     def describe(self):
         return {"name": self.name, "seed": self.seed, "member": self.current.describe()}

@@ -40,10 +40,10 @@ class Replay(Strategy):
         self._pos = pos + 1
         return v
 
-    def end_execution(self, kernel) -> None:
+    def end_execution(self, view) -> None:
         if self._pos != len(self.values):
             err = Divergence(self._pos, f"{len(self.values) - self._pos} more choice(s)", "none (the execution ended)")
-            err.step = kernel.step
+            err.step = view.step
             raise err
 
     def describe(self):
