@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 
 from sim import engine as engines
-from sim import registry
+from sim import registry, variants
 from sim.kernel import Violation
 from sim.scenario import Scenario
 from sim.stats import Observed
@@ -74,6 +74,9 @@ class Exploration:
     def bounds(self) -> str:
         f = self.scenario.faults
         what = f"{f.describe()}, {self.scenario.max_steps} steps"
+        params = variants.parameters(self.scenario)
+        if params:  # the workload's size is a bound too
+            what = f"{variants.describe(params)}, {what}"
         pb = self.strategy.get("preemption_bound")
         if pb is not None:
             what = f"{pb} preemption(s), {what}"
@@ -208,6 +211,9 @@ def replay(trace: Trace, engine: str | None = None, scenario: Scenario | None = 
             scenario = registry.get(trace.scenario)
         except registry.UnknownScenario as e:
             raise TraceError(str(e)) from None
+    differs = variants.recorded_mismatch(trace, scenario)
+    if differs:
+        raise TraceError(differs)
     eng = engine or trace.engine
     try:
         k = run_tape(scenario, Replay.from_choices(trace.tape), eng, trace.check_footprints)
