@@ -14,11 +14,7 @@ import re
 import shlex
 import sys
 
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 import sim
 from sim import engine as engines
@@ -31,6 +27,10 @@ from sim.clikit import (EXIT_MISMATCH, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, STEP
 from sim.explore import DEFAULT_BUDGET
 from sim.runtime import SimUsageError
 from sim.strategy import ModelNondeterminism
+
+if TYPE_CHECKING:  # rich is imported where output is made: `--help` does without it
+    from rich.console import Console
+    from rich.table import Table
 
 DEFAULT_OUT = os.path.join("reports", "traces")
 
@@ -158,6 +158,9 @@ def _progress(name: str, total: int | None):
     if not _progress_enabled():
         yield None
         return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=Console(file=sys.stderr), transient=True)
     with bar:
@@ -237,6 +240,7 @@ def _rate(res) -> str:
 
 
 def _summary(rows, with_match: bool) -> Table:
+    from rich.text import Text
     t = table()
     # in a narrow terminal only the coverage text wraps: names must stay whole to be copied
     names = max(len(s.name) for s, _ in rows)
@@ -266,6 +270,7 @@ STATS_COLUMNS = ("schedules", "distinct terminal states", "decisions/s", "faults
 
 
 def _stats_table(rows) -> Table:
+    from rich.text import Text
     t = table()
     t.title = "exploration statistics"
     t.add_column("scenario", no_wrap=True)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 
 from sim import engine as engines
 from sim import registry, variants
@@ -12,14 +11,22 @@ from sim.scenario import Scenario
 from sim.stats import Observed
 from sim.strategy import Replay, Strategy
 from sim.tape import Divergence
-from sim.trace import SCHEMA_VERSION, Trace, TraceError, format_step, steps_of, verdict_of
+from sim.trace import SCHEMA_VERSION, TraceError, format_step, steps_of, verdict_of
 
 DEFAULT_BUDGET = 1000
 
-try:
-    SIM_VERSION = version("sim")
-except PackageNotFoundError:  # running from a source tree
-    SIM_VERSION = "0+unknown"
+_version: list = []
+
+
+def sim_version() -> str:
+    """The installed package's version (importlib.metadata is slow to import: only when a trace is made)."""
+    if not _version:
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            _version.append(version("sim"))
+        except PackageNotFoundError:  # running from a source tree
+            _version.append("0+unknown")
+    return _version[0]
 
 
 @dataclass(frozen=True)
@@ -182,8 +189,9 @@ def make_trace(scenario: Scenario, tape: list[int], *, strategy: dict, engine: s
 
 
 def trace_of(scenario: Scenario, k, *, strategy: dict, engine: str, execution: int | None = None) -> Trace:
+    from sim.tracemodel import Trace  # pydantic: imported once a trace is wanted
     return Trace(
-        schema_version=SCHEMA_VERSION, sim_version=SIM_VERSION, scenario=scenario.name,
+        schema_version=SCHEMA_VERSION, sim_version=sim_version(), scenario=scenario.name,
         revision=scenario.revision, params=dict(scenario.params),
         faults={"crashes": scenario.faults.crashes, "redeliveries": scenario.faults.redeliveries},
         max_steps=scenario.max_steps, strategy=strategy, engine=engine, execution=execution,

@@ -11,7 +11,6 @@ theirs.
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import entry_points
 
 from sim import variants
 from sim.scenario import ModelInfo, Scenario
@@ -60,6 +59,7 @@ def _load_entry_points() -> None:
     if _loaded:
         return
     _loaded = True
+    from importlib.metadata import entry_points  # slow to import; `--help` never gets here
     for ep in sorted(entry_points(group="sim.scenarios"), key=lambda e: e.name):
         load_module(ep.value.split(":")[0])
 
