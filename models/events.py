@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from ulid import ULID
-
-from sim import current_process, now, ulid
+from sim import current_process, now, ulid, ulids
 from sim.kernel import ULID_EPOCH_MS
 
 # ---- event types (section 1.3) --------------------------------------------------------------
@@ -80,7 +78,7 @@ class HookConflictError(Exception):
 # ---- ids (section 1.1) -----------------------------------------------------------------------
 
 def _ulid_of(ms: int, entropy: bytes) -> str:
-    return str(ULID.from_int(((ULID_EPOCH_MS + ms) << 80) | int.from_bytes(entropy[:10], "big")))
+    return ulids.text(((ULID_EPOCH_MS + ms) << 80) | int.from_bytes(entropy[:10], "big"))
 
 
 def run_id(name: str, started_at: int = 0) -> str:
@@ -96,7 +94,7 @@ def correlation_id(prefix: str, run: str, ordinal: int, started_at: int = 0) -> 
 
 def event_id_at(ms: int, seq: int, prefix: str = "evnt_") -> str:
     """The `seq`-th id of the whole system: ids minted at distinct instants order by mint."""
-    return prefix + str(ULID.from_int(((ULID_EPOCH_MS + ms) << 80) | seq))
+    return prefix + ulids.text(((ULID_EPOCH_MS + ms) << 80) | seq)
 
 
 def mint_same_ms_event_id(prefix: str = "evnt_") -> str:
@@ -112,14 +110,14 @@ def mint_same_ms_event_id(prefix: str = "evnt_") -> str:
     if last is not None and last[0] == t:
         value = last[1] + 1
     else:
-        value = int(ULID.from_str(ulid()))
+        value = ulids.value(ulid())
     vol["ulid"] = (t, value)
-    return prefix + str(ULID.from_int(value))
+    return prefix + ulids.text(value)
 
 
 def created_at_of(event_id: str) -> int:
     """The virtual millisecond encoded in an id's ULID (how world-local derives createdAt)."""
-    return ULID.from_str(event_id.split("_", 1)[1]).milliseconds - ULID_EPOCH_MS
+    return (ulids.value(event_id.split("_", 1)[1]) >> 80) - ULID_EPOCH_MS
 
 
 def short(any_id: str) -> str:

@@ -11,12 +11,13 @@ scenario modules' business (`models.local.scenarios`, `models.postgres.scenarios
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
 from models import events as ev
 from models.runtime import Hook, Ledger, Runtime, Step, Workflow, correlation_ids, create, resume_hook
-from sim import Faults, ModelInfo, Queue, Scenario, current_process, wait
+from sim import Faults, ModelInfo, Queue, Scenario, current_process, variants, wait
 
 DELIVERY_TIMEOUT = 1_000   # visibility timeout of a delivery whose process died (virtual ms)
 MAX_DELIVERIES = 4         # stands in for the runtime's cap of 48
@@ -131,6 +132,8 @@ def wl_1665(rev, complete: bool = False):
 
 def wl_pairs(rev, pairs: int = 2):
     """The upstream convergence test: each of `pairs` hooks created twice, by two processes."""
+    if pairs < 1:
+        raise ValueError(f"pairs must be >= 1, got {pairs}")
     run = ev.run_id("pairs")
 
     def setup(sim):
@@ -186,6 +189,8 @@ def wl_step_dup(rev, status: str = "running"):
     """#2039: two deliveries of one run (two wake-ups, two pods) replay to the same suspension with one
     pending step; each creates it, the winner runs it inline, the other queues its step message.
     With `status="pending"` both deliveries are first deliveries and race run_started too."""
+    if status not in ("running", "pending"):
+        raise ValueError(f"status must be running or pending, got {status!r}")
     run, wf, _ = _one_step("step-dup" if status == "running" else "run-start-race")
 
     def setup(sim):
@@ -284,15 +289,27 @@ WORKLOADS = {
 
 def build_scenario(world: str, revision: str, rev, workloads: dict, workload: str, expect: str, bug: str,
                    invariants: tuple, code_revision: str, **params) -> Scenario:
-    """`workload@world:revision`: a workload run against one revision of a world's code."""
+    """`workload@world:revision`: a workload run against one revision of a world's code. With `params`,
+    the variant `workload@world:revision[k=v,...]` (sim.variants: its expectation is unknown, "hold")."""
+    base = _build(world, revision, rev, workloads, workload, expect, bug, invariants, code_revision)
+    return variants.vary(base, params) if params else base
+
+
+def _build(world, revision, rev, workloads, workload, expect, bug, invariants, code_revision, **params) -> Scenario:
     factory, faults, what = workloads[workload]
     setup, defaults = factory(rev, **params)
     model = f"{world}:{revision}"
-    suffix = "".join(f"-{k}{v}" for k, v in sorted(params.items()))
+
+    def rebuild(**other):  # sim.variants names the result and sets its expectation
+        return _build(world, revision, rev, workloads, workload, expect, bug, invariants, code_revision, **other)
+
+    # the workload's own keyword parameters are the scenario's (sim list, --param)
+    sig = inspect.signature(factory)
+    rebuild.__signature__ = sig.replace(parameters=list(sig.parameters.values())[1:])
     return Scenario(
-        name=f"{workload}{suffix}@{model}", setup=setup, invariants=invariants, faults=faults, expect=expect,
+        name=f"{workload}@{model}", setup=setup, invariants=invariants, faults=faults, expect=expect,
         bug=bug, model=model, revision=code_revision, max_steps=5_000,
-        params={**defaults, **params, "workload": workload, "model": model}, description=what)
+        params={**defaults, **params, "workload": workload, "model": model}, description=what, factory=rebuild)
 
 
 def model_infos(world: str, notes: dict, aliases: dict | None = None) -> list:

@@ -47,7 +47,7 @@ def lost_update(points: int = 2, workers: int = 2, locked: bool = False) -> Scen
         name=name, setup=setup,
         invariants=(at_end("I-COUNTER", lambda s: s["x"] == workers or f"x = {s['x']} after {workers} increments"),),
         expect="hold" if locked else "I-COUNTER",
-        params={"points": points, "workers": workers, "locked": locked},
+        params={"points": points, "workers": workers, "locked": locked}, factory=lost_update,
         description="read-modify-write of one counter" + (" under a lock" if locked else ", unprotected"),
     )
 
@@ -122,7 +122,7 @@ def claim_then_publish(workers: int = 2, exclusive: bool = False, managed: bool 
         invariants=(always("I-ONE-CREATED", one_created, reads=(("log", "events"),)),
                     at_end("I-SOME-CREATED", some_created)),
         expect="hold" if exclusive else "I-ONE-CREATED",
-        params={"workers": workers, "exclusive": exclusive},
+        params={"workers": workers, "exclusive": exclusive}, factory=claim_then_publish,
         description="claim, scan, publish; " + ("exclusive-create claim" if exclusive else "racy check-then-set claim"),
     )
 
@@ -167,7 +167,7 @@ def crash_orphan(repaired: bool = False) -> Scenario:
         invariants=(at_end("I-ORPHAN", no_orphan),),
         faults=Faults(crashes=1),
         expect="hold" if repaired else "I-ORPHAN",
-        params={"repaired": repaired},
+        params={"repaired": repaired}, factory=crash_orphan,
         description="side record then event; a crash between them and a trusting retry",
     )
 
@@ -207,7 +207,7 @@ def redelivery_duplicate(dedup: bool = False) -> Scenario:
         invariants=(always("I-ONCE", once, reads=("effects",)),),
         faults=Faults(redeliveries=1),
         expect="hold" if dedup else "I-ONCE",
-        params={"dedup": dedup},
+        params={"dedup": dedup}, factory=redelivery_duplicate,
         description="a message redelivered while its first consumer still runs",
     )
 

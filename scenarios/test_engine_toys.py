@@ -218,7 +218,7 @@ def test_crash_orphan_trace(sim_explore, strategy):
 
 def test_repaired_crash_orphan_holds_exhaustively(sim_explore):
     res = sim_explore(toys.crash_orphan(repaired=True), strategy="dfs", budget=None).assert_holds()
-    assert res.complete and res.bounds() == "exhaustive within 1 crash(es), 0 redelivery(ies), 2000 steps"
+    assert res.complete and res.bounds() == "exhaustive within repaired=true, 1 crash(es), 0 redelivery(ies), 2000 steps"
     # One consumer, one message, one crash allowed. A crash is offered only while the consumer is
     # busy (waiting for work is idle): before each of its 4 steps after receiving (read side record,
     # write side record, append done, ack). After a crash the budget is spent and the retry runs

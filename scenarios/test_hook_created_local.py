@@ -10,7 +10,7 @@ import pytest
 import sim
 from models import events as ev
 from models.local.scenarios import EXPECT, FINDINGS, scenario
-from sim import Faults
+from sim import Faults, registry
 from scenarios._support import counterexample, events_by_type, publishers
 from sim.strategy import DPOR, RandomWalk
 
@@ -136,6 +136,7 @@ def test_l1_holds_exhaustively(workload, params, faults, at_least, record_proper
 @pytest.mark.slow
 def test_l1_holds_exhaustively_on_a_pair_with_a_crash():
     # one hook created by two processes, at most one crash: 229,768 DPOR executions, about 7 minutes
-    s = dataclasses.replace(scenario("hook-pairs", "L1", pairs=1), faults=Faults(crashes=1))
+    s = registry.get("hook-pairs@local:L1[pairs=1,redeliveries=0]")
+    assert s.faults == Faults(crashes=1) and s.params["pairs"] == 1
     res = sim.explore(s, DPOR())
     assert res.violation is None and res.complete

@@ -18,8 +18,16 @@ from sim.runtime import (SimUsageError, choose, current_actor, current_process, 
 from sim.scenario import Faults, Invariant, ModelInfo, Scenario, always, at_end, eventually
 from sim.store import Store
 from sim.strategy import DFS, PCT, Metrics, RandomWalk, Replay, Strategy, Wrapper
-from sim.trace import Trace, TraceError
+from sim.trace import TraceError
 from sim.view import View
+
+
+def __getattr__(name: str):
+    if name == "Trace":  # pydantic, imported on first use
+        from sim.tracemodel import Trace
+        return Trace
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "point", "wait", "sleep", "now", "choose", "note", "spawn", "touch", "ulid", "current_process", "current_actor",

@@ -6,8 +6,8 @@ cut short by a violation); time-to-bug uses the racy `claim-publish`.
 
 Method: every mode is warmed up once, then the repetitions run round-robin
 across modes (so a change in foreign load spreads over all of them), each timed
-with `time.perf_counter` around the real user call (`sim.explore`, including its
-`trio.run`), after a `gc.collect()` and with the collector left on everywhere:
+with `time.perf_counter` around the real user call (`sim.explore`, including what
+it sets up), after a `gc.collect()` and with the collector left on everywhere:
 the bare driver gets no GC advantage the engines don't get. Rates are medians
 over the repetitions.
 """

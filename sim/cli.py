@@ -14,15 +14,12 @@ import re
 import shlex
 import sys
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 import sim
 from sim import engine as engines
 from sim import registry
-from sim import counterexamples
+from sim import clivariants, counterexamples
 from sim import strategy as strategies
 from sim import trace as traces
 from sim.clikit import (EXIT_MISMATCH, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, STEP_LOG_TAIL, Parser, UsageError,
@@ -30,6 +27,10 @@ from sim.clikit import (EXIT_MISMATCH, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, STEP
 from sim.explore import DEFAULT_BUDGET
 from sim.runtime import SimUsageError
 from sim.strategy import ModelNondeterminism
+
+if TYPE_CHECKING:  # rich is imported where output is made: `--help` does without it
+    from rich.console import Console
+    from rich.table import Table
 
 DEFAULT_OUT = os.path.join("reports", "traces")
 
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--no-shrink", action="store_true",
                     help="save and print a violation as found (default: also shrink it, save the shrunk trace "
                          "and its HTML report, and print its timeline)")
+    clivariants.add_options(ex)
     add_load(ex)
     ex.set_defaults(func=cmd_explore)
 
@@ -156,10 +158,13 @@ def _progress(name: str, total: int | None):
     if not _progress_enabled():
         yield None
         return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=Console(file=sys.stderr), transient=True)
     with bar:
-        task = bar.add_task(f"exploring {name}", total=total)
+        task = bar.add_task(escape(f"exploring {name}"), total=total)
         yield lambda n: bar.update(task, completed=n)
 
 
@@ -235,6 +240,7 @@ def _rate(res) -> str:
 
 
 def _summary(rows, with_match: bool) -> Table:
+    from rich.text import Text
     t = table()
     # in a narrow terminal only the coverage text wraps: names must stay whole to be copied
     names = max(len(s.name) for s, _ in rows)
@@ -249,7 +255,7 @@ def _summary(rows, with_match: bool) -> Table:
     if with_match:
         t.add_column("match")
     for scenario, res in rows:
-        cells = [scenario.name, scenario.expect, Text(_verdict(res), style="red" if res.violation else "green"),
+        cells = [Text(scenario.name), scenario.expect, Text(_verdict(res), style="red" if res.violation else "green"),
                  str(res.executions), str(res.steps), _rate(res), res.bounds(),
                  "-" if res.found_at is None else str(res.found_at)]
         if with_match:
@@ -264,6 +270,7 @@ STATS_COLUMNS = ("schedules", "distinct terminal states", "decisions/s", "faults
 
 
 def _stats_table(rows) -> Table:
+    from rich.text import Text
     t = table()
     t.title = "exploration statistics"
     t.add_column("scenario", no_wrap=True)
@@ -271,7 +278,7 @@ def _stats_table(rows) -> Table:
         t.add_column(col, justify="right")
     for scenario, res in rows:
         st = res.stats()
-        t.add_row(scenario.name, *("n/a" if st[c] is None else f"{st[c]:,}" for c in STATS_COLUMNS))
+        t.add_row(Text(scenario.name), *("n/a" if st[c] is None else f"{st[c]:,}" for c in STATS_COLUMNS))
     return t
 
 
@@ -280,8 +287,10 @@ def cmd_explore(args, _rest) -> int:
         raise UsageError("--preemptions takes a number >= 0 and goes with --strategy dfs")
     load_modules(args.load)
     check_engine(args.engine)
-    scenarios = _select(args.scenario, args.model)
+    scenarios = clivariants.apply(_select(args.scenario, args.model), args)
     out = console(sys.stdout)
+    for line in clivariants.notes(scenarios):
+        say(out, line)
     rows = []
     for scenario in scenarios:
         strategy, res = _explore_one(scenario, args)
@@ -360,6 +369,7 @@ def cmd_list(args, _rest) -> int:
     for s in registry.all_scenarios():
         t.add_row(s.name, s.bug or "-", s.expect, s.faults.describe(), s.revision, s.description)
     print_table(out, t)
+    print_table(out, clivariants.parameters_table(registry.all_scenarios()))
     return EXIT_OK
 
 

@@ -5,15 +5,16 @@ import argparse
 import os
 import sys
 
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from sim import engine as engines
 from sim import registry
 from sim import trace as traces
 from sim.trace import format_step
+
+if TYPE_CHECKING:  # rich is imported where output is made: `--help` does without it
+    from rich.console import Console
+    from rich.table import Table
 
 EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_MISMATCH = 0, 1, 2, 3
 STEP_LOG_TAIL = 40            # a failing trace is for a person: show its end, where the bug is
@@ -31,16 +32,20 @@ class Parser(argparse.ArgumentParser):
 
 
 def console(stream) -> Console:
+    from rich.console import Console
     tty = hasattr(stream, "isatty") and stream.isatty()
     return Console(file=stream, width=None if tty else LOG_WIDTH)
 
 
 def say(out: Console, text: str, style: str | None = None) -> None:
+    from rich.text import Text
     # Text, not str: labels like "[r: x]" must not be read as rich markup
     out.print(Text(text, style=style or ""), soft_wrap=True)
 
 
 def table() -> Table:
+    from rich import box
+    from rich.table import Table
     # rules only under the header: copy-pasteable rows, and narrower than a boxed table
     return Table(box=box.SIMPLE_HEAD, show_edge=False)
 

@@ -3,23 +3,30 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 
 from sim import engine as engines
-from sim import registry
+from sim import registry, variants
 from sim.kernel import Violation
 from sim.scenario import Scenario
 from sim.stats import Observed
 from sim.strategy import Replay, Strategy
 from sim.tape import Divergence
-from sim.trace import SCHEMA_VERSION, Trace, TraceError, format_step, steps_of, verdict_of
+from sim.trace import SCHEMA_VERSION, TraceError, format_step, steps_of, verdict_of
 
 DEFAULT_BUDGET = 1000
 
-try:
-    SIM_VERSION = version("sim")
-except PackageNotFoundError:  # running from a source tree
-    SIM_VERSION = "0+unknown"
+_version: list = []
+
+
+def sim_version() -> str:
+    """The installed package's version (importlib.metadata is slow to import: only when a trace is made)."""
+    if not _version:
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            _version.append(version("sim"))
+        except PackageNotFoundError:  # running from a source tree
+            _version.append("0+unknown")
+    return _version[0]
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,9 @@ class Exploration:
     def bounds(self) -> str:
         f = self.scenario.faults
         what = f"{f.describe()}, {self.scenario.max_steps} steps"
+        params = variants.parameters(self.scenario)
+        if params:  # the workload's size is a bound too
+            what = f"{variants.describe(params)}, {what}"
         pb = self.strategy.get("preemption_bound")
         if pb is not None:
             what = f"{pb} preemption(s), {what}"
@@ -181,8 +191,9 @@ def make_trace(scenario: Scenario, tape: list[int], *, strategy: dict, engine: s
 
 
 def trace_of(scenario: Scenario, k, *, strategy: dict, engine: str, execution: int | None = None) -> Trace:
+    from sim.tracemodel import Trace  # pydantic: imported once a trace is wanted
     return Trace(
-        schema_version=SCHEMA_VERSION, sim_version=SIM_VERSION, scenario=scenario.name,
+        schema_version=SCHEMA_VERSION, sim_version=sim_version(), scenario=scenario.name,
         revision=scenario.revision, params=dict(scenario.params),
         faults={"crashes": scenario.faults.crashes, "redeliveries": scenario.faults.redeliveries},
         max_steps=scenario.max_steps, strategy=strategy, engine=engine, execution=execution,
@@ -210,6 +221,9 @@ def replay(trace: Trace, engine: str | None = None, scenario: Scenario | None = 
             scenario = registry.get(trace.scenario)
         except registry.UnknownScenario as e:
             raise TraceError(str(e)) from None
+    differs = variants.recorded_mismatch(trace, scenario)
+    if differs:
+        raise TraceError(differs)
     eng = engine or trace.engine
     try:
         k = run_tape(scenario, Replay.from_choices(trace.tape), eng, trace.check_footprints)

@@ -26,9 +26,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ulid import ULID
-
-from sim import footprint, runtime
+from sim import footprint, runtime, ulids
 from sim.tape import STEP, Divergence
 from sim.tape import ULID as ULID_BITS
 from sim.view import View
@@ -247,7 +245,7 @@ class Kernel:
         hi = self.choose(ULID_BITS, 1 << 16, "ulid order")
         self._ulid_counter += 1
         value = ((ULID_EPOCH_MS + self.now) << 80) | (hi << 64) | self._ulid_counter
-        return str(ULID.from_int(value))
+        return ulids.text(value)
 
     # ---- the decision loop ------------------------------------------------------------
 
@@ -577,9 +575,13 @@ def _model_error(what: str, e: Exception) -> ModelError:
 def _foreign_await(a: Actor):
     """Our points yield None; anything else came from awaiting another library's primitive."""
     a.coro.close()
-    raise ForeignAwait(f"{a.name} awaited something that is not a sim point (a trio primitive?) "
-                       f"after {a.label!r}: the fast engine drives coroutines itself; "
-                       f"use engine='trio' for models that await trio")
+    raise ForeignAwait(foreign_await_message(a))
+
+
+def foreign_await_message(a: Actor) -> str:
+    return (f"{a.name} awaited something that is not a sim point (a trio primitive?) "
+            f"after {a.label!r}: the fast engine drives coroutines itself; "
+            f"use engine='trio' for models that await trio")
 
 
 def _message(r) -> str:

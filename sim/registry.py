@@ -11,14 +11,15 @@ theirs.
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import entry_points
 
+from sim import variants
 from sim.scenario import ModelInfo, Scenario
 
 _registry: dict[str, Scenario] = {}
 _models: dict[str, ModelInfo] = {}
 _aliases: dict[str, str] = {}
 _builders: list = []
+_variants: dict[str, tuple] = {}   # name asked for -> (the scenario it varies, the variant)
 _loaded = False
 
 
@@ -58,6 +59,7 @@ def _load_entry_points() -> None:
     if _loaded:
         return
     _loaded = True
+    from importlib.metadata import entry_points  # slow to import; `--help` never gets here
     for ep in sorted(entry_points(group="sim.scenarios"), key=lambda e: e.name):
         load_module(ep.value.split(":")[0])
 
@@ -68,16 +70,37 @@ def all_scenarios() -> list[Scenario]:
 
 
 def get(name: str) -> Scenario:
+    """A scenario by name: registered, built on demand (`workload@model`), or a variant (`NAME[k=v,...]`)."""
     _load_entry_points()
     try:
         return _registry[name]
     except KeyError:
+        if "[" in name or "]" in name:
+            return _variant(name)
         workload, _, model = name.partition("@")
         built = [s for s in (b(workload, model) for b in _builders) if s is not None] if model else []
         if built and built[0].name == name:
             return built[0]
         known = ", ".join(sorted(_registry)) or "none"
         raise UnknownScenario(f"unknown scenario {name!r} (known: {known})") from None
+
+
+def _variant(name: str) -> Scenario:
+    bases = []
+
+    def lookup(base_name: str) -> Scenario:
+        bases.append(get(base_name))
+        return bases[-1]
+
+    try:
+        cached = _variants.get(name)
+        if cached is not None and lookup(variants.split(name)[0]) is cached[0]:
+            return cached[1]  # built from the scenario registered now: the same object every time
+        found = variants.from_name(name, lookup)
+    except variants.VariantError as e:
+        raise UnknownScenario(f"scenario {name!r}: {e}") from None
+    _variants[name] = (bases[-1], found)
+    return found
 
 
 def all_models() -> list[ModelInfo]:
@@ -99,6 +122,11 @@ def resolve_model(name: str) -> str:
 def select(name: str, model: str | None = None) -> list[Scenario]:
     """Scenarios by name ("all", a full name, or a workload run on several models), optionally on one model."""
     found = all_scenarios()
+    if "[" in name or "]" in name:   # a variant names one scenario
+        s = get(name)
+        if model is not None and s.model != resolve_model(model):
+            raise UnknownScenario(f"scenario {name!r} does not run on model {model!r}")
+        return [s]
     if model is not None:
         model = resolve_model(model)
         found = [s for s in found if s.model == model]

@@ -52,6 +52,10 @@ class Scenario:
     known bug breaks, or several names joined by "|" when the workload reaches
     more than one known bug and the schedule decides which shows first; `bug`
     names the bug(s) (ids of the user's catalogue).
+    `factory`, if given, rebuilds the scenario with other parameters:
+    `factory(**params)` returns a Scenario; its keyword parameters are the
+    scenario's parameters, and `params` holds the values this one was built with
+    (see sim.variants: `--param`, names like `NAME[k=v]`).
     `model` names the model the workload runs against (`world:revision`), and
     `revision` the version of the model's code: a trace recorded from another
     revision is reported as such when its replay diverges.
@@ -70,6 +74,7 @@ class Scenario:
     params: dict = field(default_factory=dict)
     model: str = ""
     bug: str = ""
+    factory: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
     always: tuple[Invariant, ...] = field(init=False, repr=False)
     at_end: tuple[Invariant, ...] = field(init=False, repr=False)
     eventually: tuple[Invariant, ...] = field(init=False, repr=False)
@@ -91,8 +96,8 @@ class Scenario:
 
     @property
     def workload(self) -> str:
-        """The name without its model: `hook-pairs@local:B3` -> `hook-pairs`."""
-        return self.name.split("@", 1)[0]
+        """The name without its model or variant: `hook-pairs@local:B3[pairs=1]` -> `hook-pairs`."""
+        return self.name.split("[", 1)[0].split("@", 1)[0]
 
 
 @dataclass(frozen=True)

@@ -6,82 +6,24 @@ in any process. A sha256 digest over the content detects tampering.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 SCHEMA_VERSION = 1
+MODELS = ("Step", "Verdict", "Trace")   # in sim.tracemodel, imported on first use (pydantic is slow to import)
+
+
+def __getattr__(name: str):
+    if name in MODELS:
+        from sim import tracemodel
+        return getattr(tracemodel, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class TraceError(Exception):
     """A trace file cannot be used; the message is one line meant for the user."""
-
-
-class Step(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    i: int
-    t: int
-    kind: Literal["run", "time", "crash", "redeliver"]
-    actor: str
-    process: str
-    label: str
-    reads: list[str]
-    writes: list[str]
-    notes: list[str] = []
-
-
-class Verdict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    status: Literal["ok", "violation"]
-    invariant: str | None = None
-    step: int | None = None
-    message: str | None = None
-
-    def describe(self) -> str:
-        if self.status == "ok":
-            return "ok (no invariant violated)"
-        return f"{self.invariant} violated at step {self.step}: {self.message}"
-
-
-class Trace(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    schema_version: int
-    sim_version: str
-    scenario: str
-    revision: str
-    params: dict
-    faults: dict
-    max_steps: int
-    strategy: dict
-    engine: str
-    execution: int | None = None
-    check_footprints: bool = False   # footprint violations were checked (replay checks them too)
-    tape: list[tuple[str, int, int]]
-    steps: list[Step]
-    verdict: Verdict
-    digest: str = ""
-
-    def _body(self, exclude: set) -> dict:
-        # fields added after schema 1 shipped are left out while at their default, so older
-        # traces keep their bytes and their digests
-        if not self.check_footprints:
-            exclude = exclude | {"check_footprints"}
-        return self.model_dump(mode="json", exclude=exclude)
-
-    def content_digest(self) -> str:
-        raw = json.dumps(self._body({"digest"}), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-        return hashlib.sha256(raw.encode()).hexdigest()
-
-    def sealed(self) -> "Trace":
-        return self.model_copy(update={"digest": self.content_digest()})
-
-    def to_json(self) -> str:
-        return json.dumps(self._body(set()), indent=1, ensure_ascii=True) + "\n"
 
 
 def format_step(s: Step, mark: str = "") -> str:
@@ -98,6 +40,7 @@ def format_step(s: Step, mark: str = "") -> str:
 
 
 def verdict_of(violation) -> Verdict:
+    from sim.tracemodel import Verdict
     if violation is None:
         return Verdict(status="ok")
     return Verdict(status="violation", invariant=violation.invariant, step=violation.step,
@@ -105,11 +48,15 @@ def verdict_of(violation) -> Verdict:
 
 
 def steps_of(log) -> list[Step]:
+    from sim.tracemodel import Step
     return [Step(i=e[0], t=e[1], kind=e[2], actor=e[3], process=e[4], label=str(e[5]),
                  reads=e[6], writes=e[7], notes=e[8]) for e in log]
 
 
 def load(path: str | os.PathLike) -> Trace:
+    from pydantic import ValidationError
+
+    from sim.tracemodel import Trace
     p = Path(path)
     try:
         raw = p.read_text(encoding="utf-8")

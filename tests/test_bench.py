@@ -83,7 +83,8 @@ def test_quick_bench_prints_ratios_and_writes_a_new_markdown_file(tmp_path, caps
                         printed, re.M)
     assert {kind for kind, _, _ in ratios} == {"random", "dfs"}
     for _, value, verdict in ratios:
-        assert float(value) > 0 and (verdict == "met") == (float(value) >= 0.5)
+        # printed to 2 places: 0.50 may be a ratio just below the goal, not met
+        assert float(value) > 0 and (verdict == "met") == (float(value) >= 0.5) or value == "0.50"
     text = out.read_text()
     assert "## Throughput" in text and "| bare + random |" in text and "| fast + random |" in text
     assert "ratio fast + random / bare + random:" in text

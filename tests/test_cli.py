@@ -283,7 +283,8 @@ def test_list_shows_every_registered_scenario(capsys):
     assert code == 0
     lines = out.splitlines()
     start = next(i for i, ln in enumerate(lines) if ln.split()[:3] == ["name", "bug", "expect"])
-    rows = {ln.split()[0]: ln for ln in lines[start + 2:] if ln.strip()}
+    end = next(i for i, ln in enumerate(lines) if "workload parameters" in ln)
+    rows = {ln.split()[0]: ln for ln in lines[start + 2:end] if ln.strip()}
     scenarios = registry.all_scenarios()
     assert set(rows) == {s.name for s in scenarios}
     for s in scenarios:

@@ -112,7 +112,7 @@ def test_assert_violates_without_violation_says_how_much_was_explored(pytester):
     result.stdout.fnmatch_lines([
         "scenario claim-publish-xcreate: expected I-ONE-CREATED to be violated, but no violation was found "
         "in 6 execution(s), 24 step(s) by dfs(*) (fast engine; "
-        "exhaustive within 0 crash(es), 0 redelivery(ies), 2000 steps)",
+        "exhaustive within workers=2, exclusive=true, managed=true, 0 crash(es), 0 redelivery(ies), 2000 steps)",
     ])
     assert "replay:" not in result.stdout.str()
 

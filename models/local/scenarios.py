@@ -21,6 +21,8 @@ WORLD = "local"
 
 def wl_legacy_claim(rev, workers: int = 2):
     """A claim written by a pre-#2295 version (no eventId) for (R, H), then `workers` processes create H."""
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     run = ev.run_id("legacy")
     hook, token = ev.correlation_id("hook", run, 0), "tok-legacy"
 

@@ -1,20 +1,41 @@
 """The fast engine: drives actor coroutines itself with `coro.send`, no run-loop turn per step.
 
-It is hosted in `trio.run` (one run for a whole exploration), but trio's
-scheduler never decides anything: actors are plain coroutines that park by
-yielding to this driver.
+Actors are plain coroutines that park by yielding to this driver, so nothing
+needs an event loop: an exploration runs in the caller's thread, without trio.
+A model that awaits trio anyway is refused with ForeignAwait: inside a trio run
+its await would yield to this driver, outside one trio raises RuntimeError at
+once, and both are reported the same way.
 """
 from __future__ import annotations
 
-import trio
+import os
 
 from sim import runtime
-from sim.kernel import DONE, Crashed, Kernel
+from sim.kernel import DONE, Crashed, Kernel, ForeignAwait, foreign_await_message
 from sim.strategy.base import Prune
+
+_TRIO = os.sep + "trio" + os.sep
+
+
+def _raised_by_trio(e: BaseException) -> bool:
+    """Did trio raise `e` because no trio run is active (a trio primitive awaited or called)?"""
+    if type(e) is not RuntimeError:
+        return False
+    tb = e.__traceback__
+    last = None
+    while tb is not None:
+        last = tb
+        tb = tb.tb_next
+    return last is not None and _TRIO in last.tb_frame.f_code.co_filename
 
 
 class FastKernel(Kernel):
     direct = True  # runtime.point/wait yield straight to Kernel.steps(direct=True)
+
+    def _retire(self, a) -> None:
+        if a.error is not None and _raised_by_trio(a.error):
+            raise ForeignAwait(foreign_await_message(a)) from a.error
+        super()._retire(a)
 
 
 def _kill(a) -> None:
@@ -36,10 +57,8 @@ class FastEngine:
     name = "fast"
 
     def host(self, fn):
-        """Run `fn()` (many executions) inside a single trio.run."""
-        async def main():
-            return fn()
-        return trio.run(main)
+        """Run `fn()` (many executions): in this thread, nothing to set up."""
+        return fn()
 
     def execute(self, scenario, strategy, record: bool = False, check_footprints: bool = False) -> Kernel:
         k = FastKernel(scenario, strategy, record, check_footprints)

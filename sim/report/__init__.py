@@ -8,13 +8,27 @@
 """
 from __future__ import annotations
 
-from sim.report.hb import happens_before, to_dot
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sim.tracemodel import Trace
+
 from sim.report.html import html
 from sim.report.markdown import markdown
 from sim.report.text import swimlane
-from sim.trace import Trace
 
 FORMATS = ("text", "md", "html", "dot")
+
+
+# the graph needs networkx, a slow import most commands never use: loaded on first use
+def happens_before(trace: Trace):
+    from sim.report import hb
+    return hb.happens_before(trace)
+
+
+def to_dot(graph, trace: Trace) -> str:
+    from sim.report import hb
+    return hb.to_dot(graph, trace)
 
 
 def render(trace: Trace, fmt: str, stats: str | None = None) -> str:

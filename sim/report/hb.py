@@ -12,10 +12,14 @@ The result is the transitive reduction: only edges no path already implies, so i
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sim.tracemodel import Trace
+
 import networkx as nx
 
 from sim.report import lanes as L
-from sim.trace import Trace
 
 MAX_LABEL = 60
 WHY_ORDER = ["program", "crash", "redeliver", "clock", "conflict"]   # the first one names an edge's style

@@ -6,11 +6,15 @@ Every text from the trace goes through `escape`. The page has no script at all.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sim.tracemodel import Step, Trace
+
 import json
 from html import escape
 
 from sim.report import lanes as L
-from sim.trace import Step, Trace
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #1b1b1b; }

@@ -11,10 +11,14 @@ compared byte for byte.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sim.tracemodel import Step, Trace
+
 import re
 from dataclasses import dataclass
 
-from sim.trace import Step, Trace
 
 # Marks, one glyph each, all of East-Asian width "N" or "A" (one cell in a western terminal):
 # the trace's ids already carry "…", so a terminal that can't show these can't show traces.

@@ -7,12 +7,16 @@ redeliveries and clock jumps are notes; the violating step sits in a red `rect`.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sim.tracemodel import Step, Trace
+
 import json
 import re
 
 from sim.report import lanes as L
 from sim.report.text import swimlane
-from sim.trace import Step, Trace
 
 MAX_MESSAGE = 72   # a wider arrow label makes the whole diagram wider, not just that arrow
 VIOLATION_BG = "rect rgb(255, 221, 221)"

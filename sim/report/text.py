@@ -15,8 +15,12 @@ wrapped: a step stays a compact block and the columns stay aligned.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sim.tracemodel import Step, Trace
+
 from sim.report import lanes as L
-from sim.trace import Step, Trace
 
 DEFAULT_WIDTH = 160   # fits a maximised terminal or a CI log; lanes shrink to their content below it
 MIN_LANE = 12

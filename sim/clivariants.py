@@ -1,0 +1,56 @@
+"""`explore`'s variant options: --param NAME=VALUE, --crashes N, --redeliveries N, --max-steps N."""
+from __future__ import annotations
+
+import argparse
+
+from sim import registry, variants
+from sim.clikit import UsageError, positive_int, table
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="a workload parameter (repeatable; int, true/false or a word; `sim list` shows each "
+                        "scenario's parameters): explores the variant NAME[...], whose expectation is unknown "
+                        "(checked as \"hold\")")
+    p.add_argument("--crashes", type=int, metavar="N", help="crash budget per execution")
+    p.add_argument("--redeliveries", type=int, metavar="N", help="redelivery budget per execution")
+    p.add_argument("--max-steps", type=positive_int, metavar="N",
+                   help="step limit per execution (more is a livelock violation)")
+
+
+def apply(scenarios: list, args) -> list:
+    """The selected scenarios as the variants the options ask for (unchanged without options)."""
+    if not (args.param or args.crashes is not None or args.redeliveries is not None or args.max_steps is not None):
+        return scenarios
+    try:
+        params = variants.parse_assignments(args.param)
+        return [variants.vary(s, params, crashes=args.crashes, redeliveries=args.redeliveries,
+                              max_steps=args.max_steps, lookup=registry.get) for s in scenarios]
+    except variants.VariantError as e:
+        raise UsageError(str(e)) from None
+
+
+def notes(scenarios: list) -> list[str]:
+    """One line per variant: what it varies, and that its expectation is not known."""
+    out = []
+    for s in scenarios:
+        base, spec = variants.split(s.name)
+        if spec:
+            out.append(f"{s.name}: a variant of {base}; its expectation is unknown, so it is checked as \"hold\"")
+    return out
+
+
+def parameters_table(scenarios: list):
+    """Each workload's parameters with the values its scenarios were built with (`sim list`)."""
+    t = table()
+    t.title = "workload parameters (explore --param NAME=VALUE)"
+    t.add_column("workload", no_wrap=True)
+    t.add_column("parameters")
+    seen: dict[str, list[str]] = {}
+    for s in scenarios:
+        values = variants.describe(variants.parameters(s))
+        if values and values not in seen.setdefault(s.workload, []):
+            seen[s.workload].append(values)
+    for workload, values in seen.items():
+        t.add_row(workload, " | ".join(values) if values else "-")
+    return t
