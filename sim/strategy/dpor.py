@@ -182,7 +182,7 @@ class DPOR(Strategy):
             dep = self._dep
             if dep.monitor_all:
                 found.update(self._all_writers)
-            elif dep.monitored and not fp.writes.isdisjoint(dep.monitored):
+            elif dep.monitored and dep.monitored.hits(fp.writes):
                 found.update(self._mon_writers)
         return sorted(found, reverse=True)
 
@@ -196,7 +196,7 @@ class DPOR(Strategy):
                 self._writers.setdefault(k, []).append(j)
             self._all_writers.append(j)
             m = self._dep.monitored
-            if m and not fp.writes.isdisjoint(m):
+            if m and m.hits(fp.writes):
                 self._mon_writers.append(j)
 
     def _reverse(self, i: int, fp, t_clock: dict) -> None:
@@ -230,7 +230,7 @@ class DPOR(Strategy):
 
     def before_step(self, kernel, option, tape_pos: int) -> None:
         if self._dep is None:
-            self._dep = Dependence(kernel.scenario)
+            self._dep = Dependence(kernel.scenario, kernel.state)
         self._races(kernel)
         self._trail.append(of_option(kernel, option))  # declared; after_step puts what it really touched
         self._tape_pos.append(tape_pos)
@@ -286,7 +286,7 @@ class DPOR(Strategy):
             return 0
         kernel = label
         if self._dep is None:
-            self._dep = Dependence(kernel.scenario)
+            self._dep = Dependence(kernel.scenario, kernel.state)
         if pos < len(nodes):
             node = nodes[pos]
             if not isinstance(node, _StepNode) or node.n != n:
