@@ -20,6 +20,9 @@ from __future__ import annotations
 from typing import Callable, Hashable, Iterable
 
 
+CACHE_LIMIT = 1 << 16   # keys minted per execution (ULIDs) would otherwise grow a cache without bound
+
+
 class KeysWhere:
     """The keys for which `pred(key)` is true (see keys_where). Not callable, so it cannot be mistaken
     for a callable giving the keys."""
@@ -32,12 +35,16 @@ class KeysWhere:
         self.pred = pred
         self._cache: dict = {}
 
-    def __contains__(self, k) -> bool:
+    def _ask(self, k) -> bool:
         c = self._cache
-        v = c.get(k)
-        if v is None:
-            v = c[k] = bool(self.pred(k))
+        if len(c) >= CACHE_LIMIT:
+            c.clear()
+        v = c[k] = bool(self.pred(k))
         return v
+
+    def __contains__(self, k) -> bool:
+        v = self._cache.get(k)
+        return self._ask(k) if v is None else v
 
     def hits(self, keys: Iterable) -> bool:
         """Is any of `keys` one of these?"""
@@ -45,7 +52,7 @@ class KeysWhere:
         for k in keys:
             v = c.get(k)
             if v is None:
-                v = c[k] = bool(self.pred(k))
+                v = self._ask(k)
             if v:
                 return True
         return False

@@ -111,14 +111,25 @@ class Derived:
     def __init__(self, *stores: Store):
         self.stores = stores
         self._memo: dict = {}
+        self._at = -1   # the stores' total version the memo holds values of (versions only grow)
 
     def get(self, key, compute):
-        version = tuple(s.version for s in self.stores)
-        hit = self._memo.get(key)
-        if hit is not None and hit[0] == version:
-            return hit[1]
+        at = 0
+        for s in self.stores:
+            at += s.version
+        memo = self._memo
+        if at != self._at:
+            memo.clear()
+            self._at = at
+        else:
+            hit = memo.get(key, _MISSING)
+            if hit is not _MISSING:
+                return hit
         value = compute()
         kern = runtime._kernel
         if kern is None or kern.recorded_reads is None:
-            self._memo[key] = (version, value)
+            memo[key] = value
         return value
+
+
+_MISSING = object()
