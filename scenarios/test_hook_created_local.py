@@ -120,7 +120,7 @@ def test_l1_holds_under_random_schedules(workload, record_property):
 EXHAUSTIVE = [
     ("hook-dup-retry", {}, Faults(), 2),      # the two delivery orders
     ("hook-event-first", {}, Faults(crashes=1), 13),
-    ("hook-legacy-claim", {}, Faults(), 10_000),
+    ("hook-legacy-claim", {}, Faults(), 200),   # 10,000+ before the log invariants declared their reads
 ]
 
 
