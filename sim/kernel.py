@@ -300,7 +300,7 @@ class Kernel:
                     watching = watch.Watch(monitors, state, self.stores)
                     if not watching.groups:
                         watching = None
-            except (TypeError, ValueError) as e:
+            except Exception as e:   # the scenario's reads callable or keys_where predicate
                 raise _model_error("an invariant's reads", e) from e
         opts = self.options
         rec = self.record
