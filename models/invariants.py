@@ -337,26 +337,36 @@ def replays_cleanly(env):
     return None
 
 
+def _log_reads(env):
+    return env.view.log_reads
+
+
+def _entity_reads(env):
+    return env.view.entity_reads
+
+
 def world_invariants(entity_after_event: bool = False, extra_always=(), extra_at_end=()) -> tuple:
     """Every invariant, in the order a report names them (one event can break several: the most specific
     is named, e.g. a late step_started after both step_completed and run_completed is I-S2, not I-R2).
     `entity_after_event`: the world writes the
-    hook entity only after its event (world-local L1+), so I-H4 holds in every state there."""
+    hook entity only after its event (world-local L1+), so I-H4 holds in every state there.
+    The `always` ones declare what they read (the view's `log_reads`, `entity_reads`): DPOR then
+    lets writes elsewhere commute, and the kernel re-checks them only after a step that wrote a log."""
     inv = [
-        always("I-LOG1", unique_event_ids),
-        always("I-S1", one_step_created),
-        always("I-S3", one_step_terminal),
-        always("I-S2", no_restart_after_terminal),
-        always("I-S5", step_created_first),
-        always("I-R1", one_run_created),
-        always("I-R2", terminal_is_final),
-        always("I-W1", waits_once),
-        always("I-H1", one_hook_created),
-        always("I-H2", no_self_conflict),
+        always("I-LOG1", unique_event_ids, reads=_log_reads),
+        always("I-S1", one_step_created, reads=_log_reads),
+        always("I-S3", one_step_terminal, reads=_log_reads),
+        always("I-S2", no_restart_after_terminal, reads=_log_reads),
+        always("I-S5", step_created_first, reads=_log_reads),
+        always("I-R1", one_run_created, reads=_log_reads),
+        always("I-R2", terminal_is_final, reads=_log_reads),
+        always("I-W1", waits_once, reads=_log_reads),
+        always("I-H1", one_hook_created, reads=_log_reads),
+        always("I-H2", no_self_conflict, reads=_log_reads),
         *extra_always,
     ]
     if entity_after_event:
-        inv.append(always("I-H4", hook_entity_is_projection))
+        inv.append(always("I-H4", hook_entity_is_projection, reads=_entity_reads))
     inv += [at_end("I-ORPHAN", no_orphan), at_end("I-409-SOUND", sound_409), at_end("I-H4", hook_entity_iff_live),
             *extra_at_end, at_end("I-H1", every_hook_logged), at_end("I-S4", step_entity_is_fold),
             at_end("I-ENTITY-FOLD", entities_are_folds), at_end("I-REPLAY", replays_cleanly)]

@@ -120,7 +120,7 @@ def test_l1_holds_under_random_schedules(workload, record_property):
 EXHAUSTIVE = [
     ("hook-dup-retry", {}, Faults(), 2),      # the two delivery orders
     ("hook-event-first", {}, Faults(crashes=1), 13),
-    ("hook-legacy-claim", {}, Faults(), 10_000),
+    ("hook-legacy-claim", {}, Faults(), 200),   # 10,000+ before the log invariants declared their reads
 ]
 
 
@@ -135,7 +135,8 @@ def test_l1_holds_exhaustively(workload, params, faults, at_least, record_proper
 
 @pytest.mark.slow
 def test_l1_holds_exhaustively_on_a_pair_with_a_crash():
-    # one hook created by two processes, at most one crash: 229,768 DPOR executions, about 7 minutes
+    # one hook created by two processes, at most one crash: 21,624 DPOR executions, about a minute
+    # (229,768 before the log invariants declared their reads)
     s = registry.get("hook-pairs@local:L1[pairs=1,redeliveries=0]")
     assert s.faults == Faults(crashes=1) and s.params["pairs"] == 1
     res = sim.explore(s, DPOR())

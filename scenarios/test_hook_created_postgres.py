@@ -79,7 +79,7 @@ def test_p3_holds_under_random_schedules(workload, record_property):
 
 # (workload, revision, at least this many schedules): exhaustive with DPOR within the workload's faults
 EXHAUSTIVE = [
-    ("hook-converge", "P3", 100),
+    ("hook-converge", "P3", 50),
     ("hook-dup-retry", "P3", 2),
     ("hook-event-first", "P2", 5),
     ("hook-event-first", "P3", 5),

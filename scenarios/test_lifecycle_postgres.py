@@ -97,7 +97,7 @@ def test_revived_run_is_found_in_p3():
 
 # (workload, revision, at least this many schedules): exhaustive with DPOR within the workload's faults
 EXHAUSTIVE = [
-    ("step-complete-race", "P3", 4),
+    ("step-complete-race", "P3", 2),   # which completion commits first
     ("step-create-crash", "P3", 5),
     ("step-create-crash", "P4", 5),
 ]
@@ -133,6 +133,7 @@ def test_b11_needs_one_preemption_and_p3_holds_within_two(record_property):
 
 
 def test_p3_holds_on_2331_exhaustively(record_property):
-    # every schedule of the #2331 workload (DPOR: 12,064 executions, about 20 s)
-    res = holds_exhaustively(scenario("step-2331", "P3"), 12_000)
+    # every schedule of the #2331 workload (DPOR: 1,176 executions, about 2 s; 12,064 before the log
+    # invariants declared their reads)
+    res = holds_exhaustively(scenario("step-2331", "P3"), 1_000)
     record_property("schedules", res.executions)

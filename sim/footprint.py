@@ -19,6 +19,8 @@ invariant without declared `reads` is taken to read everything.
 """
 from __future__ import annotations
 
+from sim import reads
+
 
 class Footprint:
     __slots__ = ("tid", "reads", "writes", "glob", "born")
@@ -78,12 +80,17 @@ def of_option(kernel, o) -> Footprint:
 
 
 class Dependence:
-    """The dependence relation of one scenario (it depends on what its invariants read)."""
+    """The dependence relation of one scenario (it depends on what its invariants read).
 
-    def __init__(self, scenario):
+    `state` is what setup returned: an invariant's reads may be a callable of it (sim.reads). It
+    must give the same keys in every execution (setup is deterministic), since DPOR compares steps
+    of different executions."""
+
+    def __init__(self, scenario, state=None):
         monitors = scenario.always + scenario.eventually
         self.monitor_all = any(inv.reads is None for inv in monitors)
-        self.monitored = frozenset(k for inv in monitors if inv.reads is not None for k in inv.reads)
+        # `monitored.hits(keys)`: does any invariant read one of `keys`; None: no invariant declares reads
+        self.monitored = reads.union(reads.resolve(inv.reads, state) for inv in monitors if inv.reads is not None)
 
     def __call__(self, f: Footprint, g: Footprint) -> bool:
         if f.glob or g.glob:
@@ -97,7 +104,7 @@ class Dependence:
             if self.monitor_all:
                 return True
             m = self.monitored
-            if m and not (fw.isdisjoint(m) or gw.isdisjoint(m)):
+            if m and m.hits(fw) and m.hits(gw):
                 return True
         return False
 

@@ -26,7 +26,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from sim import footprint, runtime, ulids
+from sim import footprint, runtime, ulids, watch
 from sim.tape import STEP, Divergence
 from sim.tape import ULID as ULID_BITS
 from sim.view import View
@@ -148,6 +148,10 @@ class Kernel:
     observe_after = None
     touched = None                   # (reads, writes) of sim-managed keys in the current step, when wanted
     pruned = False                   # the strategy ended this execution early as redundant
+    recorded_reads = None            # --check-footprints: the store keys the invariant being evaluated read
+    # True: evaluate every always/eventually invariant after every step, not only after a step that
+    # wrote what it declares it reads (sim.watch): the reference the incremental check is tested against
+    check_every_step = False
 
     def __init__(self, scenario, strategy, record: bool = False, check_footprints: bool = False):
         self.scenario = scenario
@@ -175,8 +179,9 @@ class Kernel:
         if strategy.tracks:
             self.observe = strategy.before_step
             self.observe_after = strategy.after_step
-        if self.observe is not None or check_footprints:
-            self.touched = (set(), set())
+        if self.observe is not None or check_footprints or (
+                not self.check_every_step and any(i.reads is not None for i in scenario.always + scenario.eventually)):
+            self.touched = (set(), set())   # incremental invariant checking reads the step's writes from it
         f = scenario.faults
         self.max_crashes = f.crashes
         self.max_redeliveries = f.redeliveries
@@ -281,6 +286,27 @@ class Kernel:
         at_end = scenario.at_end
         eventually = scenario.eventually
         false_for = [0] * len(eventually)
+        last = [None] * len(eventually)     # an eventually invariant not re-evaluated keeps its last result
+        monitors = always + eventually
+        fns = [inv.fn for inv in monitors]
+        n_always = len(always)
+        watching = None   # incremental checking (sim.watch); `extra`: what the last step wrote beyond `touched`
+        extra = None
+        if monitors:
+            try:
+                if self.check_footprints:
+                    self.recorded_reads = seen = set()
+                    for store in self.stores.values():
+                        store.record_peeks(seen)
+                    for j, inv in enumerate(monitors):
+                        if inv.reads is not None:
+                            fns[j] = watch.recording(self, inv, watch.reads.resolve(inv.reads, state), seen)
+                elif self.touched is not None and not self.check_every_step:
+                    watching = watch.Watch(monitors, state, self.stores)
+                    if not watching.groups:
+                        watching = None
+            except Exception as e:   # the scenario's reads callable or keys_where predicate
+                raise _model_error("an invariant's reads", e) from e
         opts = self.options
         rec = self.record
         max_steps = scenario.max_steps
@@ -333,14 +359,21 @@ class Kernel:
             # every reachable state, and skipping the first would make verdicts depend on stuttering)
             if per_step:
                 inv = None
+                stale = watching.stale(touched[1], extra) if watching is not None and step else None
+                extra = None
                 try:
-                    for inv in always:
-                        r = inv.fn(state)
+                    for j, inv in enumerate(always):
+                        if stale is not None and not stale[j]:
+                            continue   # it read nothing the step wrote: it still holds
+                        r = fns[j](state)
                         if r is not None and r is not True:
                             self.violation = Violation(inv.name, step, _message(r))
                             return
                     for j, inv in enumerate(eventually):
-                        r = inv.fn(state)
+                        if stale is None or stale[n_always + j]:
+                            r = last[j] = fns[n_always + j](state)
+                        else:
+                            r = last[j]
                         if r is None or r is True:
                             false_for[j] = 0
                         else:
@@ -349,6 +382,9 @@ class Kernel:
                                 self.violation = Violation(
                                     inv.name, step, f"false for {inv.within} steps in a row: {_message(r)}")
                                 return
+                except watch.ReadsOutside as e:
+                    self.violation = Violation("footprint", step, str(e))
+                    return
                 except Exception as e:
                     raise _model_error(f"invariant {inv.name}", e) from e
             if step >= max_steps:
@@ -389,6 +425,7 @@ class Kernel:
             if n == 0:
                 if self.queues and self._fire_queue_timers():
                     step = self.step
+                    extra = watch.ALL
                     continue
                 if actors or at_end or eventually:
                     self._end()
@@ -415,6 +452,8 @@ class Kernel:
                 if self.check_footprints:
                     declared = (o, footprint.declared(self, o.reads), footprint.declared(self, o.writes), o.label) \
                         if i < n_run else None
+            if watching is not None:
+                extra = watching.before(self, o, i < n_run)
             if observe is not None:
                 observe(view, i, len(tape) - 1 if n > 1 else -1)
             # -- the step

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from sim.reads import declare
+
 Predicate = Callable[[Any], Any]  # returns None/True when it holds, False or a message when not
 
 
@@ -13,15 +15,17 @@ class Invariant:
     fn: Predicate
     when: str            # "always" | "at_end" | "eventually"
     within: int | None = None
-    reads: tuple | None = None   # keys the predicate reads (None: all); partial-order reduction needs it
+    reads: Any = None   # what the predicate reads (None: all): keys, a callable of the state, or keys_where (sim.reads)
 
 
 def always(name: str, fn: Predicate, reads=None) -> Invariant:
-    """Checked after every step. `reads`: the footprint keys the predicate looks at.
+    """Checked after every step. `reads`: the footprint keys the predicate looks at (see sim.reads):
+    a collection of keys, a callable giving them from the state setup returned, or `keys_where(pred)`.
 
     Declaring them lets DPOR treat writes to other keys as invisible to this
-    invariant; without it every write is assumed visible (sound, less reduction)."""
-    return Invariant(name, fn, "always", reads=None if reads is None else tuple(reads))
+    invariant, and the kernel re-evaluate it only after a step that wrote one of
+    them; without it every write is assumed visible (sound, less reduction)."""
+    return Invariant(name, fn, "always", reads=declare(reads))
 
 
 def at_end(name: str, fn: Predicate) -> Invariant:
@@ -30,8 +34,9 @@ def at_end(name: str, fn: Predicate) -> Invariant:
 
 
 def eventually(name: str, fn: Predicate, within: int | None = None, reads=None) -> Invariant:
-    """Must hold at quiescence; with `within=N`, may also never stay false for more than N steps in a row."""
-    return Invariant(name, fn, "eventually", within, None if reads is None else tuple(reads))
+    """Must hold at quiescence; with `within=N`, may also never stay false for more than N steps in a row.
+    `reads` as for `always`."""
+    return Invariant(name, fn, "eventually", within, declare(reads))
 
 
 @dataclass(frozen=True)

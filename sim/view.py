@@ -73,7 +73,7 @@ class View:
     def dependence(self) -> Dependence:
         d = self._dep
         if d is None:
-            d = self._dep = Dependence(self._k.scenario)
+            d = self._dep = Dependence(self._k.scenario, self._k.state)
         return d
 
     def pending(self) -> list:

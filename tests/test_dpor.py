@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim import DFS, Faults, Lock, Queue, Scenario, always, at_end, explore, point
+from sim import DFS, Faults, Lock, Queue, Scenario, Store, always, at_end, explore, keys_where, point
 from sim import sleep as sim_sleep
 from sim import wait as sim_wait
 from sim.engine import make as make_engine
@@ -31,15 +31,22 @@ def _salt(me) -> int:
 
 class Machine:
     """The generated programs' interpreter (one per execution). Every value a step writes depends
-    on everything its actor read before, so the order of any two dependent steps shows."""
+    on everything its actor read before, so the order of any two dependent steps shows.
 
-    def __init__(self, lock_names=()):
-        self.state = {k: 0 for k in KEYS}
+    `managed`: the state lives in a sim Store (footprint key ("m", k)), so what steps actually
+    touched is recorded; otherwise in a plain dict, known only by the points' declarations."""
+
+    def __init__(self, lock_names=(), managed: bool = False):
+        self.store = Store("m", {k: 0 for k in KEYS}) if managed else None
+        self.state = self.store if managed else {k: 0 for k in KEYS}
         self.acc = {}
         self.locks = {name: Lock(name) for name in lock_names}
 
+    def key(self, k):
+        return k if self.store is None else self.store.key(k)
+
     def result(self) -> dict:
-        return {"state": self.state, "acc": self.acc}
+        return {"state": self.state if self.store is None else self.store._data, "acc": self.acc}
 
     async def run(self, me, ops):
         state, acc = self.state, self.acc
@@ -52,23 +59,38 @@ class Machine:
                 await sim_sleep(op[1])
                 acc[me] = (acc.get(me, 1) * 3 + op[1]) % MOD
             elif kind == "wait a":
-                ok = await sim_wait("wait a", lambda: state["a"] != 0, timeout=op[1], reads=("a",))
+                ok = await sim_wait("wait a", lambda: state["a"] != 0, timeout=op[1], reads=(self.key("a"),))
                 acc[me] = (acc.get(me, 1) * 5 + (1 if ok else 2)) % MOD
             else:
                 key = op[1]
-                await point(f"{kind} {key}", reads=(key,) if "r" in kind else (),
-                            writes=(key,) if "w" in kind else ())
+                await point(f"{kind} {key}", reads=(self.key(key),) if "r" in kind else (),
+                            writes=(self.key(key),) if "w" in kind else ())
                 if "r" in kind:
                     acc[me] = (acc.get(me, 1) * 31 + state[key]) % MOD
                 if "w" in kind:
                     state[key] = (acc.get(me, 1) * 7 + _salt(me)) % MOD  # only what this actor read
 
 
-def program_scenario(actors, watched, bad, lock_names, crashes: int = 0) -> Scenario:
-    """`actors`: per actor a list of ops ("r"|"w"|"rw", key) or ("lock", name, [ops])."""
+SPELLINGS = ("keys", "callable", "where")
+
+
+def watched_reads(watched, spelling: str, managed: bool = False):
+    """The keys `watched` as an invariant's `reads`, in one of the spellings `always` accepts."""
+    keys = tuple(("m", k) for k in watched) if managed else tuple(watched)
+    if spelling == "keys":
+        return keys
+    if spelling == "callable":
+        return lambda state: keys          # evaluated once setup has built the state
+    return keys_where(lambda k: k in keys)
+
+
+def program_scenario(actors, watched, bad, lock_names, crashes: int = 0, spelling: str = "keys",
+                     managed: bool = False, extra=()) -> Scenario:
+    """`actors`: per actor a list of ops ("r"|"w"|"rw", key) or ("lock", name, [ops]); `extra`
+    invariants are added to the generated ones."""
 
     def setup(sim):
-        m = Machine(lock_names)
+        m = Machine(lock_names, managed)
         for i, ops in enumerate(actors):
             sim.process(f"p{i}", lambda p, i=i, ops=ops: p.spawn("a", m.run, i, ops))
         return m.result()
@@ -77,8 +99,9 @@ def program_scenario(actors, watched, bad, lock_names, crashes: int = 0) -> Scen
         return sum(s["state"][k] for k in watched) % 5 != bad or f"watched sum = {bad} mod 5"
 
     return Scenario("generated", setup, max_steps=200, faults=Faults(crashes=crashes), invariants=(
-        always("I-WATCHED", watched_ok, reads=watched),
+        always("I-WATCHED", watched_ok, reads=watched_reads(watched, spelling, managed)),
         at_end("I-END", lambda s: s["state"]["a"] % 7 != 3 or "a = 3 mod 7"),
+        *extra,
     ))
 
 
@@ -107,7 +130,7 @@ def outcomes(scenario: Scenario, strategy) -> tuple[set, set, int]:
     return finals, violations, runs
 
 
-COMPARED: list = []  # (steps, actors) of every generated program compared (checked below)
+COMPARED: list = []  # (steps, actors, spelling, managed) of every generated program compared (checked below)
 simple_op = st.tuples(st.sampled_from(["r", "w", "rw"]), st.sampled_from(KEYS))
 
 
@@ -158,10 +181,11 @@ def lock_orders(draw):
 
 @settings(max_examples=220, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(actors=st.one_of(programs(), programs(), programs(), lock_orders()), watched=st.lists(st.sampled_from(KEYS), min_size=1, max_size=2, unique=True),
-       bad=st.integers(0, 4))
-def test_dpor_reaches_the_same_final_states_and_violations_as_dfs(actors, watched, bad):
-    COMPARED.append((sum(_size(a) for a in actors), len(actors)))
-    scn = program_scenario(actors, tuple(watched), bad, ("L1", "L2"))
+       bad=st.integers(0, 4), spelling=st.sampled_from(SPELLINGS), managed=st.booleans())
+def test_dpor_reaches_the_same_final_states_and_violations_as_dfs(actors, watched, bad, spelling, managed):
+    # the invariant's reads in each spelling `always` accepts, over plain or sim-managed state
+    COMPARED.append((sum(_size(a) for a in actors), len(actors), spelling, managed))
+    scn = program_scenario(actors, tuple(watched), bad, ("L1", "L2"), spelling=spelling, managed=managed)
     dfs_finals, dfs_violations, dfs_runs = outcomes(scn, DFS())
     dpor_finals, dpor_violations, dpor_runs = outcomes(scn, DPOR())
     assert dpor_finals == dfs_finals
@@ -173,7 +197,8 @@ def test_at_least_200_generated_programs_were_compared():
     if not COMPARED:
         test_dpor_reaches_the_same_final_states_and_violations_as_dfs()
     assert len(COMPARED) >= 200, len(COMPARED)
-    assert {n for _, n in COMPARED} == {2, 3, 4}
+    assert {c[1] for c in COMPARED} == {2, 3, 4}
+    assert {(c[2], c[3]) for c in COMPARED} == {(s, m) for s in SPELLINGS for m in (False, True)}
 
 
 def test_generated_programs_exercise_what_they_should():
@@ -283,11 +308,11 @@ def small_programs(draw):
 
 @settings(max_examples=120, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(actors=small_programs(), watched=st.lists(st.sampled_from(KEYS), min_size=1, max_size=2, unique=True),
-       bad=st.integers(0, 4))
-def test_dpor_with_a_crash_budget_matches_dfs(actors, watched, bad):
+       bad=st.integers(0, 4), spelling=st.sampled_from(SPELLINGS), managed=st.booleans())
+def test_dpor_with_a_crash_budget_matches_dfs(actors, watched, bad, spelling, managed):
     # a crash kills a process's actor, releases its locks and restarts it from the start; its
     # dependence (the process key every step of its actors reads, the locks it holds) must be right
-    scn = program_scenario(actors, tuple(watched), bad, ("L1", "L2"), crashes=1)
+    scn = program_scenario(actors, tuple(watched), bad, ("L1", "L2"), crashes=1, spelling=spelling, managed=managed)
     dfs_finals, dfs_violations, dfs_runs = outcomes(scn, DFS())
     dpor_finals, dpor_violations, dpor_runs = outcomes(scn, DPOR())
     assert dpor_finals == dfs_finals

@@ -82,3 +82,66 @@ def test_a_callable_footprint_is_what_the_step_would_touch_now():
     # the losers' creates are recorded as reads and declared as such once the claim exists
     assert explore(scn, DFS(), check_footprints=True).ok
     assert explore(scn, DFS()).executions == 6 and explore(scn, DPOR()).executions == 3
+
+
+def watched_store(reads) -> Scenario:
+    """p1 writes x, p2 writes y; I-X looks at x and y, declaring `reads`."""
+
+    def setup(k):
+        store = Store("kv", {"x": 0, "y": 0})
+
+        async def write(key):
+            await point(f"write {key}", writes=(store.key(key),))
+            store[key] = 1
+
+        k.process("p1", lambda p: p.spawn("w", write, "x"))
+        k.process("p2", lambda p: p.spawn("w", write, "y"))
+        return store
+
+    return Scenario("watched", setup, invariants=(
+        sim.always("I-X", lambda s: s.peek("x") + s.peek("y") <= 2, reads=reads),))
+
+
+@pytest.mark.parametrize("strategy", [lambda: RandomWalk(1), DPOR], ids=["random", "dpor"])
+def test_an_invariant_reading_outside_its_declared_reads_is_a_footprint_violation(strategy):
+    res = explore(watched_store((("kv", "x"),)), strategy(), budget=5, check_footprints=True)
+    assert res.violation is not None and res.violation.invariant == "footprint"
+    assert res.violation.step == 0   # the initial state is checked too
+    assert res.violation.message.startswith("invariant I-X read ('kv', 'y') outside its declared reads")
+    # without the check nothing is recorded, and the same declaration passes
+    assert explore(watched_store((("kv", "x"),)), strategy(), budget=5).ok
+
+
+@pytest.mark.parametrize("reads", [
+    (("kv", "x"), ("kv", "y")),
+    lambda store: (store.key("x"), store.key("y")),
+    sim.keys_where(lambda k: k[0] == "kv"),
+], ids=["keys", "callable", "keys_where"])
+def test_declared_reads_in_every_spelling_pass_the_check(reads):
+    res = explore(watched_store(reads), DPOR(), check_footprints=True)
+    assert res.ok and res.complete
+
+
+def test_an_invariant_that_reads_through_recording_accessors_is_checked_too():
+    def setup(k):
+        store = Store("kv", {"x": 0, "y": 0})
+        return store
+
+    sc = Scenario("get", setup, invariants=(
+        sim.always("I-GET", lambda s: s.get("y") == 0, reads=(("kv", "x"),)),))
+    res = explore(sc, RandomWalk(1), budget=1, check_footprints=True)
+    assert res.violation.invariant == "footprint" and "('kv', 'y')" in res.violation.message
+
+
+def test_keys_where_asks_its_predicate_once_per_key():
+    asked = []
+    where = sim.keys_where(lambda k: asked.append(k) or k[0] == "kv")
+    assert where.hits([("kv", 1), ("other", 1)]) and not where.hits([("other", 1), ("other", 2)])
+    assert ("kv", 1) in where and ("other", 2) not in where
+    assert asked == [("kv", 1), ("other", 1), ("other", 2)]
+    assert not callable(where)   # cannot be mistaken for a callable giving the keys
+
+
+def test_reads_given_as_a_string_is_refused():
+    with pytest.raises(TypeError, match="not the string 'x'"):
+        sim.always("I", lambda s: True, reads="x")

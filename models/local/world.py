@@ -12,7 +12,8 @@ from models import events as ev
 from models.events import (EntityConflictError, HookNotFoundError, RunExpiredError, WorkflowRunNotFoundError,
                            WorkflowWorldError)
 from models.local.fs import DataDir, instance_mutex
-from sim import note, now, point
+from sim import keys_where, note, now, point
+from sim.store import Derived
 
 # E3: these events do not read the run first
 _NO_RUN_READ = frozenset({ev.RUN_CREATED, ev.STEP_COMPLETED, ev.STEP_RETRYING})
@@ -30,13 +31,27 @@ def claim_path(token): return f"hooks/tokens/{token}"
 def lock_path(kind, name, what): return f".locks/{kind}/{name}.{what}"
 
 
+def _in_logs(k) -> bool:
+    """The listing of `events`, each run's event listing and its event files."""
+    return k[0] in ("dir", "fs") and (k[1] == "events" or k[1].startswith("events/"))
+
+
+def _is_hook(k) -> bool:
+    """The listing of `hooks` and the files directly in it (the token claims are one level down)."""
+    return (k[0] == "dir" and k[1] == "hooks") or (k[0] == "fs" and k[1].startswith("hooks/") and k[1].count("/") == 1)
+
+
 class LocalView:
     """What invariants read of the data directory (without recording accesses): the same questions
-    `models.postgres.world.PostgresView` answers about the tables."""
+    `models.postgres.world.PostgresView` answers about the tables. `log_reads` and `entity_reads`
+    are the footprint keys `runs`+`log` and those plus `hooks` read (for invariants' `reads`)."""
     hook_fields = ("runId", "hookId", "token", "metadata", "isWebhook", "createdAt")
+    log_reads = keys_where(_in_logs)
+    entity_reads = keys_where(lambda k: _in_logs(k) or _is_hook(k))
 
     def __init__(self, fs: DataDir):
         self.fs = fs
+        self._logs = Derived(fs.files, fs.dirs)
 
     def runs(self) -> tuple:
         return self.fs.dirs.peek("events", ())
@@ -46,6 +61,10 @@ class LocalView:
         return self.fs.dkey(events_dir(run))
 
     def log(self, run: str) -> list:
+        """The run's events in log order (shared by every caller in one state: do not mutate it)."""
+        return self._logs.get(run, lambda: self._read_log(run))
+
+    def _read_log(self, run: str) -> list:
         names = self.fs.dirs.peek(events_dir(run), ())
         return sorted((self.fs.files.peek(f"{events_dir(run)}/{n}") for n in names), key=ev.log_order)
 

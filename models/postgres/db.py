@@ -357,7 +357,8 @@ class Database:
         return [self.rows.peek((table, pk)) for pk in self.index.peek((f"{table}.{col}", value), ())]
 
     def peek_table(self, table: str) -> list:
-        return [row for (t, _pk), row in sorted(self.rows._data.items()) if t == table]
+        # row by row through peek: --check-footprints records exactly the rows read
+        return [self.rows.peek(k) for k in sorted(k for k in self.rows._data if k[0] == table)]
 
     def peek_log(self, run: str) -> list:
         return [self.rows.peek(("events", eid)) for eid in self.index.peek(("events.runId", run), ())]

@@ -26,7 +26,8 @@ from models import events as ev
 from models.events import (EntityConflictError, HookNotFoundError, RunExpiredError, TooEarlyError,
                            WorkflowRunNotFoundError, WorkflowWorldError)
 from models.postgres.db import CREATION_UNIQUE, Database, UniqueViolation, index_key
-from sim import note, now
+from sim import keys_where, note, now
+from sim.store import Derived
 
 # E3: these events do not read the run first
 _NO_RUN_READ = frozenset({ev.RUN_CREATED, ev.STEP_COMPLETED, ev.STEP_RETRYING})
@@ -38,12 +39,22 @@ def hook_row(run: str, req: dict) -> dict:
             "isWebhook": bool(d.get("isWebhook"))}
 
 
+def _in_logs(k) -> bool:
+    """Event rows and the runId index over them (the list of runs with a log grows with that index)."""
+    return (k[0] == "pgi" and k[1][0] == "events.runId") or (k[0] == "pg" and k[1][0] == "events")
+
+
 class PostgresView:
     """What invariants read of the tables (no access recorded); see models.local.world.LocalView."""
     hook_fields = ("runId", "hookId", "token", "metadata", "isWebhook")   # the row's createdAt is its own now()
+    log_reads = keys_where(_in_logs)
+    entity_reads = keys_where(lambda k: _in_logs(k) or (k[0] == "pg" and k[1][0] == "hooks"))
 
     def __init__(self, db: Database):
         self.db = db
+        # events are insert-only and committed with their runId index entry: the index's version says
+        # when a log changed (the event row itself is written untracked, see Database._commit_row)
+        self._logs = Derived(db.index)
 
     def runs(self) -> list:
         return self.db.run_ids
@@ -52,7 +63,8 @@ class PostgresView:
         return index_key("events.runId", run)
 
     def log(self, run: str) -> list:
-        return self.db.peek_log(run)
+        """The run's events in log order (shared by every caller in one state: do not mutate it)."""
+        return self._logs.get(run, lambda: self.db.peek_log(run))
 
     def run(self, run: str):
         return self.db.peek("runs", run)

@@ -163,7 +163,7 @@ class DPOR(Strategy):
             dep = self._dep
             if dep.monitor_all:
                 found.update(self._all_writers)
-            elif dep.monitored and not fp.writes.isdisjoint(dep.monitored):
+            elif dep.monitored and dep.monitored.hits(fp.writes):
                 found.update(self._mon_writers)
         return sorted(found, reverse=True)
 
@@ -177,7 +177,7 @@ class DPOR(Strategy):
                 self._writers.setdefault(k, []).append(j)
             self._all_writers.append(j)
             m = self._dep.monitored
-            if m and not fp.writes.isdisjoint(m):
+            if m and m.hits(fp.writes):
                 self._mon_writers.append(j)
 
     def _reverse(self, i: int, fp, t_clock: dict) -> None:
