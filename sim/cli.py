@@ -24,7 +24,9 @@ from sim import strategy as strategies
 from sim import trace as traces
 from sim.clikit import (EXIT_MISMATCH, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, STEP_LOG_TAIL, Parser, UsageError,
                         add_load, check_engine, positive_float, positive_int, console, load_modules, print_step_log, print_table, say, table)
+from sim import parallel
 from sim.explore import DEFAULT_BUDGET
+from sim.units import Spec, default_jobs, prepare
 from sim.runtime import SimUsageError
 from sim.strategy import ModelNondeterminism
 
@@ -97,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--stats", action="store_true",
                     help="also count distinct terminal states and scheduling points covered (a little slower); "
                          "printed as a table and put in the HTML reports")
+    ex.add_argument("--jobs", type=positive_int, default=None, metavar="N",
+                    help="explore in work units on N worker processes (1: in this process); the result is the "
+                         "same for any N. Without --jobs or --cluster: one process, not cut into units")
+    ex.add_argument("--cluster", metavar="ADDRESS|local",
+                    help="run the units on a Dask cluster: a scheduler address, or local for a LocalCluster of "
+                         "--jobs workers (default: the machine's cores; needs the dask extra)")
     ex.add_argument("--no-shrink", action="store_true",
                     help="save and print a violation as found (default: also shrink it, save the shrunk trace "
                          "and its HTML report, and print its timeline)")
@@ -182,22 +190,38 @@ def _stem(scenario: str, strategy: str, seed: int, digest: str) -> str:
     return f"{safe}-{strategy}-seed{seed}-{digest[:8]}"
 
 
-def _explore_one(scenario, args):
+def _explore_one(scenario, args, executor=None, show_progress: bool = True):
+    if executor is None and args.jobs is None and args.cluster is None:
+        return _explore_sequential(scenario, args)
+    spec = Spec(scenario.name, args.strategy, args.seed, args.engine, args.preemptions, args.check_footprints,
+                not args.keep_going, args.stats, tuple(args.load), (os.getcwd(),))
+    total = args.budget or (None if args.time or spec.exhaustive else DEFAULT_BUDGET)
+    if isinstance(executor, parallel.Inline) or executor is None:
+        executor = parallel.Inline(scenario)
+    try:
+        with _progress(scenario.name, total) if show_progress else contextlib.nullcontext() as progress:
+            return parallel.explore(scenario, spec, executor=executor, budget=args.budget, time_limit=args.time,
+                                    progress=progress)
+    except (ModelNondeterminism, SimUsageError) as e:  # the model misuses sim: the user's to fix
+        raise UsageError(f"scenario {scenario.name}: {e}") from None
+
+
+def _explore_sequential(scenario, args):
+    """Without --jobs or --cluster: one process, each member one stream of executions (not cut into units)."""
     opts = {} if args.preemptions is None else {"preemption_bound": args.preemptions, "iterative": True}
     strategy = strategies.make(args.strategy, args.seed, **opts)  # fresh per scenario: results don't depend on order
     total = args.budget or (None if args.time or strategy.exhaustive else DEFAULT_BUDGET)
     try:
         with _progress(scenario.name, total) as progress:
-            res = sim.explore(scenario, strategy, engine=args.engine, budget=args.budget,
-                              time_limit=args.time, progress=progress, check_footprints=args.check_footprints,
-                              stop_on_violation=not args.keep_going, stats=args.stats)
+            return sim.explore(scenario, strategy, engine=args.engine, budget=args.budget,
+                               time_limit=args.time, progress=progress, check_footprints=args.check_footprints,
+                               stop_on_violation=not args.keep_going, stats=args.stats)
     except (ModelNondeterminism, SimUsageError) as e:  # the model misuses sim: the user's to fix
         raise UsageError(f"scenario {scenario.name}: {e}") from None
-    return strategy, res
 
 
-def _report_violation(out: Console, scenario, strategy, res, args):
-    trace = sim.make_trace(scenario, res.tape, strategy=strategy.describe(), engine=args.engine,
+def _report_violation(out: Console, scenario, described: dict, res, args):
+    trace = sim.make_trace(scenario, res.tape, strategy=described, engine=args.engine,
                            execution=res.found_at, check_footprints=res.check_footprints)
     path = traces.save(trace, args.out, _stem(scenario.name, args.strategy, args.seed, trace.digest))
     v = res.violation
@@ -217,6 +241,15 @@ def _report_violation(out: Console, scenario, strategy, res, args):
     say(out, f"  replay: python -m sim replay {shlex.quote(str(path))}", "bold")
     say(out, "")
     return path
+
+
+def _task_result(future, scenario):
+    try:
+        return future.result()
+    except (ModelNondeterminism, SimUsageError) as e:
+        raise UsageError(f"scenario {scenario.name}: {e}") from None
+    except UsageError:
+        raise
 
 
 def _verdict(res) -> str:
@@ -282,6 +315,35 @@ def _stats_table(rows) -> Table:
     return t
 
 
+def _report_all(out: Console, scenario, res, args) -> None:
+    for found in res.violations.values():  # the first of each violated invariant
+        _report_violation(out, scenario, found.strategy or res.strategy, dataclasses.replace(
+            res, violation=found.violation, found_at=found.execution, tape=found.tape), args)
+
+
+def _scenario_task(args, name: str, look):
+    """One whole scenario in a worker process: explored there, its violations reported into text that
+    the command prints in scenario order (as wide and styled as its own console)."""
+    import io
+    prepare(tuple(args.load), (os.getcwd(),))
+    scenario = registry.select(name, args.model)[0]
+    res = _explore_one(scenario, args, show_progress=False)
+    buf = io.StringIO()
+    width, terminal, colors = look
+    _report_all(Console(file=buf, width=width, force_terminal=terminal, color_system=colors), scenario, res, args)
+    return dataclasses.replace(res, scenario=None), buf.getvalue()
+
+
+def _executor(args):
+    if args.jobs is None and args.cluster is None:
+        return None
+    jobs = args.jobs or default_jobs()
+    try:
+        return parallel.backend(jobs, args.cluster, tuple(args.load), (os.getcwd(),))
+    except parallel.ClusterError as e:
+        raise UsageError(str(e)) from None
+
+
 def cmd_explore(args, _rest) -> int:
     if args.preemptions is not None and (args.strategy != "dfs" or args.preemptions < 0):
         raise UsageError("--preemptions takes a number >= 0 and goes with --strategy dfs")
@@ -292,12 +354,26 @@ def cmd_explore(args, _rest) -> int:
     for line in clivariants.notes(scenarios):
         say(out, line)
     rows = []
-    for scenario in scenarios:
-        strategy, res = _explore_one(scenario, args)
-        for found in res.violations.values():  # the first of each violated invariant
-            _report_violation(out, scenario, strategy, dataclasses.replace(
-                res, violation=found.violation, found_at=found.execution, tape=found.tape), args)
-        rows.append((scenario, res))
+    executor = _executor(args)
+    try:
+        if len(scenarios) > 1 and executor is not None and not isinstance(executor, parallel.Inline):
+            # whole scenarios are the units: the cheapest way to fill the workers
+            look = (out.width, out.is_terminal, out.color_system)
+            futures = [executor.submit(_scenario_task, args, s.name, look) for s in scenarios]
+            for scenario, f in zip(scenarios, futures):
+                res, text = _task_result(f, scenario)
+                res.scenario = scenario
+                out.file.write(text)
+                out.file.flush()
+                rows.append((scenario, res))
+        else:
+            for scenario in scenarios:
+                res = _explore_one(scenario, args, executor)
+                _report_all(out, scenario, res, args)
+                rows.append((scenario, res))
+    finally:
+        if executor is not None:
+            executor.close()
     all_mode = len(scenarios) > 1 or args.scenario == "all"
     print_table(out, _summary(rows, with_match=all_mode))
     if args.stats:

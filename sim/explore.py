@@ -34,6 +34,7 @@ class Found:
     execution: int        # 1-based index of the execution
     tape: list
     violation: Violation
+    strategy: dict | None = None  # how it was found, when that differs from the exploration's (sim.units)
 
 
 @dataclass

@@ -44,10 +44,15 @@ class Observed(Wrapper):
             self.states.add(fp)
 
     def distinct_points(self) -> int:
-        return len({(_INCARNATION.sub("/", a), _NUMBER.sub("N", _ULID.sub("*", label))) for a, label in self.points})
+        return distinct(self.points)
 
     def distinct_states(self) -> int | None:
         return len(self.states) if self.fingerprinted else None
+
+
+def distinct(points) -> int:
+    """How many code locations `(actor, label)` points name (incarnations, ids and numbers folded)."""
+    return len({(_INCARNATION.sub("/", a), _NUMBER.sub("N", _ULID.sub("*", label))) for a, label in points})
 
 
 def fingerprint(view) -> str | None:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 SIM = Path(__file__).resolve().parents[1] / "sim"
 # wall-clock reads are fine where they only measure (benchmark, budget timers, stress baseline, and the
-# shrinker's and the Hypothesis hunt's elapsed time; their bounds count executions)
+# shrinker's and the Hypothesis hunt's elapsed time; their bounds count executions; a parallel exploration's
+# elapsed time and --time, while what it folds is decided in key order)
 CLOCK_OK = {"bench.py", "bare.py", "explore.py", "cli.py", "pytest_plugin.py", "uncontrolled.py", "shrink.py",
-            "hypo.py"}
+            "hypo.py", "parallel.py", "units.py"}
 
 
 def _problems(path: Path, root: Path = SIM) -> list[str]:

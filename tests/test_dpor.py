@@ -116,18 +116,23 @@ def outcomes(scenario: Scenario, strategy) -> tuple[set, set, int]:
             k = eng.execute(scenario, strategy)
             strategy.end_execution(k.view())
             runs += 1
-            if k.pruned:
-                continue
-            if k.violation is not None:
-                violations.add(k.violation.invariant)
-            else:
-                s = k.state
-                finals.add((tuple(sorted(s["state"].items())), tuple(sorted(s["acc"].items()))))
+            record(k, finals, violations)
             assert runs < 50_000, "program too large for the test"
 
     eng.host(loop)
     assert strategy.complete
     return finals, violations, runs
+
+
+def record(k, finals: set, violations: set) -> None:
+    """An execution's outcome: the invariant it violated, or its final state (pruned ones: none)."""
+    if k.pruned:
+        return
+    if k.violation is not None:
+        violations.add(k.violation.invariant)
+    else:
+        s = k.state
+        finals.add((tuple(sorted(s["state"].items())), tuple(sorted(s["acc"].items()))))
 
 
 COMPARED: list = []  # (steps, actors, spelling, managed) of every generated program compared (checked below)

@@ -30,7 +30,7 @@ class DFS(Strategy):
     exhaustive = True
 
     def __init__(self, data_cap: int = 16, preemption_bound: int | None = None, iterative: bool = False,
-                 fault_bound: int | None = None):
+                 fault_bound: int | None = None, resume: list | None = None):
         if preemption_bound is not None and preemption_bound < 0:
             raise ValueError(f"preemption bound must be >= 0, got {preemption_bound}")
         if fault_bound is not None and fault_bound < 0:
@@ -43,6 +43,10 @@ class DFS(Strategy):
         self._n: list[int] = []     # options asked at each choice on the current path
         self._vals: list = []       # the values tried there, in order
         self._k: list[int] = []     # which of them is taken now
+        if resume:  # a work unit (sim.units): start where unit_state() left off
+            self._n = [n for n, _, _ in resume]
+            self._vals = [tuple(v) for _, v, _ in resume]
+            self._k = [k for _, _, k in resume]
         self._pos = 0
         self._used = 0              # preemptions on the path so far
         self._done = False
@@ -106,6 +110,12 @@ class DFS(Strategy):
             self.preemption_bound += 1  # the next round of iterative bounding
             return
         self._done = True
+
+    def unit_state(self) -> list:
+        """The next path as plain data, `(n, values to try, index of the one taken)` per choice: a work
+        unit (sim.units) that gets it as `resume` explores exactly what this search has left. A choice
+        with one value left is frozen: its other values are explored elsewhere, or were."""
+        return [(n, tuple(v), k) for n, v, k in zip(self._n, self._vals, self._k)]
 
     def describe(self):
         d = {"name": self.name, "data_cap": self.data_cap}

@@ -33,7 +33,7 @@ from sim.tape import STEP
 
 
 class _StepNode:
-    __slots__ = ("n", "tids", "fps", "chosen", "backtrack", "done", "sleep")
+    __slots__ = ("n", "tids", "fps", "chosen", "backtrack", "done", "sleep", "frozen")
 
     def __init__(self, fps, sleep):
         self.n = len(fps)
@@ -43,15 +43,17 @@ class _StepNode:
         self.backtrack = set()
         self.done = set()
         self.sleep = sleep  # tid -> footprint of the transitions asleep on arrival
+        self.frozen = False  # a work unit's prefix (sim.units): its other options are other units'
 
 
 class _DataNode:
-    __slots__ = ("n", "value", "two")
+    __slots__ = ("n", "value", "two", "frozen")
 
     def __init__(self, n, two):
         self.n = n
         self.value = 0
         self.two = two  # wide choice: only 0 and n-1
+        self.frozen = False
 
 
 class DPOR(Strategy):
@@ -59,8 +61,9 @@ class DPOR(Strategy):
     exhaustive = True
     tracks = True
 
-    def __init__(self, data_cap: int = 16):
+    def __init__(self, data_cap: int = 16, resume: list | None = None):
         self.data_cap = data_cap
+        self._resume = resume or ()  # a work unit (sim.units): the path unit_state() described
         self.truncated = False
         self.executions = 0
         self.pruned = 0
@@ -263,8 +266,11 @@ class DPOR(Strategy):
                 return node.value
             two = n > self.data_cap
             self.truncated |= two
-            nodes.append(_DataNode(n, two))
-            return 0
+            node = _DataNode(n, two)
+            nodes.append(node)
+            if pos < len(self._resume):
+                self._restore(node, self._resume[pos])
+            return node.value
         view = label
         if self._dep is None:
             self._dep = view.dependence
@@ -274,6 +280,10 @@ class DPOR(Strategy):
                 raise ModelNondeterminism(f"choice {pos} changed with the same prefix")
             return self._enter(node, node.chosen)
         node = _StepNode([view.footprint(i) for i in range(n)], dict(self._sleep))
+        if pos < len(self._resume):
+            self._restore(node, self._resume[pos])
+            nodes.append(node)
+            return self._enter(node, node.chosen)
         for i, t in enumerate(node.tids):
             if t not in node.sleep:
                 break
@@ -289,6 +299,7 @@ class DPOR(Strategy):
 
     def end_execution(self, view) -> None:
         self.executions += 1
+        self._resume = ()  # the first execution rebuilt the resumed path; later nodes are new
         del self._nodes[self._pos:]
         if self._dep is not None:
             self._races(view)  # what is still pending at the end (blocked actors) races too
@@ -304,7 +315,9 @@ class DPOR(Strategy):
         nodes = self._nodes
         while nodes:
             node = nodes[-1]
-            if isinstance(node, _DataNode):
+            if node.frozen:
+                pass
+            elif isinstance(node, _DataNode):
                 if node.two:
                     if node.value == 0:
                         node.value = node.n - 1
@@ -320,6 +333,35 @@ class DPOR(Strategy):
                         return
             nodes.pop()
         self._done = True
+
+    # ---- work units (sim.units) ------------------------------------------------------------
+
+    def unit_state(self) -> list:
+        """The next path as plain data: per step choice `("s", n, chosen, done, backtrack, asleep,
+        frozen)` (option indices), per data choice `("d", n, value, two, frozen)`. A DPOR built with
+        it as `resume` rebuilds these nodes in its first execution and goes on exactly as this one
+        would; sim.units freezes some of them to hand their other options to other units."""
+        out = []
+        for node in self._nodes:
+            if isinstance(node, _DataNode):
+                out.append(("d", node.n, node.value, node.two, node.frozen))
+                continue
+            tids = node.tids
+            out.append(("s", node.n, node.chosen, tuple(i for i, t in enumerate(tids) if t in node.done),
+                        tuple(i for i, t in enumerate(tids) if t in node.backtrack),
+                        tuple(i for i, t in enumerate(tids) if t in node.sleep), node.frozen))
+        return out
+
+    def _restore(self, node, spec) -> None:
+        kind = "d" if isinstance(node, _DataNode) else "s"
+        if spec[0] != kind or spec[1] != node.n:
+            raise ModelNondeterminism(f"a resumed choice changed: {spec[:2]} became {(kind, node.n)}")
+        if kind == "d":
+            node.value, node.frozen = spec[2], spec[4]
+            return
+        _, _, node.chosen, done, backtrack, _, node.frozen = spec
+        node.done = {node.tids[i] for i in done}
+        node.backtrack = {node.tids[i] for i in (*backtrack, node.chosen)}
 
     def describe(self):
         return {"name": self.name, "data_cap": self.data_cap}
