@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "printed as a table and put in the HTML reports")
     ex.add_argument("--jobs", type=positive_int, default=None, metavar="N",
                     help="explore in work units on N worker processes (1: in this process); the result is the "
-                         "same for any N. Without --jobs or --cluster: one process, not cut into units")
+                         "same for any N. Without --jobs or --cluster each scenario is explored in one process, "
+                         "not cut into units, and several scenarios are spread over the machine's cores")
     ex.add_argument("--cluster", metavar="ADDRESS|local",
                     help="run the units on a Dask cluster: a scheduler address, or local for a LocalCluster of "
                          "--jobs workers (default: the machine's cores; needs the dask extra)")
@@ -206,13 +207,13 @@ def _explore_one(scenario, args, executor=None, show_progress: bool = True):
         raise UsageError(f"scenario {scenario.name}: {e}") from None
 
 
-def _explore_sequential(scenario, args):
+def _explore_sequential(scenario, args, show_progress: bool = True):
     """Without --jobs or --cluster: one process, each member one stream of executions (not cut into units)."""
     opts = {} if args.preemptions is None else {"preemption_bound": args.preemptions, "iterative": True}
     strategy = strategies.make(args.strategy, args.seed, **opts)  # fresh per scenario: results don't depend on order
     total = args.budget or (None if args.time or strategy.exhaustive else DEFAULT_BUDGET)
     try:
-        with _progress(scenario.name, total) as progress:
+        with _progress(scenario.name, total) if show_progress else contextlib.nullcontext() as progress:
             return sim.explore(scenario, strategy, engine=args.engine, budget=args.budget,
                                time_limit=args.time, progress=progress, check_footprints=args.check_footprints,
                                stop_on_violation=not args.keep_going, stats=args.stats)
@@ -323,11 +324,16 @@ def _report_all(out: Console, scenario, res, args) -> None:
 
 def _scenario_task(args, name: str, look):
     """One whole scenario in a worker process: explored there, its violations reported into text that
-    the command prints in scenario order (as wide and styled as its own console)."""
+    the command prints in scenario order (as wide and styled as its own console). Without --jobs and
+    --cluster it is explored as in one process (one stream per member), so the output is the same
+    as a sequential run's."""
     import io
+
+    from rich.console import Console
     prepare(tuple(args.load), (os.getcwd(),))
-    scenario = registry.select(name, args.model)[0]
-    res = _explore_one(scenario, args, show_progress=False)
+    scenario = registry.get(name)  # a variant's name rebuilds it too
+    res = _explore_one(scenario, args, show_progress=False) if args.jobs or args.cluster \
+        else _explore_sequential(scenario, args, show_progress=False)
     buf = io.StringIO()
     width, terminal, colors = look
     _report_all(Console(file=buf, width=width, force_terminal=terminal, color_system=colors), scenario, res, args)
@@ -355,6 +361,10 @@ def cmd_explore(args, _rest) -> int:
         say(out, line)
     rows = []
     executor = _executor(args)
+    if executor is None and len(scenarios) > 1 and default_jobs() > 1:
+        # several scenarios, no --jobs: whole scenarios spread over the cores, each explored as in one
+        # process, printed in order (the output is a sequential run's)
+        executor = parallel.Pool(default_jobs(), tuple(args.load), (os.getcwd(),))
     try:
         if len(scenarios) > 1 and executor is not None and not isinstance(executor, parallel.Inline):
             # whole scenarios are the units: the cheapest way to fill the workers
