@@ -30,3 +30,12 @@ def test_value_reads_back_what_text_wrote(v):
 def test_value_refuses_what_is_not_a_ulid(bad):
     with pytest.raises(ValueError):
         ulids.value(bad)
+
+
+@pytest.mark.parametrize("bad", ["I" * 26, "0" * 25 + "U", "0" * 25 + "é", "0" * 25 + " ", "0" * 25 + "_",
+                                 "0" * 24 + "+1", "8" + "0" * 25, "0" * 27, ""])
+def test_text_that_is_not_a_ulid_is_refused(bad):
+    # symbols outside Crockford's alphabet (I L O U, non-ASCII, what int() would accept: _ + space),
+    # more than 128 bits, or the wrong length
+    with pytest.raises(ValueError):
+        ulids.value(bad)
