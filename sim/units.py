@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 from sim import engine as engines
 from sim import registry
 from sim import strategy as strategies
+from sim.strategy import portfolio
 from sim.stats import Observed, fingerprint
 
 CHUNK = 64   # executions per sampling unit
 SPLIT = 64   # executions a subtree unit runs before it hands over the rest
-PORTFOLIO = (("random", {}), ("pct", {"depth": 1}), ("pct", {"depth": 2}), ("pct", {"depth": 3}), ("dpor", {}))
 TREES = ("dfs", "dpor")
 
 
@@ -59,7 +59,7 @@ class Spec:
 
     def members(self) -> list:
         if self.strategy == "portfolio":
-            return list(PORTFOLIO)
+            return list(portfolio.MEMBERS)
         if self.strategy == "dfs" and self.preemptions is not None:
             return [("dfs", {"preemption_bound": self.preemptions, "iterative": True})]
         strategies.make(self.strategy)  # unknown names fail here

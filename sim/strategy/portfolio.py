@@ -14,6 +14,12 @@ from sim.strategy.pct import PCT
 from sim.strategy.random_walk import RandomWalk
 
 
+# The default members, by command-line name and options: built here, and cut into work units by
+# sim.units with the same list (one definition, so the two cannot drift apart).
+MEMBERS = (("random", {}), ("pct", {"depth": 1}), ("pct", {"depth": 2}), ("pct", {"depth": 3}), ("dpor", {}))
+_CLASSES = {"random": RandomWalk, "pct": PCT, "dpor": DPOR}
+
+
 class Portfolio(Strategy):
     name = "portfolio"
     exhaustive = False  # sampling members never run out; DPOR completing makes it complete
@@ -22,7 +28,8 @@ class Portfolio(Strategy):
     def __init__(self, seed: int = 0, members: list[Strategy] | None = None):
         self.seed = seed
         if members is None:
-            members = [RandomWalk(seed), PCT(seed, depth=1), PCT(seed, depth=2), PCT(seed, depth=3), DPOR()]
+            members = [_CLASSES[name](**opts) if name == "dpor" else _CLASSES[name](seed, **opts)
+                       for name, opts in MEMBERS]
         if not members:
             raise ValueError("a portfolio needs at least one member")
         self.members = members
