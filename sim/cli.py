@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--engine", default="fast", choices=engines.NAMES, help="execution engine (default: fast)")
     ex.add_argument("--preemptions", type=int, metavar="K",
                     help="with --strategy dfs: schedules with 0, then 1, ... then K preemptions (CHESS-style)")
+    ex.add_argument("--cache-states", action="store_true",
+                    help="with --strategy dfs: cut an execution at a state whose subtree was explored "
+                         "(whole-state fingerprints, sim.statehash); one process, fast engine")
     ex.add_argument("--keep-going", action="store_true",
                     help="explore past violations; save one trace per distinct violated invariant")
     ex.add_argument("--check-footprints", action="store_true",
@@ -210,6 +213,8 @@ def _explore_one(scenario, args, executor=None, show_progress: bool = True):
 def _explore_sequential(scenario, args, show_progress: bool = True):
     """Without --jobs or --cluster: one process, each member one stream of executions (not cut into units)."""
     opts = {} if args.preemptions is None else {"preemption_bound": args.preemptions, "iterative": True}
+    if args.cache_states:
+        opts["cache_states"] = True
     strategy = strategies.make(args.strategy, args.seed, **opts)  # fresh per scenario: results don't depend on order
     total = args.budget or (None if args.time or strategy.exhaustive else DEFAULT_BUDGET)
     try:
@@ -353,6 +358,11 @@ def _executor(args):
 def cmd_explore(args, _rest) -> int:
     if args.preemptions is not None and (args.strategy != "dfs" or args.preemptions < 0):
         raise UsageError("--preemptions takes a number >= 0 and goes with --strategy dfs")
+    if args.cache_states and (args.strategy != "dfs" or args.jobs is not None or args.cluster is not None
+                              or args.engine != "fast"):
+        # one cache per process: shared between workers, what is cut would depend on their timing
+        raise UsageError("--cache-states goes with --strategy dfs on the fast engine, in one process "
+                         "(without --jobs or --cluster)")
     load_modules(args.load)
     check_engine(args.engine)
     scenarios = clivariants.apply(_select(args.scenario, args.model), args)

@@ -88,6 +88,8 @@ class Exploration:
         pb = self.strategy.get("preemption_bound")
         if pb is not None:
             what = f"{pb} preemption(s), {what}"
+        if self.strategy.get("cache_states"):
+            what = f"{what}, states cached by fingerprint"
         fb = self.strategy.get("fault_bound")
         if fb is not None and fb < f.crashes + f.redeliveries:
             what = f"at most {fb} fault(s) in all of {what}"

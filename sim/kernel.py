@@ -149,6 +149,7 @@ class Kernel:
     touched = None                   # (reads, writes) of sim-managed keys in the current step, when wanted
     pruned = False                   # the strategy ended this execution early as redundant
     recorded_reads = None            # --check-footprints: the store keys the invariant being evaluated read
+    false_for = None                 # per `eventually` invariant: steps it has been false in a row (path state)
     # True: evaluate every always/eventually invariant after every step, not only after a step that
     # wrote what it declares it reads (sim.watch): the reference the incremental check is tested against
     check_every_step = False
@@ -285,7 +286,7 @@ class Kernel:
         always = scenario.always
         at_end = scenario.at_end
         eventually = scenario.eventually
-        false_for = [0] * len(eventually)
+        self.false_for = false_for = [0] * len(eventually)
         last = [None] * len(eventually)     # an eventually invariant not re-evaluated keeps its last result
         monitors = always + eventually
         fns = [inv.fn for inv in monitors]

@@ -19,6 +19,8 @@ For a `step` choice:
     is_preemption(i)  switching away from an actor that could still run
     footprint(i)   the transition's footprint (sim.footprint) in this state
 
+`fingerprint()`: the whole state, canonically (sim.statehash), for state caching.
+
 For partial-order reduction (strategies with `tracks`): `pending()`, the
 footprints of every transition that could still happen (blocked actors and
 faults the budget allows included), `executed(fp)`, what the step that just ran
@@ -103,6 +105,11 @@ class View:
                 out.append(of_option(k, o))
                 break
         return out
+
+    def fingerprint(self) -> bytes:
+        """A canonical fingerprint of the whole state at this decision (sim.statehash), for state caching."""
+        from sim.statehash import fingerprint
+        return fingerprint(self._k)
 
     def executed(self, fp):
         """The footprint of the step that just ran, as it happened (see sim.footprint.actual)."""

@@ -6,7 +6,7 @@ extremes, 0 and n-1, which covers both relative orders; `truncated` says so.
 """
 from __future__ import annotations
 
-from sim.strategy.base import Strategy
+from sim.strategy.base import Prune, Strategy
 from sim.tape import STEP
 
 
@@ -30,7 +30,7 @@ class DFS(Strategy):
     exhaustive = True
 
     def __init__(self, data_cap: int = 16, preemption_bound: int | None = None, iterative: bool = False,
-                 fault_bound: int | None = None, resume: list | None = None):
+                 fault_bound: int | None = None, resume: list | None = None, cache_states: bool = False):
         if preemption_bound is not None and preemption_bound < 0:
             raise ValueError(f"preemption bound must be >= 0, got {preemption_bound}")
         if fault_bound is not None and fault_bound < 0:
@@ -52,6 +52,11 @@ class DFS(Strategy):
         self._done = False
         self.truncated = False
         self.executions = 0
+        self.pruned = 0
+        # state caching: fingerprints (sim.statehash) of the states whose subtrees are explored or being
+        # explored. Sound for a tree search because the step count is part of the state: a state is never
+        # met again below itself, so its first visit's subtree is complete before any later visit is cut
+        self._cache: set | None = set() if cache_states else None
 
     @property
     def complete(self) -> bool:
@@ -85,6 +90,15 @@ class DFS(Strategy):
                 vals = range(n)
             if kind is STEP and self.fault_bound is not None and self._faults >= self.fault_bound:
                 vals = [v for v in vals if not label.is_fault(v)]
+            if self._cache is not None and kind is STEP:
+                # what the bounds have spent on this path limits its future: part of the state
+                key = (label.fingerprint(), self._used, self._faults,
+                       label.current.name if preempting and label.current is not None else None)
+                if key in self._cache:
+                    self._pos = pos
+                    self.pruned += 1
+                    raise Prune()
+                self._cache.add(key)
             self._n.append(n)
             self._vals.append(vals)
             self._k.append(0)
@@ -108,6 +122,8 @@ class DFS(Strategy):
             ks.pop()
         if self.preemption_bound is not None and self.preemption_bound < (self.max_preemptions or 0):
             self.preemption_bound += 1  # the next round of iterative bounding
+            if self._cache is not None:
+                self._cache.clear()  # a state explored under a smaller bound has a larger subtree now
             return
         self._done = True
 
@@ -123,5 +139,7 @@ class DFS(Strategy):
             d["preemption_bound"] = self.preemption_bound
         if self.fault_bound is not None:
             d["fault_bound"] = self.fault_bound
+        if self._cache is not None:
+            d["cache_states"] = True
         return d
 
