@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models import events as ev
-from models.runtime import Hook, Ledger, Runtime, Step, Workflow, correlation_ids, create, resume_hook
+from models.runtime import Hook, Ledger, Runtime, create, resume_hook, staged
 from sim import Faults, ModelInfo, Queue, Scenario, current_process, variants, wait
 
 DELIVERY_TIMEOUT = 1_000   # visibility timeout of a delivery whose process died (virtual ms)
@@ -103,16 +103,16 @@ def wl_1665(rev, complete: bool = False):
     with `complete`, returns (the run completes and its hooks are cleaned up)."""
     run = ev.run_id("1665")
     token = "wh-1665"
-    stages = ((Step("a"), Step("b")), (Hook(token, {"v": "a"}, True),))
+    stages = (["a", "b"], [Hook(token, {"v": "a"}, True)])
     if not complete:
-        stages += ((Hook("approval-1665"),),)
-    wf = Workflow("parallelStepsThenWebhook", stages)
-    ids = correlation_ids(wf, run)
+        stages += ([Hook("approval-1665")],)
+    wf = staged("parallelStepsThenWebhook", *stages)
+    flat = [op for stage in stages for op in stage]   # correlation ids are call ordinals
 
     def setup(sim):
         env = Env(rev.storage(), rev, workflows={run: wf})
-        for stage, corrs in zip(stages, ids):
-            env.tokens.update({(run, c): op.token for op, c in zip(stage, corrs) if isinstance(op, Hook)})
+        env.tokens.update({(run, ev.correlation_id("hook", run, i)): op.token
+                           for i, op in enumerate(flat) if isinstance(op, Hook)})
         rev.seed_run(env.storage, run, "pending")
         q = run_queue()
         q.push({"runId": run})
@@ -181,8 +181,7 @@ def wl_event_first(rev):
 
 def _one_step(name: str):
     run = ev.run_id(name)
-    wf = Workflow(name, ((Step("a"),),))
-    return run, wf, correlation_ids(wf, run)[0][0]
+    return run, staged(name, ["a"]), ev.correlation_id("step", run, 0)
 
 
 def wl_step_dup(rev, status: str = "running"):
