@@ -340,6 +340,29 @@ def workflow(fn=None, *, name: str | None = None):
     return wrap(fn) if fn is not None else wrap
 
 
+# what `sim list` shows of the language (one example per construct)
+REFERENCE = {"workflow language (models.workflow; the TypeScript it stands for in the README)": (
+    ("@workflow", "@workflow\nasync def approval(): ...", "a workflow function (\"use workflow\"), replayed against its run's log"),
+    ("step", "charge = step(\"charge\", lambda attempt: 42)\ntotal = await charge()",
+     "a step function; its body runs in the step executor and returns a value or raises "
+     "RetryableError(retry_after=ms) or FatalError; a failed step rejects with StepFailedError"),
+    ("create_hook", "hook = create_hook(\"approval\")\npayload = await hook",
+     "a hook, created at the next suspension whether awaited now or later; resolves to its first payload"),
+    ("create_webhook", "wh = create_webhook(\"wh-1\")", "a hook resumed over HTTP (isWebhook)"),
+    ("sleep", "await sleep(5_000)", "a wait: wait_created with resumeAt; the elapsed-wait scan completes it"),
+    ("Promise.all", "a, b = await Promise.all([step_a(), step_b()])",
+     "every value in array order; the first rejection in log order rejects it"),
+    ("Promise.race", "won = await Promise.race([hook, sleep(5_000)])",
+     "the racer whose event is first in the log (a sleep resolves to None)"),
+    ("branching", "if won is None:\n    await on_timeout()\nelse:\n    await on_hook()",
+     "code after an await runs on the resolved value; ids stay call ordinals, so a branch that flips is "
+     "CORRUPTED_EVENT_LOG"),
+    ("using", "with create_hook(\"once\") as once:\n    await once",
+     "the hook is disposed at the end of the block (hook_disposed at the next suspension)"),
+    ("return", "return total", "the run's output: run_completed {output}; a throw is run_failed"),
+)}
+
+
 # ---- replay (3.3) -------------------------------------------------------------------------------
 
 @dataclass

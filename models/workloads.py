@@ -345,9 +345,9 @@ WORKLOADS = {
     "step-complete-race": (wl_step_complete_race, Faults(), "#1434: two started executors complete one step"),
     "step-create-crash": (wl_step_create_crash, Faults(crashes=1), "#3081: step_created, a crash inside it, a retry"),
     "hook-sleep-race": (wl_hook_sleep_race, Faults(),
-                        "#2029: race(hook, sleep), a step per branch, the scan appends to its snapshot"),
+                        "#2029: race(hook, sleep); the scan appends to its snapshot"),
     "hook-sleep-race-2029": (lambda rev, runtime="R2029", workers=1: wl_hook_sleep_race(rev, runtime, workers), Faults(),
-                             "#2029: race(hook, sleep), a step per branch, the scan re-reads the log"),
+                             "#2029: race(hook, sleep); the scan re-reads the log"),
 }
 
 

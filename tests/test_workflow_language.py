@@ -225,3 +225,15 @@ def test_steps_carry_their_body_and_the_language_refuses_misuse():
         step("lang-charge", lambda attempt: 0)      # one body per step name, as the bundle registers it
     with pytest.raises(WorkflowLanguageError):
         charge()                                    # a step call outside a workflow's replay
+
+
+def test_sim_list_shows_the_language_one_example_per_construct(capsys):
+    from models.workflow import REFERENCE
+    from sim import cli
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    (title, rows), = REFERENCE.items()
+    assert title.split(" (")[0] in out
+    for construct, example, _what in rows:
+        assert construct in out and example.splitlines()[0] in out, construct
+    assert "await Promise.race([hook, sleep(5_000)])" in out   # code, not rich markup

@@ -14,6 +14,7 @@ from models.local.invariants import local_invariants
 from models.local.world import claim_path
 from models.runtime import create
 from models.workloads import WORKLOADS as SHARED, build_scenario, hc, job_consumers, job_env, model_infos, on_demand
+from models.workflow import REFERENCE  # noqa: F401  (shown by `sim list`)
 from sim import Faults, Scenario
 
 WORLD = "local"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from models.invariants import world_invariants
 from models.postgres.world import REVISIONS
 from models.workloads import WORKLOADS, build_scenario, model_infos, on_demand
+from models.workflow import REFERENCE  # noqa: F401  (shown by `sim list`)
 from sim import Scenario
 
 WORLD = "postgres"
