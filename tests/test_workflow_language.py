@@ -237,3 +237,16 @@ def test_sim_list_shows_the_language_one_example_per_construct(capsys):
     for construct, example, _what in rows:
         assert construct in out and example.splitlines()[0] in out, construct
     assert "await Promise.race([hook, sleep(5_000)])" in out   # code, not rich markup
+
+
+def test_waits_of_a_live_run_are_completed_and_waits_of_an_ended_run_released():
+    open_wait = _Env(race_hook_sleep, log_of(HOOK_CREATED, WAIT_CREATED))
+    assert "never completed" in inv.waits_completed(open_wait)
+    assert inv.waits_completed(_Env(race_hook_sleep, log_of(HOOK_CREATED, WAIT_CREATED, ELAPSED))) is None
+    assert inv.waits_completed(_Env(race_hook_sleep, log_of(HOOK_CREATED, WAIT_CREATED, (ev.RUN_FAILED,)))) is None
+    ended = _Env(race_hook_sleep, log_of(WAIT_CREATED, (ev.RUN_COMPLETED,)))
+    ended.view.waits = lambda: [{"waitId": f"{RUN}-{WAIT}", "runId": RUN, "status": "waiting"}]
+    assert "remains after run" in inv.waits_released(ended)
+    live = _Env(race_hook_sleep, log_of(WAIT_CREATED))
+    live.view.waits = ended.view.waits
+    assert inv.waits_released(live) is None

@@ -76,3 +76,39 @@ def test_a_run_stuck_forever_is_reported_by_i_live_naming_its_wait(world):
     assert res.violation is not None and res.violation.invariant == "I-W2", res.violation
     live = [i for i in sc.at_end if i.name == "I-LIVE"][0]
     assert f"run {ev.short(RUN)} stalled on wait" in live.fn(final_env(sc, res.tape))
+
+
+class _Listing:
+    """A world whose listing is a fixed log (what the #2029 re-read sees)."""
+
+    def __init__(self, log):
+        self.log = log
+
+    async def events_list(self, run):
+        return list(self.log)
+
+
+def _drive(coro):
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    raise AssertionError("the scan's tail should not reach a scheduling point here")
+
+
+def _event(i, t, corr=None):
+    return ev.event(ev.event_id_at(i, i), RUN, t, corr, {})
+
+
+@pytest.mark.parametrize("revision,late_hook_seen", [("R-June", False), ("R2029", True)])
+def test_after_the_scan_only_r2029_replays_an_event_committed_after_the_snapshot(revision, late_hook_seen):
+    from models.runtime import RUNTIMES
+    snapshot = [_event(1, ev.RUN_CREATED), _event(2, ev.WAIT_CREATED, "wait_1")]
+    received, own = _event(3, ev.HOOK_RECEIVED, "hook_0"), _event(4, ev.WAIT_COMPLETED, "wait_1")
+    rt = RUNTIMES[revision](_Listing(snapshot + [received, own]), None, None, {})
+    log = _drive(rt.after_scan(RUN, snapshot, [own]))
+    assert (received in log) == late_hook_seen
+    assert log[-1] == own or log == snapshot + [received, own]
+    # nothing but our own wait_completed arrived: both replay the augmented snapshot
+    rt = RUNTIMES[revision](_Listing(snapshot + [own]), None, None, {})
+    assert _drive(rt.after_scan(RUN, snapshot, [own])) == snapshot + [own]
