@@ -233,7 +233,7 @@ class Runtime:
                     swallow=(409, 410))
                 conflict |= res is not None and res["event"]["eventType"] == ev.HOOK_CONFLICT
         for op in pending:                                                     # S2
-            if isinstance(op, HookOp) and op.disposed and op.created:
+            if isinstance(op, HookOp) and op.disposed:   # a hook created in this suspension too (S1 first)
                 await create(self.world, self.ledger, run, {
                     "eventType": ev.HOOK_DISPOSED, "correlationId": op.corr, "eventData": {"token": op.token}},
                     swallow=(409, 410, 404))
