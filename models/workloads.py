@@ -115,7 +115,7 @@ def wl_1665(rev, complete: bool = False):
     flat = [op for stage in stages for op in stage]   # correlation ids are call ordinals
 
     def setup(sim):
-        env = Env(rev.storage(), rev, workflows={run: wf})
+        env = Env(rev.storage(), rev, workflows={run: wf}, liveness=True)
         env.tokens.update({(run, ev.correlation_id("hook", run, i)): op.token
                            for i, op in enumerate(flat) if isinstance(op, Hook)})
         rev.seed_run(env.storage, run, "pending")
@@ -198,7 +198,7 @@ def wl_step_dup(rev, status: str = "running"):
     run, wf, _ = _one_step("step-dup" if status == "running" else "run-start-race")
 
     def setup(sim):
-        env = Env(rev.storage(), rev, workflows={run: wf})
+        env = Env(rev.storage(), rev, workflows={run: wf}, liveness=True)
         rev.seed_run(env.storage, run, status)
         q = run_queue()
         q.push({"runId": run})
