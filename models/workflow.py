@@ -45,6 +45,7 @@ such a report says "after the workflow settled").
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable
 
 from models import events as ev
@@ -268,6 +269,9 @@ class WaitOp(Operation):
 
 # ---- the primitives a workflow calls ------------------------------------------------------------
 
+# a pure function of (prefix, run, ordinal) that hashes: replays mint the same ids over and over
+_correlation_id = lru_cache(maxsize=4096)(ev.correlation_id)
+
 _replay: "_Replay | None" = None   # the replay running the workflow now (replay is synchronous)
 _STEPS: dict = {}                   # stepName -> StepFn (the bundle's registry)
 
@@ -398,7 +402,7 @@ class _Replay:
 
     def allocate(self, op: Operation) -> Operation:
         op.ordinal = len(self.ops)
-        op.corr = ev.correlation_id(op.prefix, self.run, op.ordinal)
+        op.corr = _correlation_id(op.prefix, self.run, op.ordinal)
         if isinstance(op, WaitOp):
             op.resume_at = self.clock + op.duration
         self.ops.append(op)
