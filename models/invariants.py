@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from models import events as ev
 from models.runtime import replay
+from models.workflow import HookOp, StepCall
 from sim import always, at_end
 
 
@@ -327,13 +328,102 @@ def entities_are_folds(env):
     return None
 
 
+def cold_replay(env, run: str, wf):
+    """Replay of the run's log without its terminal event, shared by the invariants checked in one state
+    (the view hands out one log object per state, so an identical object is an identical log)."""
+    log = env.view.log(run)
+    memo = env.__dict__.setdefault("_cold_replays", {})
+    hit = memo.get(run)
+    if hit is not None and hit[0] is log:
+        return hit[1]
+    r = replay(wf, run, [e for e in log if e["eventType"] not in ev.TERMINAL_RUN_EVENTS])
+    memo[run] = (log, r)
+    return r
+
+
 def replays_cleanly(env):
-    """I-REPLAY: a cold replay of every run's final log raises no corrupted-log error."""
+    """I-REPLAY: a cold replay of every run's final log without its terminal event raises no corrupted-log
+    error, and re-derives that terminal event: run_completed with the same output, or run_failed with the
+    same errorCode (run_cancelled comes from outside the workflow and is not re-derived)."""
     for run, wf in env.workflows.items():
-        log = [e for e in env.view.log(run) if e["eventType"] not in ev.TERMINAL_RUN_EVENTS]
-        r = replay(wf, run, log)
+        full = env.view.log(run)
+        r = cold_replay(env, run, wf)
         if r.code == "CORRUPTED_EVENT_LOG":
             return f"replaying run {ev.short(run)}: {r.error}"
+        t = terminal_index(full)
+        if t is None or full[t]["eventType"] == ev.RUN_CANCELLED:
+            continue
+        held, data = full[t]["eventType"], full[t]["eventData"]
+        derived = r.terminal()
+        if derived is None:
+            return (f"run {ev.short(run)}'s log ends in {held}, but replaying it suspends on "
+                    f"{', '.join(r.waiting_on()) or 'nothing'}")
+        key = "output" if held == ev.RUN_COMPLETED else "errorCode"
+        if derived[0] != held or derived[1].get(key) != data.get(key):
+            return (f"run {ev.short(run)}'s log ends in {held} ({key} {data.get(key)!r}), but replaying it "
+                    f"derives {derived[0]} ({key} {derived[1].get(key)!r})")
+    return None
+
+
+def waits_released(env):
+    """I-R3 for waits: at quiescence no wait entity of a terminal run remains (termination deletes them)."""
+    for w in env.view.waits():
+        log = env.view.log(w["runId"])
+        t = terminal_index(log)
+        if t is not None:
+            return (f"wait entity {w['waitId']} ({w['status']}) remains after run {ev.short(w['runId'])}'s "
+                    f"{ev.describe(log[t])}")
+    return None
+
+
+def waits_completed(env):
+    """I-W2 at quiescence: every wait_created of a run that is not terminal has its wait_completed. At
+    quiescence no wake-up is left (every queue timer has fired), so an open wait stays open for good.
+    A wait of a terminal run is not counted: the maintainers' stance of #3749 (B29) counts it too."""
+    for run in env.view.runs():
+        log = env.view.log(run)
+        if terminal_index(log) is not None:
+            continue
+        done = by_corr(log, ev.WAIT_COMPLETED)
+        for corr, es in by_corr(log, ev.WAIT_CREATED).items():
+            if corr not in done:
+                return (f"wait {ev.short(corr)} of run {ev.short(run)} (resumeAt {es[0]['eventData'].get('resumeAt')}) "
+                        f"was created and is never completed: no wake-up of the run is left")
+    return None
+
+
+def _stalled(env, op) -> str | None:
+    """Why a pending operation of a quiescent run can never resolve, or None if an outside actor still can."""
+    if isinstance(op, HookOp):
+        if not op.created:
+            return f"hook {op.token} (never created)"
+        if op.disposed:
+            return f"hook {op.token} (its disposal is never written)"
+        if env.view.hook(op.corr) is None:
+            return f"hook {op.token} (created, but resumeHook cannot find it by its token)"
+        return None   # an outside caller can still resume it
+    if isinstance(op, StepCall):
+        return f"step {op.name} ({ev.short(op.corr)}, {'created' if op.created else 'never created'}, never completed)"
+    return f"wait {ev.short(op.corr)} (resumeAt {op.resume_at}, {'created' if op.created else 'never created'}, never completed)"
+
+
+def runs_live(env):
+    """I-LIVE at quiescence: every run the workload drives (`env.liveness`) is terminal, or waits only on
+    what an outside actor can still deliver (a created hook whose entity resumeHook can find). Nothing
+    else will ever happen at quiescence: no message is queued and no timer is left."""
+    if not getattr(env, "liveness", False):
+        return None
+    for run, wf in env.workflows.items():
+        log = env.view.log(run)
+        if terminal_index(log) is not None:
+            continue
+        r = cold_replay(env, run, wf)
+        if r.status != "suspended":
+            return (f"run {ev.short(run)} is stuck: its log replays to {r.status}"
+                    f"{' (' + r.code + ')' if r.code else ''}, but no delivery is left to write {r.terminal()[0]}")
+        stalled = [why for why in (_stalled(env, op) for op in r.pending) if why]
+        if stalled:
+            return f"run {ev.short(run)} stalled on {', '.join(stalled)}"
     return None
 
 
@@ -369,5 +459,6 @@ def world_invariants(entity_after_event: bool = False, extra_always=(), extra_at
         inv.append(always("I-H4", hook_entity_is_projection, reads=_entity_reads))
     inv += [at_end("I-ORPHAN", no_orphan), at_end("I-409-SOUND", sound_409), at_end("I-H4", hook_entity_iff_live),
             *extra_at_end, at_end("I-H1", every_hook_logged), at_end("I-S4", step_entity_is_fold),
-            at_end("I-ENTITY-FOLD", entities_are_folds), at_end("I-REPLAY", replays_cleanly)]
+            at_end("I-ENTITY-FOLD", entities_are_folds), at_end("I-REPLAY", replays_cleanly),
+            at_end("I-R3", waits_released), at_end("I-W2", waits_completed), at_end("I-LIVE", runs_live)]
     return tuple(inv)

@@ -1,14 +1,18 @@
-"""The runtime's writers (domain doc section 3): replay, the delivery handler, the suspension handler.
+"""The runtime's writers (domain doc section 3): replay, the delivery handler with its elapsed-wait scan,
+the suspension handler, the step executor and resumeHook.
 
-A workflow is a list of stages; each stage is a set of operations the workflow
-awaits together (`Promise.all`). Replay walks the run's log in world order like
-the EventsConsumer does and ends in a completion, a failure, or a suspension
-naming what still needs creating. A delivery replays and issues what
-`handleSuspension` issues, swallowing exactly what section 3.8 says it swallows.
+Workflows are written in `models.workflow`'s language and replayed by it. A
+delivery replays and issues what `handleSuspension` issues, swallowing exactly
+what section 3.8 says it swallows.
 
 Every call a worker makes and what it got back is written to a `Ledger`: ghost
 state the invariants read (I-H1 and I-409-SOUND speak about what issuers were
 told), never the worlds.
+
+Runtime revisions (`RUNTIMES`) differ only in the elapsed-wait scan (3.5):
+`R-June` appends its wait_completed to the snapshot it loaded (B22, #2029);
+`R2029` re-reads the log after writing it and replays the fresh log if anything
+else appeared.
 """
 from __future__ import annotations
 
@@ -17,99 +21,37 @@ from dataclasses import dataclass, field
 from models import events as ev
 from models.events import (EntityConflictError, HookConflictError, HookNotFoundError, RunExpiredError,
                            TooEarlyError)
-from sim import note, point
+from models.workflow import (FatalError, HookOp, Promise, RetryableError, StepCall, WaitOp, Workflow,
+                             create_hook, create_webhook, replay, step, step_function, workflow)
+from sim import note, now, point, wait
+
+__all__ = ["Ledger", "Runtime", "Runtime2029", "RUNTIMES", "Wakeups", "create", "resume_hook", "replay",
+           "staged", "Workflow"]
 
 
-# ---- workflows ------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Step:
-    name: str
-    prefix = "step"
-
+# ---- stage workflows ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Hook:
-    """createHook / createWebhook: resolved by its first hook_received."""
+    """A hook in a stage workflow (`staged`): createHook / createWebhook."""
     token: str
     metadata: dict | None = None
     webhook: bool = False
-    prefix = "hook"
 
 
-@dataclass(frozen=True)
-class Workflow:
-    name: str
-    stages: tuple   # of tuples of Step | Hook
+def staged(name: str, *stages) -> Workflow:
+    """A workflow that awaits each stage with Promise.all, in order: a stage is a list of step
+    names (str) and `Hook`s. `staged("w", ["a", "b"], [Hook("t")])` is
 
+        async function w() { await Promise.all([a(), b()]); await Promise.all([createHook({token: "t"})]) }
+    """
+    fns = {op: step(op) for st in stages for op in st if isinstance(op, str)}
 
-def correlation_ids(wf: Workflow, run: str) -> list[list[str]]:
-    """The ids the VM mints for each operation: one seeded sequence per run, in call order."""
-    out, n = [], 0
-    for stage in wf.stages:
-        out.append([ev.correlation_id(op.prefix, run, n + i) for i, op in enumerate(stage)])
-        n += len(stage)
-    return out
-
-
-# ---- replay (3.3) ---------------------------------------------------------------------------
-
-@dataclass
-class Pending:
-    op: Step | Hook
-    corr: str
-    created: bool = False   # hasCreatedEvent
-    resolved: bool = False
-
-
-@dataclass
-class Replayed:
-    status: str                    # "completed" | "failed" | "suspended"
-    error: str = ""
-    code: str = ""
-    pending: list = field(default_factory=list)   # of Pending, when suspended
-
-
-def replay(wf: Workflow, run: str, log: list) -> Replayed:
-    ids = correlation_ids(wf, run)
-    stage = 0
-    active = {c: Pending(op, c) for op, c in zip(wf.stages[0], ids[0])}
-    for e in log:
-        t = e["eventType"]
-        if t in (ev.RUN_CREATED, ev.RUN_STARTED):
-            continue
-        p = active.get(e["correlationId"])
-        if p is None:
-            return Replayed("failed", f"Unconsumed event in event log: {ev.describe(e)}", "CORRUPTED_EVENT_LOG")
-        if isinstance(p.op, Step):
-            if t == ev.STEP_CREATED:
-                p.created = True
-            elif t in ev.TERMINAL_STEP_EVENTS:
-                p.resolved = True
-                del active[p.corr]   # Finished: any later event of this step is unconsumed
-            elif t not in (ev.STEP_STARTED, ev.STEP_RETRYING):
-                return Replayed("failed", f"replay divergence at {ev.describe(e)}", "CORRUPTED_EVENT_LOG")
-        else:
-            if e["eventData"].get("token", p.op.token) != p.op.token:
-                return Replayed("failed", f"token mismatch at {ev.describe(e)}", "CORRUPTED_EVENT_LOG")
-            if t == ev.HOOK_CREATED:
-                p.created = True
-            elif t == ev.HOOK_CONFLICT:
-                err = HookConflictError(p.op.token, e["eventData"].get("conflictingRunId"))
-                return Replayed("failed", f"HookConflictError: {err}", "USER_ERROR")
-            elif t == ev.HOOK_RECEIVED:
-                p.resolved = True
-            elif t == ev.HOOK_DISPOSED:
-                del active[p.corr]
-            else:
-                return Replayed("failed", f"replay divergence at {ev.describe(e)}", "CORRUPTED_EVENT_LOG")
-        while all(q.resolved for q in active.values() if q.corr in ids[stage]) and stage + 1 < len(wf.stages):
-            stage += 1
-            active.update({c: Pending(op, c) for op, c in zip(wf.stages[stage], ids[stage])})
-    current = [q for q in active.values() if q.corr in ids[stage]]
-    if stage + 1 == len(wf.stages) and all(q.resolved for q in current):
-        return Replayed("completed")
-    return Replayed("suspended", pending=[q for q in current if not q.resolved])
+    async def body():
+        for st in stages:
+            await Promise.all([fns[op]() if isinstance(op, str) else
+                               (create_webhook if op.webhook else create_hook)(op.token, op.metadata) for op in st])
+    return Workflow(name, body)
 
 
 # ---- what workers were told (ghost state for the invariants) --------------------------------
@@ -146,16 +88,54 @@ async def create(world, ledger: Ledger, run: str, req: dict, swallow=(409,)) -> 
     return res
 
 
-# ---- the delivery handler (3.2) and the suspension handler (3.6) ----------------------------
+# ---- the delivery handler (3.2), the elapsed-wait scan (3.5), the suspension handler (3.6) ----
+
+def _never() -> bool:
+    return False
+
+
+class Wakeups:
+    """The queue's delayed delivery: a handler that returns `{timeoutSeconds: n}` has its message delivered
+    again n seconds later. The queue is durable and outside every worker, so the timers live in a process
+    of their own that no crash reaches (its actors only ever wait, idle).
+
+    Model difference: the real queue redelivers the same message (its delivery count grows); here the
+    handler acks it and a fresh `{runId}` message is pushed when the timer fires. Scheduling and the ack
+    are two steps: a crash between them gives a redelivery as well as the timer's message (both benign)."""
+
+    def __init__(self, sim, queue):
+        self.queue = queue
+        self.proc = sim.process("queue-timers", None, restart=False)
+
+    async def send_later(self, payload: dict, delay: int) -> None:
+        await point(f"return {{timeoutSeconds: {delay // 1000}}}", writes=(self.queue.key,))
+        self.proc.spawn(f"wake {ev.short(payload['runId'])}", self._fire, payload, delay)
+
+    async def _fire(self, payload: dict, delay: int) -> None:
+        await wait(f"deliver again in {delay} ms", _never, timeout=delay, idle=True, writes=(self.queue.key,))
+        self.queue.push(payload)
+
+
+def min_wait(pending: list, t: int) -> int | None:
+    """S5: the smallest ceil(max(1 s, resumeAt - now)) over the pending waits, in ms (None: no wait)."""
+    waits = [op.resume_at for op in pending if isinstance(op, WaitOp)]
+    if not waits:
+        return None
+    return min(-(-max(1000, at - t) // 1000) * 1000 for at in waits)
+
 
 class Runtime:
-    """The runtime of one process: its storage instance, the run queue, the workflows by run."""
+    """The runtime of one process (R-June): its storage instance, the run queue, the workflows by run,
+    and the queue's delayed delivery (`wakeups`, needed only by workflows that sleep)."""
 
-    def __init__(self, world, queue, ledger: Ledger, workflows: dict):
+    revision = "R-June"
+
+    def __init__(self, world, queue, ledger: Ledger, workflows: dict, wakeups: Wakeups | None = None):
         self.world = world
         self.queue = queue
         self.ledger = ledger
         self.workflows = workflows
+        self.wakeups = wakeups
 
     async def deliver(self, msg: dict, _delivery=None) -> None:
         """One delivery of `{runId}` (a run message) or `{runId, stepId}` (a background step)."""
@@ -164,7 +144,9 @@ class Runtime:
             cur = await self.world.runs_get(run)
             if cur is None or cur["status"] != "running":
                 return
-            await self.execute_step(run, msg["stepId"])
+            outcome, delay = await self.execute_step(run, msg["stepId"])
+            if outcome == "retry":   # {timeoutSeconds}: this step message again after the delay
+                return await self.wakeups.send_later(msg, delay)
             log = await self.world.events_list(run)
             created = {e["correlationId"] for e in log if e["eventType"] == ev.STEP_CREATED}
             done = {e["correlationId"] for e in log if e["eventType"] in ev.TERMINAL_STEP_EVENTS}
@@ -184,63 +166,144 @@ class Runtime:
                 log = await self.world.events_list(run)
             if any(e["eventType"] in ev.TERMINAL_RUN_EVENTS for e in log):
                 return
+            log = await self.complete_elapsed_waits(run, log)
             await point(f"replay {run}")   # the replay itself touches no storage
             r = replay(wf, run, log)
             note(f"replay: {r.status}{': ' + r.error if r.error else ''}")
-            if r.status == "completed":
-                await create(self.world, self.ledger, run, {"eventType": ev.RUN_COMPLETED}, swallow=(409, 410))
-                return
-            if r.status == "failed":
-                await create(self.world, self.ledger, run, {"eventType": ev.RUN_FAILED,
-                                                            "eventData": {"errorCode": r.code}}, swallow=(409, 410))
+            if r.status in ("completed", "failed"):
+                t, data = r.terminal()
+                await create(self.world, self.ledger, run, {"eventType": t, "eventData": data}, swallow=(409, 410))
                 return
             conflict, created = await self.handle_suspension(run, r.pending)
             if conflict:   # {timeoutSeconds: 0}: deliver the run again
                 await self.queue.send({"runId": run})
                 return
-            steps = [p for p in r.pending if isinstance(p.op, Step)]
-            inline = next((p for p in steps if p.corr in created), None)
-            for p in steps:
-                if p is not inline:
-                    await self.queue.send({"runId": run, "stepId": p.corr}, key=p.corr)
+            steps = [op for op in r.pending if isinstance(op, StepCall)]
+            waiting = min_wait(r.pending, now())
+            # inline: the first step this handler created, but none while a wait is pending
+            inline = None if waiting is not None else next((op for op in steps if op.corr in created), None)
+            for op in steps:
+                if op is not inline:
+                    await self.queue.send({"runId": run, "stepId": op.corr}, key=op.corr)
             if inline is None:
+                if waiting is not None:
+                    await self.wakeups.send_later({"runId": run}, waiting)
                 return
-            await self.execute_step(run, inline.corr)
+            outcome, delay = await self.execute_step(run, inline.corr)
+            if outcome == "retry":   # queue the step message with delaySeconds; ack
+                return await self.wakeups.send_later({"runId": run, "stepId": inline.corr}, delay)
             log = None
 
+    # ---- 3.5 -------------------------------------------------------------------------------
+
+    async def complete_elapsed_waits(self, run: str, log: list) -> list:
+        """The elapsed-wait scan: complete every wait of the snapshot that is due and not completed in the
+        snapshot (409: already completed; anything else fails the delivery), then `after_scan`."""
+        done = {e["correlationId"] for e in log if e["eventType"] == ev.WAIT_COMPLETED}
+        t = now()
+        due = [e for e in log if e["eventType"] == ev.WAIT_CREATED and e["correlationId"] not in done
+               and t >= e["eventData"]["resumeAt"]]
+        if not due:
+            return log
+        written = []
+        for e in due:
+            res = await create(self.world, self.ledger, run, {
+                "eventType": ev.WAIT_COMPLETED, "correlationId": e["correlationId"],
+                "eventData": {"resumeAt": e["eventData"]["resumeAt"]}})
+            if res is not None:
+                written.append(res["event"])
+        return await self.after_scan(run, log, written)
+
+    async def after_scan(self, run: str, log: list, written: list) -> list:
+        """R-June: append what the scan wrote to the in-memory snapshot, which may be missing events
+        committed meanwhile (B22: a hook_received committed between the load and wait_completed)."""
+        return log + written
+
+    # ---- 3.6 -------------------------------------------------------------------------------
+
     async def handle_suspension(self, run: str, pending: list) -> tuple[bool, set]:
+        """S1, S2, S4. Model difference: the writes of a phase are issued one after another here; the
+        runtime issues them concurrently (Promise.all)."""
         conflict = False
-        for p in pending:                                                      # S1
-            if isinstance(p.op, Hook) and not p.created:
-                h = p.op
+        for op in pending:                                                     # S1
+            if isinstance(op, HookOp) and not op.created:
                 res = await create(self.world, self.ledger, run, {
-                    "eventType": ev.HOOK_CREATED, "correlationId": p.corr,
-                    "eventData": {"token": h.token, "metadata": h.metadata, "isWebhook": h.webhook}},
+                    "eventType": ev.HOOK_CREATED, "correlationId": op.corr,
+                    "eventData": {"token": op.token, "metadata": op.metadata, "isWebhook": op.webhook}},
                     swallow=(409, 410))
                 conflict |= res is not None and res["event"]["eventType"] == ev.HOOK_CONFLICT
+        for op in pending:                                                     # S2
+            if isinstance(op, HookOp) and op.disposed:   # a hook created in this suspension too (S1 first)
+                await create(self.world, self.ledger, run, {
+                    "eventType": ev.HOOK_DISPOSED, "correlationId": op.corr, "eventData": {"token": op.token}},
+                    swallow=(409, 410, 404))
         created = set()
-        for p in pending:                                                      # S4
-            if isinstance(p.op, Step) and not p.created:
+        for op in pending:                                                     # S4
+            if isinstance(op, StepCall) and not op.created:
+                data = {"stepName": op.name, **({"input": list(op.args)} if op.args else {})}
                 res = await create(self.world, self.ledger, run, {
-                    "eventType": ev.STEP_CREATED, "correlationId": p.corr,
-                    "eventData": {"stepName": p.op.name}})
+                    "eventType": ev.STEP_CREATED, "correlationId": op.corr, "eventData": data})
                 if res is not None:
-                    created.add(p.corr)
+                    created.add(op.corr)
+        for op in pending:
+            if isinstance(op, WaitOp) and not op.created:
+                await create(self.world, self.ledger, run, {
+                    "eventType": ev.WAIT_CREATED, "correlationId": op.corr, "eventData": {"resumeAt": op.resume_at}})
         return conflict, created
 
-    async def execute_step(self, run: str, corr: str) -> str:                   # 3.4
+    # ---- 3.4 -------------------------------------------------------------------------------
+
+    async def execute_step(self, run: str, corr: str) -> tuple[str, int]:
+        """executeStep: (outcome, ms to wait before the next attempt when the outcome is "retry")."""
         try:
-            await self.world.events_create(run, {"eventType": ev.STEP_STARTED, "correlationId": corr})
+            res = await self.world.events_create(run, {"eventType": ev.STEP_STARTED, "correlationId": corr})
         except EntityConflictError:
-            return "skipped"
+            return "skipped", 0
         except RunExpiredError:
-            return "gone"
-        except TooEarlyError:
-            return "retry"
+            return "gone", 0
+        except TooEarlyError as e:
+            return "retry", e.wait_ms
+        entity = res.get("step") or {}
+        fn = step_function(entity.get("stepName", ""))
+        attempt = entity.get("attempt", 1)
         await point(f"step body {corr}")
+        try:                                                                   # X3: user code
+            result = fn.body(attempt) if fn is not None else "ok"
+        except RetryableError as e:                                            # X4
+            if fn is not None and attempt <= fn.max_retries:
+                res = await create(self.world, self.ledger, run, {
+                    "eventType": ev.STEP_RETRYING, "correlationId": corr,
+                    "eventData": {"error": str(e), "retryAfter": now() + e.retry_after}}, swallow=(409, 410))
+                return ("retry", e.retry_after) if res is not None else ("skipped", 0)
+            return await self.fail_step(run, corr, e)
+        except FatalError as e:
+            return await self.fail_step(run, corr, e)
         res = await create(self.world, self.ledger, run, {"eventType": ev.STEP_COMPLETED, "correlationId": corr,
-                                                          "eventData": {"result": "ok"}}, swallow=(409, 410))
-        return "completed" if res is not None else "skipped"
+                                                          "eventData": {"result": result}}, swallow=(409, 410))
+        return ("completed" if res is not None else "skipped"), 0
+
+    async def fail_step(self, run: str, corr: str, error: Exception) -> tuple[str, int]:
+        res = await create(self.world, self.ledger, run, {"eventType": ev.STEP_FAILED, "correlationId": corr,
+                                                          "eventData": {"error": str(error)}}, swallow=(409, 410))
+        return ("failed" if res is not None else "skipped"), 0
+
+
+class Runtime2029(Runtime):
+    """#2029: after the scan's writes, re-read the log; if any event other than the scan's own appeared
+    after the snapshot, replay the fresh log instead of the augmented snapshot."""
+
+    revision = "R2029"
+
+    async def after_scan(self, run: str, log: list, written: list) -> list:
+        fresh = await self.world.events_list(run)
+        known = {e["eventId"] for e in log} | {e["eventId"] for e in written}
+        if any(e["eventId"] not in known for e in fresh):
+            note("#2029 re-read: events arrived after the snapshot; replaying the fresh log")
+            return fresh
+        return log + written
+
+
+RUNTIMES = {cls.revision: cls for cls in (Runtime, Runtime2029)}
 
 
 async def resume_hook(world, queue, ledger: Ledger, token: str, payload) -> bool:

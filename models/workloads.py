@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models import events as ev
-from models.runtime import Hook, Ledger, Runtime, Step, Workflow, correlation_ids, create, resume_hook
-from sim import Faults, ModelInfo, Queue, Scenario, current_process, variants, wait
+from models.runtime import RUNTIMES, Hook, Ledger, Runtime, Wakeups, create, resume_hook, staged
+from models.workflow import Promise, create_hook, sleep, step, workflow
+from sim import Faults, ModelInfo, Queue, Scenario, choose, current_process, variants, wait
+from sim import sleep as sleep_for
+from sim.tape import RAND
 
 DELIVERY_TIMEOUT = 1_000   # visibility timeout of a delivery whose process died (virtual ms)
 MAX_DELIVERIES = 4         # stands in for the runtime's cap of 48
@@ -32,6 +35,7 @@ class Env:
     ledger: Ledger = field(default_factory=Ledger)
     tokens: dict = field(default_factory=dict)      # (run, hook) -> token
     workflows: dict = field(default_factory=dict)   # run -> Workflow
+    liveness: bool = False   # I-LIVE checks these runs: the workload drives them with every delivery they need
     view: Any = field(init=False)
 
     def __post_init__(self):
@@ -70,12 +74,13 @@ def job_consumers(sim, env: Env, q: Queue, processes: int) -> None:
         sim.process(f"p{i + 1}", start)
 
 
-def runtime_processes(sim, env: Env, q: Queue, names=("p1", "p2"), extra=None) -> None:
-    """Processes whose consumers run the delivery handler (3.2) on every message of `q`;
+def runtime_processes(sim, env: Env, q: Queue, names=("p1", "p2"), extra=None, runtime=Runtime,
+                      wakeups: Wakeups | None = None) -> None:
+    """Processes whose consumers run the delivery handler (3.2) of `runtime` on every message of `q`;
     `extra(p, world)` starts more actors in a process (and again after it restarts)."""
     def start(p):
         world = env.world(env.storage)
-        q.consume(p, Runtime(world, q, env.ledger, env.workflows).deliver)
+        q.consume(p, runtime(world, q, env.ledger, env.workflows, wakeups).deliver)
         if extra is not None:
             extra(p, world)
 
@@ -103,16 +108,16 @@ def wl_1665(rev, complete: bool = False):
     with `complete`, returns (the run completes and its hooks are cleaned up)."""
     run = ev.run_id("1665")
     token = "wh-1665"
-    stages = ((Step("a"), Step("b")), (Hook(token, {"v": "a"}, True),))
+    stages = (["a", "b"], [Hook(token, {"v": "a"}, True)])
     if not complete:
-        stages += ((Hook("approval-1665"),),)
-    wf = Workflow("parallelStepsThenWebhook", stages)
-    ids = correlation_ids(wf, run)
+        stages += ([Hook("approval-1665")],)
+    wf = staged("parallelStepsThenWebhook", *stages)
+    flat = [op for stage in stages for op in stage]   # correlation ids are call ordinals
 
     def setup(sim):
-        env = Env(rev.storage(), rev, workflows={run: wf})
-        for stage, corrs in zip(stages, ids):
-            env.tokens.update({(run, c): op.token for op, c in zip(stage, corrs) if isinstance(op, Hook)})
+        env = Env(rev.storage(), rev, workflows={run: wf}, liveness=True)
+        env.tokens.update({(run, ev.correlation_id("hook", run, i)): op.token
+                           for i, op in enumerate(flat) if isinstance(op, Hook)})
         rev.seed_run(env.storage, run, "pending")
         q = run_queue()
         q.push({"runId": run})
@@ -181,8 +186,7 @@ def wl_event_first(rev):
 
 def _one_step(name: str):
     run = ev.run_id(name)
-    wf = Workflow(name, ((Step("a"),),))
-    return run, wf, correlation_ids(wf, run)[0][0]
+    return run, staged(name, ["a"]), ev.correlation_id("step", run, 0)
 
 
 def wl_step_dup(rev, status: str = "running"):
@@ -194,7 +198,7 @@ def wl_step_dup(rev, status: str = "running"):
     run, wf, _ = _one_step("step-dup" if status == "running" else "run-start-race")
 
     def setup(sim):
-        env = Env(rev.storage(), rev, workflows={run: wf})
+        env = Env(rev.storage(), rev, workflows={run: wf}, liveness=True)
         rev.seed_run(env.storage, run, status)
         q = run_queue()
         q.push({"runId": run})
@@ -267,6 +271,62 @@ def wl_step_create_crash(rev):
     return setup, {}
 
 
+# ---- waits (3.5, 4.5) -----------------------------------------------------------------------------
+
+SLEEP_MS = 5_000
+on_hook, on_timeout = step("onHook"), step("onTimeout")
+
+
+@workflow(name="approvalOrTimeout")
+async def approval_or_timeout():
+    """The #2029 shape: a hook raced against a sleep, one step on each branch; then the run waits for a
+    "close" hook (nobody resumes it here, so a run that did not corrupt stays live and never ends)."""
+    hook = create_hook("approval")
+    payload = await Promise.race([hook, sleep(SLEEP_MS)])
+    if payload is None:
+        await on_timeout()
+    else:
+        await on_hook()
+    await create_hook("close")
+    return "timed out" if payload is None else "approved"
+
+
+def wl_hook_sleep_race(rev, runtime: str = "R-June", workers: int = 1):
+    """B22 (#2029): `Promise.race([hook, sleep(5 s)])`, a step on each branch, and a caller (a client
+    process of its own) who resumes the hook either as soon as it exists or when the sleep elapses (the
+    scheduler picks). The timeout comes back as a delayed delivery; the elapsed-wait scan of `runtime`
+    (R-June: append to the loaded snapshot; R2029: re-read the log) completes the wait while the
+    hook_received may be landing. One worker process by default: B22 needs no second delivery, and
+    world-local's bugs between two concurrent deliveries (D8, D9) are other workloads' business."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    run = ev.run_id("hook-sleep-race")
+
+    def setup(sim):
+        env = Env(rev.storage(), rev, workflows={run: approval_or_timeout}, liveness=True)
+        env.tokens[(run, ev.correlation_id("hook", run, 0))] = "approval"
+        rev.seed_run(env.storage, run, "pending")
+        q = run_queue()
+        q.push({"runId": run})
+        wakeups = Wakeups(sim, q)
+
+        async def caller(world):
+            await wait("await hook_created in the log", lambda: has_event(env, run, ev.HOOK_CREATED),
+                       reads=(env.view.log_key(run),), idle=True)
+            if choose(RAND, 2, "resume the hook: now (0) or when the sleep elapses (1)"):
+                await sleep_for(SLEEP_MS, "wait until the sleep elapses")
+            await resume_hook(world, q, env.ledger, "approval", {"approved": True})
+
+        runtime_processes(sim, env, q, names=tuple(f"p{i + 1}" for i in range(workers)),
+                          runtime=RUNTIMES[runtime], wakeups=wakeups)
+        sim.process("client", lambda p: p.spawn("resumeHook", caller, env.world(env.storage)))
+        return env
+
+    return setup, {"runtime": runtime, "workers": workers}
+
+
 # name -> (factory, fault budget, what it is)
 WORKLOADS = {
     "hook-1665": (wl_1665, Faults(), "#1665: parallel steps, then a webhook; two replays create it"),
@@ -284,6 +344,10 @@ WORKLOADS = {
     "step-2331": (wl_step_2331, Faults(), "#2331: one step message delivered twice, two executors"),
     "step-complete-race": (wl_step_complete_race, Faults(), "#1434: two started executors complete one step"),
     "step-create-crash": (wl_step_create_crash, Faults(crashes=1), "#3081: step_created, a crash inside it, a retry"),
+    "hook-sleep-race": (wl_hook_sleep_race, Faults(),
+                        "#2029: race(hook, sleep); the scan appends to its snapshot"),
+    "hook-sleep-race-2029": (lambda rev, runtime="R2029", workers=1: wl_hook_sleep_race(rev, runtime, workers), Faults(),
+                             "#2029: race(hook, sleep); the scan re-reads the log"),
 }
 
 

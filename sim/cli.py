@@ -458,6 +458,15 @@ def cmd_list(args, _rest) -> int:
         for m in models:
             t.add_row(m.name, ", ".join(m.aliases), m.parent, ", ".join(m.bugs) or "-", m.summary)
         print_table(out, t)
+    for title, rows in registry.all_references().items():
+        t = table()
+        t.title = title
+        for col in ("construct", "example", "what it does"):
+            t.add_column(col)
+        from rich.markup import escape  # examples are code: `[a, b]` is not markup
+        for row in rows:
+            t.add_row(*map(escape, row))
+        print_table(out, t)
     t = table()
     t.title = "scenarios"
     for col in ("name", "bug", "expect", "faults", "revision", "description"):

@@ -2,7 +2,9 @@
 
 A package (ours: `scenarios.engine_toys`, `models.local.scenarios`,
 `models.postgres.scenarios`) exposes a module with a `SCENARIOS` list, optionally
-a `MODELS` list describing the model revisions its scenarios run against, and
+a `MODELS` list describing the model revisions its scenarios run against,
+optionally a `REFERENCE` dict (title -> rows of (construct, example, what it does), shown by
+`sim list`: e.g. the language its workloads are written in), and
 optionally `build(workload, model)`, which makes a scenario for a pair it does
 not register (a workload pointed at any revision: `--scenario W --model M`); `--load MODULE` on the command line
 adds any other importable module the same way, so users never edit sim/ to add
@@ -19,6 +21,7 @@ _registry: dict[str, Scenario] = {}
 _models: dict[str, ModelInfo] = {}
 _aliases: dict[str, str] = {}
 _builders: list = []
+_references: dict[str, tuple] = {}   # title -> rows (construct, example, what it does)
 _variants: dict[str, tuple] = {}   # name asked for -> (the scenario it varies, the variant)
 _loaded = False
 
@@ -45,9 +48,24 @@ def register_models(*models: ModelInfo) -> None:
         _models[m.name] = m
 
 
+def register_reference(title: str, rows) -> None:
+    rows = tuple(tuple(r) for r in rows)
+    old = _references.get(title)
+    if old is not None and old != rows:
+        raise ValueError(f"reference {title!r} registered twice with other rows")
+    _references[title] = rows
+
+
+def all_references() -> dict[str, tuple]:
+    _load_entry_points()
+    return dict(_references)
+
+
 def load_module(name: str) -> None:
     mod = importlib.import_module(name)
     register_models(*getattr(mod, "MODELS", ()))
+    for title, rows in getattr(mod, "REFERENCE", {}).items():
+        register_reference(title, rows)
     register(*getattr(mod, "SCENARIOS", ()))
     build = getattr(mod, "build", None)
     if build is not None and build not in _builders:

@@ -8,11 +8,11 @@ import pytest
 
 from models import events as ev
 from models import invariants as inv
-from models.runtime import Ledger, Step, Workflow, correlation_ids, replay
+from models.runtime import Ledger, replay, staged
 
 RUN = ev.run_id("oracle")
-WF = Workflow("one-step", ((Step("a"),),))
-X = correlation_ids(WF, RUN)[0][0]
+WF = staged("one-step", ["a"])
+X = ev.correlation_id("step", RUN, 0)
 
 
 @dataclass
@@ -64,7 +64,7 @@ def env_of(*items, **kw) -> Env:
     return Env(View({RUN: log_of(ev.RUN_CREATED, ev.RUN_STARTED, *items)}, **kw), workflows={RUN: WF})
 
 
-S = lambda t: (t, X)   # noqa: E731  a step event of X
+S = lambda t: (t, X, {"stepName": "a"} if t == "step_created" else None)   # noqa: E731  a step event of X
 
 
 # (what, log after run_created/run_started, the invariant that must fail, or None)

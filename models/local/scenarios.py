@@ -14,6 +14,7 @@ from models.local.invariants import local_invariants
 from models.local.world import claim_path
 from models.runtime import create
 from models.workloads import WORKLOADS as SHARED, build_scenario, hc, job_consumers, job_env, model_infos, on_demand
+from models.workflow import REFERENCE  # noqa: F401  (shown by `sim list`)
 from sim import Faults, Scenario
 
 WORLD = "local"
@@ -105,8 +106,14 @@ EXPECT = {
     ("hook-1665-crash", "L1"): "I-S5|I-ORPHAN|I-S4|I-S2",
     # D3: a crash after step_created's lock file, before its event; the retry is told 409
     ("step-create-crash", "L1"): "I-ORPHAN",
+    # B22 (#2029): the scan's wait_completed appended to a stale snapshot flips the race's branch
+    ("hook-sleep-race", "L1"): "I-REPLAY",
+    # found by this model: with #2029's re-read the log still corrupts when the hook_received, whose
+    # eventId was minted before the scan's wait_completed, is published after the re-read (B25)
+    ("hook-sleep-race-2029", "L1"): "I-REPLAY",
 }
-FINDINGS = {("hook-1665-complete", "L1"): "D-L1-ZOMBIE", ("hook-1665-crash", "L1"): "D3, D4, D8",
+FINDINGS = {("hook-1665-complete", "L1"): "D-L1-ZOMBIE", ("hook-sleep-race", "L1"): "B22",
+            ("hook-sleep-race-2029", "L1"): "B25", ("hook-1665-crash", "L1"): "D3, D4, D8",
             ("step-create-crash", "L1"): "D3"}
 
 

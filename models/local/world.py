@@ -83,6 +83,9 @@ class LocalView:
     def steps(self) -> list:
         return [s for s in (self.fs.files.peek(f"steps/{n}") for n in self.fs.dirs.peek("steps", ())) if s]
 
+    def waits(self) -> list:
+        return [w for w in (self.fs.files.peek(f"waits/{n}") for n in self.fs.dirs.peek("waits", ())) if w]
+
     def hook_side_records(self, run: str, hook: str, token: str) -> list:
         """The durable records of a hook creation besides its event: the token claim (if it names
         this hook) and the entity."""

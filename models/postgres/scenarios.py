@@ -10,6 +10,7 @@ from __future__ import annotations
 from models.invariants import world_invariants
 from models.postgres.world import REVISIONS
 from models.workloads import WORKLOADS, build_scenario, model_infos, on_demand
+from models.workflow import REFERENCE  # noqa: F401  (shown by `sim list`)
 from sim import Scenario
 
 WORLD = "postgres"
@@ -72,6 +73,11 @@ EXPECT_BY_WORKLOAD = {
     # D4 confirmed: a crash between step_completed's UPDATE and its event leaves a completed row and
     # no event; every later step_started and step_completed is told 409, the run waits forever
     "hook-1665-crash": _bug("I-ORPHAN", "D4", ["P3", "P4"]),
+    # B22 (#2029): the scan's wait_completed appended to a stale snapshot flips race(hook, sleep)
+    "hook-sleep-race": _bug("I-REPLAY", "B22", ["P4"]),
+    # found by this model: with #2029's re-read the log still corrupts when hook_received's INSERT (its
+    # id drawn first) commits after the re-read: ORDER BY id puts it before wait_completed (B25)
+    "hook-sleep-race-2029": _bug("I-REPLAY", "B25", ["P4"]),
 }
 EXPECT = {(w, r): v for w, by_rev in EXPECT_BY_WORKLOAD.items() for r, (v, _bug_) in by_rev.items()}
 BUGS = {(w, r): b for w, by_rev in EXPECT_BY_WORKLOAD.items() for r, (_v, b) in by_rev.items() if b}

@@ -81,6 +81,9 @@ class PostgresView:
     def steps(self) -> list:
         return self.db.peek_table("steps")
 
+    def waits(self) -> list:
+        return self.db.peek_table("waits")
+
     def hook_side_records(self, run: str, hook: str, token: str) -> list:
         return ["row"] if self.hook(hook) is not None else []
 
