@@ -161,5 +161,7 @@ def select(name: str, model: str | None = None) -> list[Scenario]:
             on = sorted(s.model for s in all_scenarios() if s.workload == name)
             raise UnknownScenario(f"no scenario {name!r} for model {model!r}"
                                   + (f" (it runs on: {', '.join(on)})" if on else ""))
-        get(name)   # raises the unknown-scenario error listing the known names
+        # a full name of a workload on a model it is not registered for is built on demand (expectation
+        # unknown); anything else raises the unknown-scenario error listing the known names
+        return [get(name)]
     return found

@@ -359,3 +359,11 @@ def test_step_line_format():
                       verdict=traces.Verdict(status="violation", invariant="I-X", step=3, message="m"))
     cli.print_step_log(Console(file=buf, width=200), tr)
     assert buf.getvalue() == "  #3 t=5 p1/w write [x] [r: a, b] [w: x]  -- n1; n2  <== I-X\n"  # no markup eaten
+
+
+def test_a_workload_named_on_a_model_it_is_not_registered_for_is_built_not_a_traceback(capsys, tmp_path):
+    # `workload@world:REV` given in full for an unregistered pair: built on demand, as with --model
+    code, out, err = run_cli(capsys, "explore", "--scenario", "step-dup@postgres:B2", "--budget", "3",
+                             "--no-shrink", "--out", str(tmp_path))
+    assert "Traceback" not in out + err
+    assert "step-dup@postgres:B2" in out
