@@ -18,7 +18,8 @@ def cells(line: str) -> list[str]:
 
 def test_rows_in_markdown(tmp_path, capsys):
     out = tmp_path / "t.md"
-    code = verify_table.main(["--dpor-budget", "50", "--random-budget", "3", "--row", "lost-update-locked",
+    code = verify_table.main(["--dpor-budget", "50", "--cache-budget", "40", "--random-budget", "3",
+                              "--row", "lost-update-locked",
                               "--row", "hook-pairs@local:L1[pairs=1]", "--out", str(out)])
     assert code == 0
     text = out.read_text()
@@ -27,9 +28,10 @@ def test_rows_in_markdown(tmp_path, capsys):
     locked = rows["lost-update-locked"]
     # the locked toy's space is small: DPOR finishes within the budget and says so
     assert locked[3] == "yes" and int(locked[2]) < 50 and locked[5] == "holds"
+    assert locked[8] == "yes" and int(locked[6]) < 40 and int(locked[7]) >= 1   # cached DFS, states, complete
     pairs = rows["hook-pairs@local:L1[pairs=1]"]
     assert pairs[1] == "pairs=1, 1 crash(es), 1 redelivery(ies), 5000 steps"
-    assert pairs[2] == "50" and pairs[3] == "no" and pairs[6] == "3"
+    assert pairs[2] == "50" and pairs[3] == "no" and pairs[6] == "40" and pairs[8] == "no" and pairs[10] == "3"
     assert "main job CPU:" in text and text == capsys.readouterr().out
 
 
