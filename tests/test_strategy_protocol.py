@@ -117,6 +117,7 @@ STRATEGIES = {
     "dfs": lambda: DFS(),
     "dfs-bounded": lambda: DFS(preemption_bound=1, iterative=True),
     "dfs-faults": lambda: DFS(fault_bound=0),
+    "dfs-cached": lambda: DFS(cache_states=True),
     "dpor": lambda: DPOR(),
     "portfolio": lambda: Portfolio(3),
     "replay": lambda: Replay([1, 0, 1]),
@@ -196,6 +197,8 @@ CLAIMANTS = {
     "portfolio": lambda: Portfolio(5),
     "Metrics(portfolio)": lambda: Metrics(Portfolio(5)),
     "dfs-fault-bound-at-budget": None,  # DFS(fault_bound=the scenario's whole budget)
+    "dfs-cached": lambda: DFS(cache_states=True),
+    "Observed(dfs-cached)": lambda: Observed(DFS(cache_states=True)),
 }
 
 
