@@ -369,26 +369,26 @@ def _pre(factory):
 
 
 SWALLOW = {   # #1418's scenario -> (workload name, factory, what it is)
-    1: ("swallow-run-started", wl_run_started, "#1418 s1: two first deliveries race run_started"),
-    2: ("swallow-run-completed", wl_run_completed, "#1418 s2: two replays write run_completed"),
-    3: ("swallow-run-failed", wl_run_failed, "#1418 s3: two replays write run_failed"),
-    4: ("swallow-hooks-after-end", wl_hooks_after_end, "#1418 s4: the run completes while a delivery creates a hook"),
-    5: ("swallow-wait-completed", wl_wait_completed, "#1418 s5: two scans complete one wait"),
-    6: ("swallow-step-completed", wl_step_completed, "#1418 s6: two started executors complete one step"),
-    7: ("swallow-step-started", wl_step_started, "#1418 s7: a step message delivered twice; one step_started is late"),
-    8: ("swallow-created-dup", wl_created_dup, "#1418 s8: two replays write one step_created"),
+    1: ("swallow-1", wl_run_started, "#1418 s1: two first deliveries race run_started"),
+    2: ("swallow-2", wl_run_completed, "#1418 s2: two replays write run_completed"),
+    3: ("swallow-3", wl_run_failed, "#1418 s3: two replays write run_failed"),
+    4: ("swallow-4", wl_hooks_after_end, "#1418 s4: the run ends while a hook is created"),
+    5: ("swallow-5", wl_wait_completed, "#1418 s5: two scans complete one wait"),
+    6: ("swallow-6", wl_step_completed, "#1418 s6: two executors complete one step"),
+    7: ("swallow-7", wl_step_started, "#1418 s7: a step message delivered twice"),
+    8: ("swallow-8", wl_created_dup, "#1418 s8: two replays write one step_created"),
 }
 
 # name -> (factory, fault budget, what it is), as models.workloads.WORKLOADS
 RUN_WORKLOADS = {
     **{name: (f, Faults(), what) for name, f, what in SWALLOW.values()},
-    **{f"{name}-pre1418": (_pre(f), Faults(), what + " (runtime before #1418)") for name, f, what in SWALLOW.values()},
-    "cancel-resume": (wl_cancel_resume, Faults(), "B20: run_cancelled races resumeHook and the wake delivery"),
-    "cancel-step": (wl_cancel_step, Faults(), "run_cancelled races the step executor of an inline step"),
-    "wait-after-end": (wl_wait_after_end, Faults(), "B29: race(step, sleep); the step ends the run, the wake finds it ended"),
+    **{f"{name}-pre1418": (_pre(f), Faults(), what + ", pre-#1418") for name, f, what in SWALLOW.values()},
+    "cancel-resume": (wl_cancel_resume, Faults(), "B20: run_cancelled races resumeHook"),
+    "cancel-step": (wl_cancel_step, Faults(), "run_cancelled races an inline step's executor"),
+    "wait-after-end": (wl_wait_after_end, Faults(), "B29: the sleep's wake-up finds the run ended"),
     "wait-after-end-3749": (lambda rev, runtime="R3749": wl_wait_after_end(rev, runtime), Faults(),
-                            "B29 with #3749: due waits completed whatever the run's status"),
-    "resume-retry": (wl_resume_retry, Faults(), "B31: resumeHook's retried hook_received told 409 -> hook gone"),
+                            "B29 with #3749: due waits of ended runs completed"),
+    "resume-retry": (wl_resume_retry, Faults(), "B31: a retried hook_received's 409 -> hook gone"),
     "resume-retry-3539": (lambda rev, on_409="wake": wl_resume_retry(rev, on_409), Faults(),
-                          "B31 fixed (#3539): a 409 on the retry publishes the wake"),
+                          "B31 fixed (#3539): the 409 publishes the wake"),
 }

@@ -142,14 +142,14 @@ MODELS = model_infos(WORLD, {r: (bug, note) for r, (bug, note) in MODEL_NOTES.it
 RUN_EXPECT = {
     # #1418 scenario 7 argues a late step_started meets the completed step (409); world-local's
     # step_started re-reads, then writes: it lands after step_completed or loses an attempt (D8)
-    ("swallow-step-started", "L1"): "I-S4|I-S2",
+    ("swallow-7", "L1"): "I-S4|I-S2",
     # B29 (#3749): the wake of an ended run is acked before the scan, its due wait stays open;
     # the runtime's fix alone meets "Wait not found" (the entity went with the run)
     ("wait-after-end", "L1"): "I-W2",
     ("wait-after-end-3749", "L1"): "I-W2",
     ("wait-after-end-3749", "L3749"): "hold",
 }
-RUN_FINDINGS = {("swallow-step-started", "L1"): "D8", ("wait-after-end", "L1"): "B29",
+RUN_FINDINGS = {("swallow-7", "L1"): "D8", ("wait-after-end", "L1"): "B29",
                 ("wait-after-end-3749", "L1"): "B29"}
 EXPECT.update(RUN_EXPECT)
 FINDINGS.update(RUN_FINDINGS)
