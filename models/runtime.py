@@ -9,10 +9,13 @@ Every call a worker makes and what it got back is written to a `Ledger`: ghost
 state the invariants read (I-H1 and I-409-SOUND speak about what issuers were
 told), never the worlds.
 
-Runtime revisions (`RUNTIMES`) differ only in the elapsed-wait scan (3.5):
+Runtime revisions (`RUNTIMES`) differ in the elapsed-wait scan (3.5):
 `R-June` appends its wait_completed to the snapshot it loaded (B22, #2029);
 `R2029` re-reads the log after writing it and replays the fresh log if anything
-else appeared.
+else appeared; and in what a write site swallows (3.8): `R-pre1418` is R-June
+without #1418's catches, so a 409/410 escapes the delivery, which the queue
+redelivers (B26). A delivery that ends in an escaped 409/410 is written to the
+ledger (`Ledger.escaped`).
 """
 from __future__ import annotations
 
@@ -25,8 +28,8 @@ from models.workflow import (FatalError, HookOp, Promise, RetryableError, StepCa
                              create_hook, create_webhook, replay, step, step_function, workflow)
 from sim import note, now, point, wait
 
-__all__ = ["Ledger", "Runtime", "Runtime2029", "RUNTIMES", "Wakeups", "create", "resume_hook", "replay",
-           "staged", "Workflow"]
+__all__ = ["Ledger", "Runtime", "Runtime2029", "RuntimePre1418", "Runtime3749", "RUNTIMES", "Wakeups", "create",
+           "resume_hook", "replay", "staged", "Workflow"]
 
 
 # ---- stage workflows ------------------------------------------------------------------------
@@ -64,6 +67,7 @@ class Ledger:
 
     def __init__(self):
         self.issued: dict[tuple, list] = {}
+        self.escaped: list = []   # (message, status, error) of every delivery a 409/410 escaped
 
     def issue(self, run: str, t: str, corr: str | None) -> list:
         return self.issued.setdefault((run, t, corr), [])
@@ -137,6 +141,23 @@ class Runtime:
         self.workflows = workflows
         self.wakeups = wakeups
 
+    @staticmethod
+    def swallows(t: str, site: tuple) -> tuple:
+        """What the write site of `t` swallows at this revision: `site`, as 3.8's matrix lists it."""
+        return site
+
+    async def create(self, run: str, req: dict, swallow=(409,)) -> dict | None:
+        return await create(self.world, self.ledger, run, req, self.swallows(req["eventType"], swallow))
+
+    async def handle(self, msg: dict, delivery=None) -> None:
+        """The queue's callback: a delivery that ends in a 409/410 is recorded (it escaped to the queue,
+        which logs it and redelivers the message), then fails as it would."""
+        try:
+            await self.deliver(msg, delivery)
+        except (EntityConflictError, RunExpiredError) as e:
+            self.ledger.escaped.append((dict(msg), str(e.status), str(e)))
+            raise
+
     async def deliver(self, msg: dict, _delivery=None) -> None:
         """One delivery of `{runId}` (a run message) or `{runId, stepId}` (a background step)."""
         run = msg["runId"]
@@ -154,9 +175,9 @@ class Runtime:
                 return
             note("all steps done: replay inline")
             return await self.replay_loop(run, log)
-        res = await create(self.world, self.ledger, run, {"eventType": ev.RUN_STARTED}, swallow=(409, 410))   # H2
+        res = await self.create(run, {"eventType": ev.RUN_STARTED}, swallow=(409, 410))   # H2
         if res is None or res["run"]["status"] != "running":
-            return
+            return await self.ended(run, None)
         await self.replay_loop(run, res["events"])
 
     async def replay_loop(self, run: str, log: list | None) -> None:                 # H3
@@ -165,14 +186,14 @@ class Runtime:
             if log is None:
                 log = await self.world.events_list(run)
             if any(e["eventType"] in ev.TERMINAL_RUN_EVENTS for e in log):
-                return
+                return await self.ended(run, log)
             log = await self.complete_elapsed_waits(run, log)
             await point(f"replay {run}")   # the replay itself touches no storage
             r = replay(wf, run, log)
             note(f"replay: {r.status}{': ' + r.error if r.error else ''}")
             if r.status in ("completed", "failed"):
                 t, data = r.terminal()
-                await create(self.world, self.ledger, run, {"eventType": t, "eventData": data}, swallow=(409, 410))
+                await self.create(run, {"eventType": t, "eventData": data}, swallow=(409, 410))
                 return
             conflict, created = await self.handle_suspension(run, r.pending)
             if conflict:   # {timeoutSeconds: 0}: deliver the run again
@@ -194,6 +215,10 @@ class Runtime:
                 return await self.wakeups.send_later({"runId": run, "stepId": inline.corr}, delay)
             log = None
 
+    async def ended(self, run: str, log: list | None) -> None:
+        """A delivery of a run that is not running (or whose log is terminal) acks at once: a due wait of
+        an ended run stays open for good (B29)."""
+
     # ---- 3.5 -------------------------------------------------------------------------------
 
     async def complete_elapsed_waits(self, run: str, log: list) -> list:
@@ -207,7 +232,7 @@ class Runtime:
             return log
         written = []
         for e in due:
-            res = await create(self.world, self.ledger, run, {
+            res = await self.create(run, {
                 "eventType": ev.WAIT_COMPLETED, "correlationId": e["correlationId"],
                 "eventData": {"resumeAt": e["eventData"]["resumeAt"]}})
             if res is not None:
@@ -227,27 +252,27 @@ class Runtime:
         conflict = False
         for op in pending:                                                     # S1
             if isinstance(op, HookOp) and not op.created:
-                res = await create(self.world, self.ledger, run, {
+                res = await self.create(run, {
                     "eventType": ev.HOOK_CREATED, "correlationId": op.corr,
                     "eventData": {"token": op.token, "metadata": op.metadata, "isWebhook": op.webhook}},
                     swallow=(409, 410))
                 conflict |= res is not None and res["event"]["eventType"] == ev.HOOK_CONFLICT
         for op in pending:                                                     # S2
             if isinstance(op, HookOp) and op.disposed:   # a hook created in this suspension too (S1 first)
-                await create(self.world, self.ledger, run, {
+                await self.create(run, {
                     "eventType": ev.HOOK_DISPOSED, "correlationId": op.corr, "eventData": {"token": op.token}},
                     swallow=(409, 410, 404))
         created = set()
         for op in pending:                                                     # S4
             if isinstance(op, StepCall) and not op.created:
                 data = {"stepName": op.name, **({"input": list(op.args)} if op.args else {})}
-                res = await create(self.world, self.ledger, run, {
+                res = await self.create(run, {
                     "eventType": ev.STEP_CREATED, "correlationId": op.corr, "eventData": data})
                 if res is not None:
                     created.add(op.corr)
         for op in pending:
             if isinstance(op, WaitOp) and not op.created:
-                await create(self.world, self.ledger, run, {
+                await self.create(run, {
                     "eventType": ev.WAIT_CREATED, "correlationId": op.corr, "eventData": {"resumeAt": op.resume_at}})
         return conflict, created
 
@@ -257,10 +282,10 @@ class Runtime:
         """executeStep: (outcome, ms to wait before the next attempt when the outcome is "retry")."""
         try:
             res = await self.world.events_create(run, {"eventType": ev.STEP_STARTED, "correlationId": corr})
-        except EntityConflictError:
-            return "skipped", 0
-        except RunExpiredError:
-            return "gone", 0
+        except (EntityConflictError, RunExpiredError) as e:
+            if e.status not in self.swallows(ev.STEP_STARTED, (409, 410)):
+                raise
+            return ("skipped" if e.status == 409 else "gone"), 0
         except TooEarlyError as e:
             return "retry", e.wait_ms
         entity = res.get("step") or {}
@@ -271,19 +296,19 @@ class Runtime:
             result = fn.body(attempt) if fn is not None else "ok"
         except RetryableError as e:                                            # X4
             if fn is not None and attempt <= fn.max_retries:
-                res = await create(self.world, self.ledger, run, {
+                res = await self.create(run, {
                     "eventType": ev.STEP_RETRYING, "correlationId": corr,
                     "eventData": {"error": str(e), "retryAfter": now() + e.retry_after}}, swallow=(409, 410))
                 return ("retry", e.retry_after) if res is not None else ("skipped", 0)
             return await self.fail_step(run, corr, e)
         except FatalError as e:
             return await self.fail_step(run, corr, e)
-        res = await create(self.world, self.ledger, run, {"eventType": ev.STEP_COMPLETED, "correlationId": corr,
+        res = await self.create(run, {"eventType": ev.STEP_COMPLETED, "correlationId": corr,
                                                           "eventData": {"result": result}}, swallow=(409, 410))
         return ("completed" if res is not None else "skipped"), 0
 
     async def fail_step(self, run: str, corr: str, error: Exception) -> tuple[str, int]:
-        res = await create(self.world, self.ledger, run, {"eventType": ev.STEP_FAILED, "correlationId": corr,
+        res = await self.create(run, {"eventType": ev.STEP_FAILED, "correlationId": corr,
                                                           "eventData": {"error": str(error)}}, swallow=(409, 410))
         return ("failed" if res is not None else "skipped"), 0
 
@@ -303,7 +328,39 @@ class Runtime2029(Runtime):
         return log + written
 
 
-RUNTIMES = {cls.revision: cls for cls in (Runtime, Runtime2029)}
+class RuntimePre1418(Runtime):
+    """The runtime before #1418 ("Don't fail to queue on 409 responses"): the catch sites that pull
+    request lists (run_started, run_completed, run_failed, hook_created, hook_disposed, wait_completed,
+    step_started, step_completed, step_created, wait_created) let 409 and 410 through, so they escape the
+    delivery and the queue logs and redelivers it (B26).
+
+    Model difference: before #1418 some of these sites already swallowed part of it (#1118: 409 on
+    run_completed/run_failed; #1120: 409 on step_completed/failed/retrying; early hook_created: 410). The
+    model takes every catch the pull request's eight scenarios name as absent, which is the runtime those
+    scenarios argue about; 404 (hook_disposed) is swallowed as in R-June."""
+
+    revision = "R-pre1418"
+
+    @staticmethod
+    def swallows(t: str, site: tuple) -> tuple:
+        return tuple(s for s in site if s not in (409, 410))
+
+
+class Runtime3749(Runtime):
+    """#3749 (open pull request): complete the due waits of a run regardless of its status. A delivery
+    of an ended run runs the elapsed-wait scan before it acks (the world must accept a wait_completed
+    whose entity the termination deleted: world-local's `L3749`)."""
+
+    revision = "R3749"
+
+    async def ended(self, run: str, log: list | None) -> None:
+        if log is None:
+            log = await self.world.events_list(run)
+        if any(e["eventType"] in ev.TERMINAL_RUN_EVENTS for e in log):
+            await self.complete_elapsed_waits(run, log)
+
+
+RUNTIMES = {cls.revision: cls for cls in (Runtime, Runtime2029, RuntimePre1418, Runtime3749)}
 
 
 async def resume_hook(world, queue, ledger: Ledger, token: str, payload) -> bool:

@@ -36,6 +36,8 @@ class Env:
     tokens: dict = field(default_factory=dict)      # (run, hook) -> token
     workflows: dict = field(default_factory=dict)   # run -> Workflow
     liveness: bool = False   # I-LIVE checks these runs: the workload drives them with every delivery they need
+    # #3749's stance (B29): I-W2 counts the waits of ended runs too, and I-R2 lets their wait_completed follow T
+    waits_of_ended_runs: bool = False
     view: Any = field(init=False)
 
     def __post_init__(self):
@@ -80,7 +82,7 @@ def runtime_processes(sim, env: Env, q: Queue, names=("p1", "p2"), extra=None, r
     `extra(p, world)` starts more actors in a process (and again after it restarts)."""
     def start(p):
         world = env.world(env.storage)
-        q.consume(p, runtime(world, q, env.ledger, env.workflows, wakeups).deliver)
+        q.consume(p, runtime(world, q, env.ledger, env.workflows, wakeups).handle)
         if extra is not None:
             extra(p, world)
 

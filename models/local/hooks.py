@@ -295,4 +295,12 @@ class L1(B7):
         return True
 
 
-REVISIONS = {cls.revision: cls for cls in (B1, B2, B3, B4, B5, B6, B7, L1)}
+class L3749(L1):
+    """L1 with #3749's proposal (open): a wait_completed of a terminal run whose wait entity the
+    termination deleted publishes its event instead of failing "Wait not found" (B29's fix, with the
+    runtime's R3749)."""
+    revision = "L3749"
+    complete_ended_waits = True
+
+
+REVISIONS = {cls.revision: cls for cls in (B1, B2, B3, B4, B5, B6, B7, L1, L3749)}

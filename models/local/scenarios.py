@@ -13,6 +13,7 @@ from models.local import hooks as revisions
 from models.local.invariants import local_invariants
 from models.local.world import claim_path
 from models.runtime import create
+from models.workloads_runs import RUN_WORKLOADS
 from models.workloads import WORKLOADS as SHARED, build_scenario, hc, job_consumers, job_env, model_infos, on_demand
 from models.workflow import REFERENCE  # noqa: F401  (shown by `sim list`)
 from sim import Faults, Scenario
@@ -131,3 +132,25 @@ SCENARIOS = [scenario(w, r) for (w, r) in EXPECT]
 
 
 build = on_demand(WORLD, WORKLOADS, revisions.REVISIONS, scenario)
+
+
+# ---- how runs end and what the runtime swallows (models.workloads_runs): B26, B29, B31 -------------
+WORKLOADS.update(RUN_WORKLOADS)
+MODEL_NOTES["L3749"] = ("", "#3749 (open): a wait_completed of an ended run whose wait entity is gone publishes "
+                            "its event (with the runtime's R3749)")
+MODELS = model_infos(WORLD, {r: (bug, note) for r, (bug, note) in MODEL_NOTES.items()}, {"B1": ("local:L0",)})
+RUN_EXPECT = {
+    # #1418 scenario 7 argues a late step_started meets the completed step (409); world-local's
+    # step_started re-reads, then writes: it lands after step_completed or loses an attempt (D8)
+    ("swallow-7", "L1"): "I-S4|I-S2",
+    # B29 (#3749): the wake of an ended run is acked before the scan, its due wait stays open;
+    # the runtime's fix alone meets "Wait not found" (the entity went with the run)
+    ("wait-after-end", "L1"): "I-W2",
+    ("wait-after-end-3749", "L1"): "I-W2",
+    ("wait-after-end-3749", "L3749"): "hold",
+}
+RUN_FINDINGS = {("swallow-7", "L1"): "D8", ("wait-after-end", "L1"): "B29",
+                ("wait-after-end-3749", "L1"): "B29"}
+EXPECT.update(RUN_EXPECT)
+FINDINGS.update(RUN_FINDINGS)
+SCENARIOS += [scenario(w, r) for (w, r) in RUN_EXPECT]

@@ -105,6 +105,7 @@ class LocalWorld:
     same_ms_ids = False        # E2: see mint()
     publish_exclusive = True   # E6: XCREATE the event file (L0: the racy no-overwrite write)
     hook_mutex = True          # E1: hook_created under hookLocks[(run, hook)]
+    complete_ended_waits = False   # #3749: wait_completed of a terminal run whose wait entity is gone
 
     def __init__(self, fs: DataDir):
         self.fs = fs
@@ -313,6 +314,8 @@ class LocalWorld:
             raise EntityConflictError(f"wait {corr} already completed")
         wait = await self.fs.read(wait_path(run, corr))
         if wait is None:
+            if self.complete_ended_waits and ev.is_terminal(current):   # the termination deleted it
+                return await self._publish_or_409(run, ev.event(eid, run, ev.WAIT_COMPLETED, corr, req.get("eventData")))
             await self.fs.delete(lock)
             raise WorkflowWorldError(f"Wait not found: {corr}")
         await self.fs.put(wait_path(run, corr), {**wait, "status": "completed"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 from models.invariants import world_invariants
 from models.postgres.world import REVISIONS
 from models.workloads import WORKLOADS, build_scenario, model_infos, on_demand
+from models.workloads_runs import RUN_WORKLOADS
 from models.workflow import REFERENCE  # noqa: F401  (shown by `sim list`)
 from sim import Scenario
 
@@ -94,4 +95,41 @@ MODELS = model_infos(WORLD, MODEL_NOTES)
 SCENARIOS = [scenario(w, r) for (w, r) in EXPECT]
 
 
+build = on_demand(WORLD, WORKLOADS, REVISIONS, scenario)
+
+
+# ---- how runs end and what the runtime swallows (models.workloads_runs): B20, B26, B31 -------------
+WORKLOADS = {**WORKLOADS, **RUN_WORKLOADS}
+RUN_EXPECT_BY_WORKLOAD = {
+    # B26: before #1418 each of its eight scenarios ends a delivery in an escaped 409/410
+    **{f"swallow-{n}-pre1418": _bug("I-NO-ESCAPE", "B26", ["P4"]) for n in range(1, 9)},
+    # ... and after it, where the pull request argues "safe": scenario 1 is D-PG-RUN-REVIVED (the loser's
+    # unguarded run_started revives the run instead of meeting 410), scenario 4 is D7 (the loser's
+    # hook_created re-inserts the row after the run ended, then 409), and scenario 5 is D7's twin for
+    # waits, found by this model (the loser's wait_created re-inserts the wait row after the run ended
+    # and deleted it, then 409: a wait row of an ended run)
+    "swallow-1": _bug("I-R2", "D-PG-RUN-REVIVED", ["P4"]),
+    "swallow-2": _hold(["P4"]),
+    "swallow-3": _hold(["P4"]),
+    "swallow-4": _bug("I-H4", "D7", ["P4"]),
+    "swallow-5": _bug("I-R3", "D-PG-WAIT-ZOMBIE", ["P4"]),
+    "swallow-6": _hold(["P4"]),
+    "swallow-7": _hold(["P4"]),
+    # scenario 8 after #1418 is step-dup@postgres:P4 (the same two deliveries of a one-step run), which
+    # holds: not registered twice (DPOR covers it in 14,208 schedules)
+    # B20 (#2987): hook_received lands after a concurrent run_cancelled; P3 locks the run row
+    "cancel-resume": {**_bug("I-R2", "B20", ["P2"]), **_hold(["P3"])},
+    # found by this model: step_started reads the run before its transaction and never locks it, so a
+    # run cancelled meanwhile gets a step_started after run_cancelled (B20's twin for steps)
+    "cancel-step": _bug("I-R2", "D-STEP-AFTER-END", ["P4"]),
+    # B31 (#3539): resumeHook's retried hook_received is told 409 -> "hook gone", no wake: stuck run
+    "resume-retry": _bug("I-LIVE", "B31", ["P4"]),
+    "resume-retry-3539": _hold(["P4"]),
+}
+for _w, _by_rev in RUN_EXPECT_BY_WORKLOAD.items():
+    for _r, (_v, _b) in _by_rev.items():
+        EXPECT[(_w, _r)] = _v
+        if _b:
+            BUGS[(_w, _r)] = _b
+        SCENARIOS.append(scenario(_w, _r))
 build = on_demand(WORLD, WORKLOADS, REVISIONS, scenario)
