@@ -267,6 +267,31 @@ def wl_step_create_crash(rev):
     return setup, {}
 
 
+# ---- run lifecycle (4.6, 4.8) ---------------------------------------------------------------
+
+def wl_run_complete(rev, deliveries: int = 1):
+    """A run whose only step has completed, and `deliveries` run messages (wake-ups): each delivery
+    replays to completion and writes run_completed (D5 with a crash inside it, D9 with two)."""
+    if deliveries < 1:
+        raise ValueError(f"deliveries must be >= 1, got {deliveries}")
+    run, wf, corr = _one_step("run-complete")
+
+    def setup(sim):
+        env = Env(rev.storage(), rev, workflows={run: wf})
+        rev.seed_run(env.storage, run)
+        rev.seed_step(env.storage, run, corr, "a", "completed", 1)
+        rev.seed_event(env.storage, run, ev.STEP_CREATED, corr, {"stepName": "a"})
+        rev.seed_event(env.storage, run, ev.STEP_STARTED, corr, {"attempt": 1})
+        rev.seed_event(env.storage, run, ev.STEP_COMPLETED, corr, {"result": "ok"})
+        q = run_queue()
+        for _ in range(deliveries):
+            q.push({"runId": run})
+        runtime_processes(sim, env, q, names=tuple(f"p{i + 1}" for i in range(deliveries)))
+        return env
+
+    return setup, {"deliveries": deliveries}
+
+
 # name -> (factory, fault budget, what it is)
 WORKLOADS = {
     "hook-1665": (wl_1665, Faults(), "#1665: parallel steps, then a webhook; two replays create it"),
@@ -284,6 +309,10 @@ WORKLOADS = {
     "step-2331": (wl_step_2331, Faults(), "#2331: one step message delivered twice, two executors"),
     "step-complete-race": (wl_step_complete_race, Faults(), "#1434: two started executors complete one step"),
     "step-create-crash": (wl_step_create_crash, Faults(crashes=1), "#3081: step_created, a crash inside it, a retry"),
+    "run-complete-crash": (wl_run_complete, Faults(crashes=1),
+                           "D5: a run completes, its process may crash inside run_completed"),
+    "run-complete-race": (lambda rev: wl_run_complete(rev, deliveries=2), Faults(),
+                          "D9: two deliveries of a finished run both write run_completed"),
 }
 
 

@@ -72,6 +72,12 @@ EXPECT_BY_WORKLOAD = {
     # D4 confirmed: a crash between step_completed's UPDATE and its event leaves a completed row and
     # no event; every later step_started and step_completed is told 409, the run waits forever
     "hook-1665-crash": _bug("I-ORPHAN", "D4", ["P3", "P4"]),
+    # D5: a crash between run_completed's guarded UPDATE and its event (M); the redelivery's run_started
+    # is told 410 and acks: the run row says completed, the log never ends
+    "run-complete-crash": _bug("I-ENTITY-FOLD", "D5", ["P3", "P4"]),
+    # D9 does not reach postgres: the guarded UPDATE lets one delivery's run_completed through, the other
+    # is told 409 (swallowed, the #1118 situation)
+    "run-complete-race": _hold(["P3", "P4"]),
 }
 EXPECT = {(w, r): v for w, by_rev in EXPECT_BY_WORKLOAD.items() for r, (v, _bug_) in by_rev.items()}
 BUGS = {(w, r): b for w, by_rev in EXPECT_BY_WORKLOAD.items() for r, (_v, b) in by_rev.items() if b}
