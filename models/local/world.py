@@ -9,8 +9,8 @@ and live in `models.local.hooks`, one class per revision.
 from __future__ import annotations
 
 from models import events as ev
-from models.events import (EntityConflictError, HookNotFoundError, RunExpiredError, WorkflowRunNotFoundError,
-                           WorkflowWorldError)
+from models.events import (EntityConflictError, HookNotFoundError, RunExpiredError, TooEarlyError,
+                           WorkflowRunNotFoundError, WorkflowWorldError)
 from models.local.fs import DataDir, instance_mutex
 from sim import keys_where, note, now, point
 from sim.store import Derived
@@ -271,11 +271,13 @@ class LocalWorld:
 
     async def _step_started(self, run, req, eid, current):
         corr = req["correlationId"]
-        await self._read_open_step(run, corr, current)
-        fresh = await self.fs.read(step_path(run, corr))     # narrows, does not close, the cross-process window
+        step = await self._read_open_step(run, corr, current)                      # 2
+        if step.get("retryAfter") is not None and step["retryAfter"] > now():      # 3
+            raise TooEarlyError(step["retryAfter"] - now())
+        fresh = await self.fs.read(step_path(run, corr))     # 4: narrows, does not close, the cross-process window
         if ev.is_terminal(fresh):
             raise EntityConflictError(f"step {ev.short(corr)} is already {fresh['status']}")
-        step = {**fresh, "status": "running", "attempt": fresh["attempt"] + 1}
+        step = {**fresh, "status": "running", "attempt": fresh["attempt"] + 1, "retryAfter": None}   # 5
         await self.fs.put(step_path(run, corr), step)
         out = await self._publish_or_409(run, ev.event(eid, run, ev.STEP_STARTED, corr, {"attempt": step["attempt"]}))
         return {**out, "step": step}
@@ -290,6 +292,15 @@ class LocalWorld:
         return await self._publish_or_409(run, ev.event(eid, run, t, corr, req.get("eventData")))
 
     _step_completed = _step_failed = _step_terminal
+
+    async def _step_retrying(self, run, req, eid, _current):
+        """2.2.5: no lock file (the step goes back to pending); read (terminal -> 409), PUT, publish."""
+        corr = req["correlationId"]
+        step = await self._read_open_step(run, corr, None)
+        d = req.get("eventData", {})
+        await self.fs.put(step_path(run, corr), {**step, "status": "pending", "error": d.get("error"),
+                                                 "retryAfter": d.get("retryAfter")})
+        return await self._publish_or_409(run, ev.event(eid, run, ev.STEP_RETRYING, corr, d))
 
     # ---- 2.2.6 waits ----------------------------------------------------------------------
 
