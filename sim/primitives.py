@@ -117,12 +117,15 @@ class Queue:
         runtime._k().add_queue(self)
 
     # -- producer
-    def push(self, payload, key=None) -> Message:
+    def push(self, payload, key=None, delay: int = 0) -> Message:
         """Enqueue now, inside the current step (or during setup).
 
         `key` is an idempotency key: while a message with the same key is visible
         or in flight, pushing again returns that message instead of a new one
-        (once it is acked or dead the key is forgotten)."""
+        (once it is acked or dead the key is forgotten). With `delay` the message
+        becomes visible `delay` ticks from now (a scheduled job, a handler's
+        `{timeoutSeconds}`): it waits like a message whose consumer died, on a queue
+        timer that fires at quiescence, and its key counts as in flight meanwhile."""
         if key is not None:
             for old in self.messages:
                 if old.key == key and (old.state == VISIBLE or old.state == INFLIGHT):
@@ -130,13 +133,18 @@ class Queue:
                     return old
         m = Message(f"{self.name}#{len(self.messages) + 1}", payload, self, key)
         self.messages.append(m)
+        if delay > 0:
+            m.state = INFLIGHT
+            m.deadline = runtime.now() + delay
+            runtime.note(f"enqueue {m.id} (visible at {m.deadline})")
+            return m
         self.n_visible += 1
         runtime.note(f"enqueue {m.id}")
         return m
 
-    async def send(self, payload, key=None) -> Message:
+    async def send(self, payload, key=None, delay: int = 0) -> Message:
         await runtime.point(f"send {self.name}", writes=(self.key,))
-        return self.push(payload, key)
+        return self.push(payload, key, delay)
 
     # -- consumer
     def _ready(self) -> bool:
