@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from models import events as ev
-from models.events import (EntityConflictError, HookConflictError, HookNotFoundError, RunExpiredError,
-                           TooEarlyError)
+from models.events import EntityConflictError, HookConflictError, HookNotFoundError, RunExpiredError
+from models.executor import RETURNS, Body, Result, execute_step
 from sim import note, point
 
 
@@ -25,6 +25,7 @@ from sim import note, point
 @dataclass(frozen=True)
 class Step:
     name: str
+    body: Body = RETURNS   # what its user code does at each attempt (models.executor)
     prefix = "step"
 
 
@@ -164,7 +165,12 @@ class Runtime:
             cur = await self.world.runs_get(run)
             if cur is None or cur["status"] != "running":
                 return
-            await self.execute_step(run, msg["stepId"])
+            r = await self.execute_step(run, msg["stepId"])
+            if r.status == "gone":
+                return
+            if r.status == "retry":   # {timeoutSeconds}: this message again, once the wait is over
+                await self.queue.send(msg, delay=r.timeout)
+                return
             log = await self.world.events_list(run)
             created = {e["correlationId"] for e in log if e["eventType"] == ev.STEP_CREATED}
             done = {e["correlationId"] for e in log if e["eventType"] in ev.TERMINAL_STEP_EVENTS}
@@ -205,7 +211,10 @@ class Runtime:
                     await self.queue.send({"runId": run, "stepId": p.corr}, key=p.corr)
             if inline is None:
                 return
-            await self.execute_step(run, inline.corr)
+            r = await self.execute_step(run, inline.corr)
+            if r.status == "retry":   # queue(step message, delaySeconds)
+                await self.queue.send({"runId": run, "stepId": inline.corr}, key=inline.corr, delay=r.timeout)
+                return
             log = None
 
     async def handle_suspension(self, run: str, pending: list) -> tuple[bool, set]:
@@ -228,19 +237,10 @@ class Runtime:
                     created.add(p.corr)
         return conflict, created
 
-    async def execute_step(self, run: str, corr: str) -> str:                   # 3.4
-        try:
-            await self.world.events_create(run, {"eventType": ev.STEP_STARTED, "correlationId": corr})
-        except EntityConflictError:
-            return "skipped"
-        except RunExpiredError:
-            return "gone"
-        except TooEarlyError:
-            return "retry"
-        await point(f"step body {corr}")
-        res = await create(self.world, self.ledger, run, {"eventType": ev.STEP_COMPLETED, "correlationId": corr,
-                                                          "eventData": {"result": "ok"}}, swallow=(409, 410))
-        return "completed" if res is not None else "skipped"
+    async def execute_step(self, run: str, corr: str) -> Result:                # 3.4
+        wf = self.workflows[run]
+        ops = {c: op for stage, cs in zip(wf.stages, correlation_ids(wf, run)) for op, c in zip(stage, cs)}
+        return await execute_step(create, self.world, self.ledger, run, corr, ops[corr].body)
 
 
 async def resume_hook(world, queue, ledger: Ledger, token: str, payload) -> bool:
