@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models import events as ev
+from models.executor import Body
 from models.runtime import Hook, Ledger, Runtime, Step, Workflow, correlation_ids, create, resume_hook
 from sim import Faults, ModelInfo, Queue, Scenario, current_process, variants, wait
 
@@ -205,20 +206,33 @@ def wl_step_dup(rev, status: str = "running"):
     return setup, {}
 
 
+def _step_env(rev, run: str, wf: Workflow, corr: str, status: str = "pending", history: tuple = ()) -> Env:
+    """A running run whose one step was created and then went through `history` ((type, data), ...)."""
+    env = Env(rev.storage(), rev, workflows={run: wf})
+    rev.seed_run(env.storage, run)
+    attempt = sum(t == ev.STEP_STARTED for t, _ in history)
+    rev.seed_step(env.storage, run, corr, "a", status, attempt)
+    for t, data in (((ev.STEP_CREATED, {"stepName": "a"}),) + history):
+        rev.seed_event(env.storage, run, t, corr, data)
+    return env
+
+
+def _step_messages(sim, env: Env, run: str, corr: str, executors: int) -> None:
+    """`executors` step messages of the step (wake-ups that each queued it), one process each."""
+    q = run_queue()
+    for _ in range(executors):
+        q.push({"runId": run, "stepId": corr})
+    runtime_processes(sim, env, q, names=tuple(f"p{i + 1}" for i in range(executors)))
+
+
 def wl_step_2331(rev):
     """#2331 / #1434: one created step whose step message is delivered twice (two wake-ups each queued
     it); two executors start it, run the body and complete it."""
     run, wf, corr = _one_step("step-2331")
 
     def setup(sim):
-        env = Env(rev.storage(), rev, workflows={run: wf})
-        rev.seed_run(env.storage, run)
-        rev.seed_step(env.storage, run, corr, "a")
-        rev.seed_event(env.storage, run, ev.STEP_CREATED, corr, {"stepName": "a"})
-        q = run_queue()
-        q.push({"runId": run, "stepId": corr})
-        q.push({"runId": run, "stepId": corr})
-        runtime_processes(sim, env, q)
+        env = _step_env(rev, run, wf, corr)
+        _step_messages(sim, env, run, corr, 2)
         return env
 
     return setup, {}
@@ -230,12 +244,7 @@ def wl_step_complete_race(rev):
     run, wf, corr = _one_step("step-complete-race")
 
     def setup(sim):
-        env = Env(rev.storage(), rev, workflows={run: wf})
-        rev.seed_run(env.storage, run)
-        rev.seed_step(env.storage, run, corr, "a", "running", 2)
-        rev.seed_event(env.storage, run, ev.STEP_CREATED, corr, {"stepName": "a"})
-        for attempt in (1, 2):
-            rev.seed_event(env.storage, run, ev.STEP_STARTED, corr, {"attempt": attempt})
+        env = _step_env(rev, run, wf, corr, "running", tuple((ev.STEP_STARTED, {"attempt": a}) for a in (1, 2)))
 
         async def complete(p):
             await create(p.volatile["world"], env.ledger, run, {
@@ -267,6 +276,25 @@ def wl_step_create_crash(rev):
     return setup, {}
 
 
+def wl_step_retry(rev, fails: int = 1, executors: int = 1, max_retries: int = 3):
+    """3.4: one created step whose body throws a retryable error at its first `fails` attempts and then
+    returns, run by `executors` step messages in as many processes. Each failed attempt writes
+    step_retrying with a retryAfter; a step message that comes too early is told 425 and comes back
+    after the wait; after `max_retries` retries the step fails (step_failed)."""
+    if fails < 0 or executors < 1 or max_retries < 0:
+        raise ValueError(f"need fails >= 0, executors >= 1, max_retries >= 0; got {fails}, {executors}, {max_retries}")
+    run = ev.run_id("step-retry")
+    wf = Workflow("step-retry", ((Step("a", Body(("retry",) * fails, max_retries=max_retries)),),))
+    corr = correlation_ids(wf, run)[0][0]
+
+    def setup(sim):
+        env = _step_env(rev, run, wf, corr)
+        _step_messages(sim, env, run, corr, executors)
+        return env
+
+    return setup, {"fails": fails, "executors": executors, "max_retries": max_retries}
+
+
 # ---- run lifecycle (4.6, 4.8) ---------------------------------------------------------------
 
 def wl_run_complete(rev, deliveries: int = 1):
@@ -277,12 +305,8 @@ def wl_run_complete(rev, deliveries: int = 1):
     run, wf, corr = _one_step("run-complete")
 
     def setup(sim):
-        env = Env(rev.storage(), rev, workflows={run: wf})
-        rev.seed_run(env.storage, run)
-        rev.seed_step(env.storage, run, corr, "a", "completed", 1)
-        rev.seed_event(env.storage, run, ev.STEP_CREATED, corr, {"stepName": "a"})
-        rev.seed_event(env.storage, run, ev.STEP_STARTED, corr, {"attempt": 1})
-        rev.seed_event(env.storage, run, ev.STEP_COMPLETED, corr, {"result": "ok"})
+        env = _step_env(rev, run, wf, corr, "completed",
+                        ((ev.STEP_STARTED, {"attempt": 1}), (ev.STEP_COMPLETED, {"result": "ok"})))
         q = run_queue()
         for _ in range(deliveries):
             q.push({"runId": run})
@@ -309,6 +333,11 @@ WORKLOADS = {
     "step-2331": (wl_step_2331, Faults(), "#2331: one step message delivered twice, two executors"),
     "step-complete-race": (wl_step_complete_race, Faults(), "#1434: two started executors complete one step"),
     "step-create-crash": (wl_step_create_crash, Faults(crashes=1), "#3081: step_created, a crash inside it, a retry"),
+    "step-retry": (wl_step_retry, Faults(), "3.4: a step body fails once (step_retrying), then returns"),
+    "step-retry-race": (lambda rev: wl_step_retry(rev, executors=2), Faults(),
+                        "3.4: two executors of a step whose body fails once; one may be told 425"),
+    "step-fail": (lambda rev: wl_step_retry(rev, fails=2, max_retries=1), Faults(),
+                  "3.4: a step body fails at both of its attempts: step_retrying, then step_failed"),
     "run-complete-crash": (wl_run_complete, Faults(crashes=1),
                            "D5: a run completes, its process may crash inside run_completed"),
     "run-complete-race": (lambda rev: wl_run_complete(rev, deliveries=2), Faults(),

@@ -107,17 +107,22 @@ EXPECT = {
     ("step-create-crash", "L1"): "I-ORPHAN",
     # D8: the local twin of #2331. Two executors in two processes both pass step_started's re-read:
     # both PUT attempt 1 (the entity's attempt lags the log: I-S4), or one publishes after the other's
-    # step_completed (I-S2)
-    ("step-2331", "L1"): "I-S2|I-S4",
+    # step_completed (I-S2); and D9: both see "all steps done", replay inline and write run_completed
+    ("step-2331", "L1"): "I-S2|I-S4|I-R2",
     # D5: a crash after run_completed's PUT of the terminal run entity, before its event; the redelivery
     # is told 410 by run_started and acks: the entity says completed, the log never ends
     ("run-complete-crash", "L1"): "I-ENTITY-FOLD",
     # D9: no lock spans the terminal check and the publish, so two deliveries both write run_completed
     ("run-complete-race", "L1"): "I-R2",
+    # 3.4: a body that fails and is retried, or fails for good, on one executor
+    ("step-retry", "L1"): "hold",
+    ("step-fail", "L1"): "hold",
+    # two executors of a retried step: D8 again (both PUT the same attempt, or a late write), and D9
+    ("step-retry-race", "L1"): "I-S2|I-S4|I-R2",
 }
 FINDINGS = {("hook-1665-complete", "L1"): "D-L1-ZOMBIE", ("hook-1665-crash", "L1"): "D3, D4, D8",
-            ("step-create-crash", "L1"): "D3", ("step-2331", "L1"): "D8", ("run-complete-crash", "L1"): "D5",
-            ("run-complete-race", "L1"): "D9"}
+            ("step-create-crash", "L1"): "D3", ("step-2331", "L1"): "D8, D9", ("run-complete-crash", "L1"): "D5",
+            ("run-complete-race", "L1"): "D9", ("step-retry-race", "L1"): "D8, D9"}
 
 
 def scenario(workload: str, revision: str, expect: str | None = None, **params) -> Scenario:

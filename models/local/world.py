@@ -129,11 +129,12 @@ class LocalWorld:
         return e
 
     @staticmethod
-    def seed_step(fs: DataDir, run: str, corr: str, name: str, status: str = "pending", attempt: int = 0) -> None:
+    def seed_step(fs: DataDir, run: str, corr: str, name: str, status: str = "pending", attempt: int = 0,
+                  **fields) -> None:
         """A step entity as step_created (and `attempt` step_started) left it, with its created lock."""
         fs.seed(lock_path("steps", f"{run}-{corr}", "created"), {})
         fs.seed(step_path(run, corr), {"runId": run, "stepId": corr, "stepName": name, "status": status,
-                                       "attempt": attempt})
+                                       "attempt": attempt, **fields})
 
     # ---- the interface the runtime calls ----------------------------------------------------
 

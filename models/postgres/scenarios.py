@@ -78,6 +78,15 @@ EXPECT_BY_WORKLOAD = {
     # D9 does not reach postgres: the guarded UPDATE lets one delivery's run_completed through, the other
     # is told 409 (swallowed, the #1118 situation)
     "run-complete-race": _hold(["P3", "P4"]),
+    # 3.4: a body that fails and is retried, or fails for good, on one executor
+    "step-retry": _hold(["P3", "P4"]),
+    "step-fail": _hold(["P3", "P4"]),
+    # found by this model: step_retrying is still two autocommits in P3/P4 (UPDATE, then INSERT). Two
+    # executors of one step (two step messages, as in #2331): the failing attempt's UPDATE puts the row
+    # back to pending, the other attempt completes it and commits step_completed, then the failing
+    # attempt's step_retrying is inserted after it (a late event, like B11's)
+    # (P4 does not change step_retrying: registered on P3 only, it costs the main job a 4-preemption shrink)
+    "step-retry-race": {**_bug("I-S2", "B11", ["P2"]), **_bug("I-S2", "D-PG-RETRY-LATE", ["P3"])},
 }
 EXPECT = {(w, r): v for w, by_rev in EXPECT_BY_WORKLOAD.items() for r, (v, _bug_) in by_rev.items()}
 BUGS = {(w, r): b for w, by_rev in EXPECT_BY_WORKLOAD.items() for r, (_v, b) in by_rev.items() if b}

@@ -123,8 +123,10 @@ class PostgresWorld:
         return db.seed_event(run, t, corr, data)
 
     @staticmethod
-    def seed_step(db: Database, run: str, corr: str, name: str, status: str = "pending", attempt: int = 0) -> None:
-        db.seed("steps", corr, {"stepId": corr, "runId": run, "stepName": name, "status": status, "attempt": attempt})
+    def seed_step(db: Database, run: str, corr: str, name: str, status: str = "pending", attempt: int = 0,
+                  **fields) -> None:
+        db.seed("steps", corr, {"stepId": corr, "runId": run, "stepName": name, "status": status, "attempt": attempt,
+                                **fields})
 
     # ---- the interface the runtime calls ----------------------------------------------------
 
