@@ -295,6 +295,34 @@ def wl_step_retry(rev, fails: int = 1, executors: int = 1, max_retries: int = 3)
     return setup, {"fails": fails, "executors": executors, "max_retries": max_retries}
 
 
+# ---- creation and completion guards (4.3) ----------------------------------------------------
+
+def wl_guard_pair(rev, what: str = "step_created"):
+    """B14/B15's schedule: two processes issue one creation or completion of one entity at once, as two
+    suspension handlers (S4: step_created, wait_created) or two elapsed-wait scans (wait_completed)
+    whose snapshots both lacked it; the loser's 409 is swallowed."""
+    kinds = (ev.STEP_CREATED, ev.WAIT_CREATED, ev.WAIT_COMPLETED)
+    if what not in kinds:
+        raise ValueError(f"what must be one of {', '.join(kinds)}, got {what!r}")
+    run = ev.run_id(f"guard-{what}")
+    corr = ev.correlation_id("step" if what == ev.STEP_CREATED else "wait", run, 0)
+    resume_at = 1_000
+    req = sc(corr, "a") if what == ev.STEP_CREATED else {
+        "eventType": what, "correlationId": corr, "eventData": {"resumeAt": resume_at}}
+
+    def setup(sim):
+        env, q = job_env(rev, [run])
+        if what == ev.WAIT_COMPLETED:
+            rev.seed_wait(env.storage, run, corr, resume_at)
+            rev.seed_event(env.storage, run, ev.WAIT_CREATED, corr, {"resumeAt": resume_at})
+        for _ in range(2):
+            q.push({"run": run, "req": req})
+        job_consumers(sim, env, q, 2)
+        return env
+
+    return setup, {"what": what}
+
+
 # ---- run lifecycle (4.6, 4.8) ---------------------------------------------------------------
 
 def wl_run_complete(rev, deliveries: int = 1):
@@ -338,6 +366,11 @@ WORKLOADS = {
                         "3.4: two executors of a step whose body fails once; one may be told 425"),
     "step-fail": (lambda rev: wl_step_retry(rev, fails=2, max_retries=1), Faults(),
                   "3.4: a step body fails at both of its attempts: step_retrying, then step_failed"),
+    "step-create-pair": (wl_guard_pair, Faults(), "B15: two processes create one step at once"),
+    "wait-create-pair": (lambda rev: wl_guard_pair(rev, ev.WAIT_CREATED), Faults(),
+                         "B15: two processes create one wait at once"),
+    "wait-complete-pair": (lambda rev: wl_guard_pair(rev, ev.WAIT_COMPLETED), Faults(),
+                           "B14 (#1388): two elapsed-wait scans complete one wait at once"),
     "run-complete-crash": (wl_run_complete, Faults(crashes=1),
                            "D5: a run completes, its process may crash inside run_completed"),
     "run-complete-race": (lambda rev: wl_run_complete(rev, deliveries=2), Faults(),

@@ -9,7 +9,7 @@ each workload; a pair not listed there is not registered.
 from __future__ import annotations
 
 from models import events as ev
-from models.local import hooks as revisions
+from models.local import guards, hooks
 from models.local.invariants import local_invariants
 from models.local.world import claim_path
 from models.runtime import create
@@ -72,8 +72,12 @@ WORKLOADS = {
 }
 HOOK_WORKLOADS = [w for w in WORKLOADS if w.startswith("hook-")]
 
+REVISIONS = {**guards.REVISIONS, **hooks.REVISIONS}
+
 # revision -> (bug, what the round changed)
 MODEL_NOTES = {
+    "B14": ("B14, B15", "L-pre: step_created unguarded; wait_created, wait_completed, step_completed read-check-write"),
+    "B15": ("B15", "#1434: .completed/.terminal locks; step_created and wait_created still unguarded (#1877)"),
     "B1": ("B1", "L0 (#2283): a lost claim is always a hook_conflict (hookId dropped by the claim parser)"),
     "B2": ("B2", "#2295 head 1: own claim -> 409 without looking at the log"),
     "B3": ("B3", "probe the log, repair with a fresh eventId (per-instance lock only)"),
@@ -119,16 +123,33 @@ EXPECT = {
     ("step-fail", "L1"): "hold",
     # two executors of a retried step: D8 again (both PUT the same attempt, or a late write), and D9
     ("step-retry-race", "L1"): "I-S2|I-S4|I-R2",
+    # B14 (#1388/#1434) and B15 (#1877): before the lock files two concurrent writers both pass the
+    # read-then-check (or the racy no-overwrite write) and both publish
+    ("step-create-pair", "B14"): "I-S1",
+    ("wait-create-pair", "B14"): "I-W1",
+    ("wait-complete-pair", "B14"): "I-W1",
+    ("step-create-pair", "B15"): "I-S1",
+    ("wait-create-pair", "B15"): "I-W1",
+    ("wait-complete-pair", "B15"): "hold",
+    # #1434's other half: step_completed read-check-write, two executors both complete one step
+    ("step-complete-race", "B14"): "I-S3",
+    ("step-complete-race", "B15"): "hold",
+    **{(w, "L1"): "hold" for w in ("step-create-pair", "wait-create-pair", "wait-complete-pair")},
 }
 FINDINGS = {("hook-1665-complete", "L1"): "D-L1-ZOMBIE", ("hook-1665-crash", "L1"): "D3, D4, D8",
             ("step-create-crash", "L1"): "D3", ("step-2331", "L1"): "D8, D9", ("run-complete-crash", "L1"): "D5",
             ("run-complete-race", "L1"): "D9", ("step-retry-race", "L1"): "D8, D9"}
 
+# the catalogue bug a pair shows, where its revision has several
+BUG_OF = {("step-create-pair", "B14"): "B15", ("wait-create-pair", "B14"): "B15", ("wait-complete-pair", "B14"): "B14",
+          ("step-complete-race", "B14"): "B14"}
+
 
 def scenario(workload: str, revision: str, expect: str | None = None, **params) -> Scenario:
     expect = expect or EXPECT.get((workload, revision), "hold")
-    bug = FINDINGS.get((workload, revision)) or (MODEL_NOTES[revision][0] if expect != "hold" else "")
-    rev = revisions.REVISIONS[revision]
+    bug = FINDINGS.get((workload, revision)) or (BUG_OF.get((workload, revision), MODEL_NOTES[revision][0])
+                                                 if expect != "hold" else "")
+    rev = REVISIONS[revision]
     return build_scenario(WORLD, revision, rev, WORKLOADS, workload, expect, bug,
                           local_invariants(rev.entity_after_event), "2", **params)
 
@@ -138,4 +159,4 @@ MODELS = model_infos(WORLD, {r: (bug, note) for r, (bug, note) in MODEL_NOTES.it
 SCENARIOS = [scenario(w, r) for (w, r) in EXPECT]
 
 
-build = on_demand(WORLD, WORKLOADS, revisions.REVISIONS, scenario)
+build = on_demand(WORLD, WORKLOADS, REVISIONS, scenario)

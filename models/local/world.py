@@ -102,6 +102,7 @@ class LocalWorld:
     same_ms_ids = False        # E2: see mint()
     publish_exclusive = True   # E6: XCREATE the event file (L0: the racy no-overwrite write)
     hook_mutex = True          # E1: hook_created under hookLocks[(run, hook)]
+    step_mutex = True          # E1: step events under stepLocks[(run, corr)]
 
     def __init__(self, fs: DataDir):
         self.fs = fs
@@ -120,6 +121,13 @@ class LocalWorld:
         cls.seed_event(fs, run, ev.RUN_CREATED)
         if status == "running":
             cls.seed_event(fs, run, ev.RUN_STARTED)
+
+    @staticmethod
+    def seed_wait(fs: DataDir, run: str, corr: str, resume_at: int) -> None:
+        """A wait as wait_created left it (its created lock and its entity; the caller seeds the event)."""
+        fs.seed(lock_path("waits", f"{run}-{corr}", "created"), {})
+        fs.seed(wait_path(run, corr), {"runId": run, "waitId": f"{run}-{corr}", "status": "waiting",
+                                       "resumeAt": resume_at})
 
     @staticmethod
     def seed_event(fs: DataDir, run: str, t: str, corr: str | None = None, data: dict | None = None) -> dict:
@@ -142,7 +150,7 @@ class LocalWorld:
         t = req["eventType"]
         corr = req.get("correlationId")
         lock = None
-        if t.startswith("step_"):
+        if t.startswith("step_") and self.step_mutex:
             lock = instance_mutex("stepLocks", f"{run}-{corr}")
         elif t == ev.HOOK_CREATED and self.hook_mutex:
             lock = instance_mutex("hookLocks", f"{run}-{corr}")

@@ -87,6 +87,8 @@ EXPECT_BY_WORKLOAD = {
     # attempt's step_retrying is inserted after it (a late event, like B11's)
     # (P4 does not change step_retrying: registered on P3 only, it costs the main job a 4-preemption shrink)
     "step-retry-race": {**_bug("I-S2", "B11", ["P2"]), **_bug("I-S2", "D-PG-RETRY-LATE", ["P3"])},
+    # B14/B15's schedules: the unique index (P1+) and the guarded UPDATE arbitrate
+    **{w: _hold(["P3"]) for w in ("step-create-pair", "wait-create-pair", "wait-complete-pair")},
 }
 EXPECT = {(w, r): v for w, by_rev in EXPECT_BY_WORKLOAD.items() for r, (v, _bug_) in by_rev.items()}
 BUGS = {(w, r): b for w, by_rev in EXPECT_BY_WORKLOAD.items() for r, (_v, b) in by_rev.items() if b}
