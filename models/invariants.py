@@ -371,3 +371,16 @@ def world_invariants(entity_after_event: bool = False, extra_always=(), extra_at
             *extra_at_end, at_end("I-H1", every_hook_logged), at_end("I-S4", step_entity_is_fold),
             at_end("I-ENTITY-FOLD", entities_are_folds), at_end("I-REPLAY", replays_cleanly)]
     return tuple(inv)
+
+
+# ---- execution (5.8) ------------------------------------------------------------------------------
+
+def one_body_per_attempt(env):
+    """I-EXEC: a step body runs at most once per attempt (the attempt number step_started returned); body
+    executions are the executor's ghost records in the ledger (models.executor)."""
+    from models.executor import BODY
+    for (run, _t, (corr, attempt)), runs in env.ledger.results(BODY):
+        if len(runs) > 1:
+            return (f"step {ev.short(corr)} of run {ev.short(run)}: its body ran {len(runs)} times at attempt "
+                    f"{attempt} (two executors were both told they started attempt {attempt})")
+    return None
