@@ -105,3 +105,13 @@ def test_postgres_step_retrying_lands_after_step_completed(revision):
 def test_retry_race_finds_b11_on_p2_and_d8_on_local():
     counterexample(postgres.scenario("step-retry-race", "P2"), "I-S2")
     counterexample(local.scenario("step-retry-race", "L1"), "I-S2|I-S4|I-R2")
+
+
+def test_i_exec_counts_two_bodies_at_one_attempt_in_d8():
+    # D8's window: both executors read attempt 0 and PUT attempt 1, so both bodies run "attempt 1";
+    # the log shape (I-S4) is named first, I-EXEC holds the same state to account
+    from models.invariants import one_body_per_attempt
+    _, env = counterexample(local.scenario("step-2331", "L1"), "I-S4")
+    assert "ran 2 times at attempt 1" in one_body_per_attempt(env)
+    _, env = _default_run(postgres.scenario("step-retry", "P3"))
+    assert one_body_per_attempt(env) is None

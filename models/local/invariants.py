@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from models import events as ev
-from models.invariants import by_corr, terminal_index, world_invariants
+from models.invariants import by_corr, one_body_per_attempt, terminal_index, world_invariants
 from sim import at_end
 
 RECOVERY = ".recovery"
@@ -46,4 +46,6 @@ def claims_consistent(env):
 
 
 def local_invariants(entity_after_event: bool) -> tuple:
-    return world_invariants(entity_after_event, extra_at_end=(at_end("I-H5", claims_consistent),))
+    # I-EXEC last: where a duplicate body also left a log or an entity wrong, that is named first
+    return world_invariants(entity_after_event, extra_at_end=(at_end("I-H5", claims_consistent),)) + (
+        at_end("I-EXEC", one_body_per_attempt),)

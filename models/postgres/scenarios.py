@@ -7,10 +7,10 @@ known bugs, the scenario names both ("I-A|I-B") or is left out.
 """
 from __future__ import annotations
 
-from models.invariants import world_invariants
+from models.invariants import one_body_per_attempt, world_invariants
 from models.postgres.world import REVISIONS
 from models.workloads import WORKLOADS, build_scenario, model_infos, on_demand
-from sim import Scenario
+from sim import Scenario, at_end
 
 WORLD = "postgres"
 
@@ -98,7 +98,7 @@ def scenario(workload: str, revision: str, expect: str | None = None, **params) 
     expect = expect or EXPECT.get((workload, revision), "hold")
     bug = BUGS.get((workload, revision), "") if expect != "hold" else ""
     return build_scenario(WORLD, revision, REVISIONS[revision], WORKLOADS, workload, expect, bug,
-                          world_invariants(), "1", **params)
+                          world_invariants() + (at_end("I-EXEC", one_body_per_attempt),), "1", **params)
 
 
 MODELS = model_infos(WORLD, MODEL_NOTES)
