@@ -103,11 +103,24 @@ class Queue:
     - A redelivery fault (scenario budget) makes an in-flight message visible
       again while its first consumer still runs: duplicate processing.
     - After `max_deliveries` deliveries a message is dead-lettered.
+    - `owner`: the queue lives in that process's memory, so a crash of it loses
+      every message not yet acked (a durable queue has no owner).
+    - `dedupe`: what an idempotency key is checked against: "unacked" (a message
+      visible or in flight), "pending" (visible or scheduled, not one a consumer
+      holds: graphile's job_key), "ever" (any message pushed with the key: a
+      key claim that outlives its message).
     """
 
-    def __init__(self, name: str, *, visibility_timeout: int = 30_000, max_deliveries: int | None = None):
+    DEDUPE = ("unacked", "pending", "ever")
+
+    def __init__(self, name: str, *, visibility_timeout: int = 30_000, max_deliveries: int | None = None,
+                 owner=None, dedupe: str = "unacked"):
         if visibility_timeout <= 0:
             raise SimUsageError("visibility_timeout must be > 0")
+        if dedupe not in self.DEDUPE:
+            raise SimUsageError(f"dedupe must be one of {', '.join(self.DEDUPE)}, got {dedupe!r}")
+        self.owner = owner
+        self.dedupe = dedupe
         self.name = name
         self.key = ("queue", name)
         self.visibility_timeout = visibility_timeout
@@ -128,7 +141,7 @@ class Queue:
         timer that fires at quiescence, and its key counts as in flight meanwhile."""
         if key is not None:
             for old in self.messages:
-                if old.key == key and (old.state == VISIBLE or old.state == INFLIGHT):
+                if old.key == key and self._claims_key(old):
                     runtime.note(f"enqueue deduplicated: {old.id} has key {key}")
                     return old
         m = Message(f"{self.name}#{len(self.messages) + 1}", payload, self, key)
@@ -145,6 +158,13 @@ class Queue:
     async def send(self, payload, key=None, delay: int = 0) -> Message:
         await runtime.point(f"send {self.name}", writes=(self.key,))
         return self.push(payload, key, delay)
+
+    def _claims_key(self, m: Message) -> bool:
+        if self.dedupe == "ever":
+            return True
+        if self.dedupe == "pending":   # scheduled = in flight without ever being delivered
+            return m.state == VISIBLE or (m.state == INFLIGHT and m.deliveries == 0)
+        return m.state == VISIBLE or m.state == INFLIGHT
 
     # -- consumer
     def _ready(self) -> bool:
@@ -215,10 +235,21 @@ class Queue:
                 opts.append(m)
 
     def has_in_flight_to(self, proc) -> bool:
+        """Does a crash of `proc` change this queue (a crash's footprint)?"""
+        if proc is self.owner:
+            return any(m.state == VISIBLE or m.state == INFLIGHT for m in self.messages)
         return any(m.state == INFLIGHT and m.consumer is not None and m.consumer.process is proc
                    for m in self.messages)
 
     def on_crash(self, proc, kernel) -> None:
+        if proc is self.owner:
+            for m in self.messages:
+                if m.state == VISIBLE or m.state == INFLIGHT:
+                    m.state = DEAD
+                    if kernel.record:
+                        kernel.note(f"lost {m.id} with {proc.name}'s memory")
+            self.n_visible = 0
+            return
         for m in self.messages:
             if m.state == INFLIGHT and m.consumer is not None and m.consumer.process is proc:
                 m.consumer = None
