@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from models import events as ev
 from models.events import EntityConflictError, HookConflictError, HookNotFoundError, RunExpiredError
 from models.executor import RETURNS, Body, Result, execute_step
+from models.queues import reschedule
 from sim import note, point
 
 
@@ -169,7 +170,7 @@ class Runtime:
             if r.status == "gone":
                 return
             if r.status == "retry":   # {timeoutSeconds}: this message again, once the wait is over
-                await self.queue.send(msg, delay=r.timeout)
+                await reschedule(self.world, self.queue, msg, _delivery, r.timeout)
                 return
             log = await self.world.events_list(run)
             created = {e["correlationId"] for e in log if e["eventType"] == ev.STEP_CREATED}
