@@ -17,11 +17,9 @@ from typing import Any
 
 from models import events as ev
 from models.executor import Body
+from models.queues import DELIVERY_TIMEOUT, MAX_DELIVERIES, concurrent_deliveries, process_queues, reenqueue_active_runs, restarted, run_queue
 from models.runtime import Hook, Ledger, Runtime, Step, Workflow, correlation_ids, create, resume_hook
 from sim import Faults, ModelInfo, Queue, Scenario, current_process, variants, wait
-
-DELIVERY_TIMEOUT = 1_000   # visibility timeout of a delivery whose process died (virtual ms)
-MAX_DELIVERIES = 4         # stands in for the runtime's cap of 48
 
 
 @dataclass
@@ -72,20 +70,26 @@ def job_consumers(sim, env: Env, q: Queue, processes: int) -> None:
 
 
 def runtime_processes(sim, env: Env, q: Queue, names=("p1", "p2"), extra=None) -> None:
-    """Processes whose consumers run the delivery handler (3.2) on every message of `q`;
-    `extra(p, world)` starts more actors in a process (and again after it restarts)."""
+    """Processes whose consumers run the delivery handler (3.2) on their world's queue (models.queues:
+    `q` itself, or world-local's in-memory queue of each process, dealt `q`'s seeded messages); a
+    restarted process re-enqueues the active runs; `extra(p, world, queue)` starts more actors in a
+    process (and again after it restarts)."""
+    procs = [sim.process(name) for name in names]
+    queues = process_queues(sim, env.world, q, list(names))
+    consumers = concurrent_deliveries(env.world)
+
     def start(p):
         world = env.world(env.storage)
-        q.consume(p, Runtime(world, q, env.ledger, env.workflows).deliver)
+        queue = queues[p.name]
+        queue.consume(p, Runtime(world, queue, env.ledger, env.workflows).deliver, concurrency=consumers)
+        if restarted(p):
+            p.spawn("reenqueueActiveRuns", reenqueue_active_runs, world, queue)
         if extra is not None:
-            extra(p, world)
+            extra(p, world, queue)
 
-    for name in names:
-        sim.process(name, start)
-
-
-def run_queue() -> Queue:
-    return Queue("runs", visibility_timeout=DELIVERY_TIMEOUT, max_deliveries=MAX_DELIVERIES)
+    for p in procs:
+        p.start = start
+        start(p)
 
 
 def has_event(env: Env, run: str, t: str) -> bool:
@@ -115,16 +119,16 @@ def wl_1665(rev, complete: bool = False):
         for stage, corrs in zip(stages, ids):
             env.tokens.update({(run, c): op.token for op, c in zip(stage, corrs) if isinstance(op, Hook)})
         rev.seed_run(env.storage, run, "pending")
-        q = run_queue()
+        q = run_queue(rev)
         q.push({"runId": run})
 
-        async def caller(world):
+        async def caller(world, queue):
             # the webhook's caller: once the hook is in the log, POST to it (resumeHook)
             await wait("await hook_created in the log", lambda: has_event(env, run, ev.HOOK_CREATED),
                        reads=(env.view.log_key(run),), idle=True)
-            await resume_hook(world, q, env.ledger, token, {"body": "hello"})
+            await resume_hook(world, queue, env.ledger, token, {"body": "hello"})
 
-        runtime_processes(sim, env, q, extra=lambda p, world: p.spawn("resumeHook", caller, world)
+        runtime_processes(sim, env, q, extra=lambda p, world, queue: p.spawn("resumeHook", caller, world, queue)
                           if p.name == "p2" else None)
         return env
 
@@ -197,7 +201,7 @@ def wl_step_dup(rev, status: str = "running"):
     def setup(sim):
         env = Env(rev.storage(), rev, workflows={run: wf})
         rev.seed_run(env.storage, run, status)
-        q = run_queue()
+        q = run_queue(rev)
         q.push({"runId": run})
         q.push({"runId": run})
         runtime_processes(sim, env, q)
@@ -217,11 +221,11 @@ def _step_env(rev, run: str, wf: Workflow, corr: str, status: str = "pending", h
     return env
 
 
-def _step_messages(sim, env: Env, run: str, corr: str, executors: int) -> None:
+def _step_messages(sim, env: Env, run: str, corr: str, executors: int, key: str | None = None) -> None:
     """`executors` step messages of the step (wake-ups that each queued it), one process each."""
-    q = run_queue()
+    q = run_queue(env.world)
     for _ in range(executors):
-        q.push({"runId": run, "stepId": corr})
+        q.push({"runId": run, "stepId": corr}, key)
     runtime_processes(sim, env, q, names=tuple(f"p{i + 1}" for i in range(executors)))
 
 
@@ -276,11 +280,13 @@ def wl_step_create_crash(rev):
     return setup, {}
 
 
-def wl_step_retry(rev, fails: int = 1, executors: int = 1, max_retries: int = 3):
+def wl_step_retry(rev, fails: int = 1, executors: int = 1, max_retries: int = 3, keyed: bool = False):
     """3.4: one created step whose body throws a retryable error at its first `fails` attempts and then
     returns, run by `executors` step messages in as many processes. Each failed attempt writes
     step_retrying with a retryAfter; a step message that comes too early is told 425 and comes back
-    after the wait; after `max_retries` retries the step fails (step_failed)."""
+    after the wait; after `max_retries` retries the step fails (step_failed). `keyed`: the step
+    messages carry the step's id as their idempotency key, as the suspension handler queues them, and
+    the handler's `{timeoutSeconds}` re-adds the message under that key (B33's setting)."""
     if fails < 0 or executors < 1 or max_retries < 0:
         raise ValueError(f"need fails >= 0, executors >= 1, max_retries >= 0; got {fails}, {executors}, {max_retries}")
     run = ev.run_id("step-retry")
@@ -289,10 +295,10 @@ def wl_step_retry(rev, fails: int = 1, executors: int = 1, max_retries: int = 3)
 
     def setup(sim):
         env = _step_env(rev, run, wf, corr)
-        _step_messages(sim, env, run, corr, executors)
+        _step_messages(sim, env, run, corr, executors, key=corr if keyed else None)
         return env
 
-    return setup, {"fails": fails, "executors": executors, "max_retries": max_retries}
+    return setup, {"fails": fails, "executors": executors, "max_retries": max_retries, "keyed": keyed}
 
 
 # ---- creation and completion guards (4.3) ----------------------------------------------------
@@ -335,7 +341,7 @@ def wl_run_complete(rev, deliveries: int = 1):
     def setup(sim):
         env = _step_env(rev, run, wf, corr, "completed",
                         ((ev.STEP_STARTED, {"attempt": 1}), (ev.STEP_COMPLETED, {"result": "ok"})))
-        q = run_queue()
+        q = run_queue(rev)
         for _ in range(deliveries):
             q.push({"runId": run})
         runtime_processes(sim, env, q, names=tuple(f"p{i + 1}" for i in range(deliveries)))
@@ -361,20 +367,22 @@ WORKLOADS = {
     "step-2331": (wl_step_2331, Faults(), "#2331: one step message delivered twice, two executors"),
     "step-complete-race": (wl_step_complete_race, Faults(), "#1434: two started executors complete one step"),
     "step-create-crash": (wl_step_create_crash, Faults(crashes=1), "#3081: step_created, a crash inside it, a retry"),
-    "step-retry": (wl_step_retry, Faults(), "3.4: a step body fails once (step_retrying), then returns"),
+    "step-retry": (wl_step_retry, Faults(), "3.4: a step body fails once, then returns"),
     "step-retry-race": (lambda rev: wl_step_retry(rev, executors=2), Faults(),
-                        "3.4: two executors of a step whose body fails once; one may be told 425"),
+                        "3.4: two executors of a step whose body fails once"),
+    "step-retry-keyed": (lambda rev: wl_step_retry(rev, keyed=True), Faults(),
+                         "B33: a step message re-added under its own key"),
     "step-fail": (lambda rev: wl_step_retry(rev, fails=2, max_retries=1), Faults(),
-                  "3.4: a step body fails at both of its attempts: step_retrying, then step_failed"),
+                  "3.4: a step body fails at both of its two attempts"),
     "step-create-pair": (wl_guard_pair, Faults(), "B15: two processes create one step at once"),
     "wait-create-pair": (lambda rev: wl_guard_pair(rev, ev.WAIT_CREATED), Faults(),
                          "B15: two processes create one wait at once"),
     "wait-complete-pair": (lambda rev: wl_guard_pair(rev, ev.WAIT_COMPLETED), Faults(),
-                           "B14 (#1388): two elapsed-wait scans complete one wait at once"),
+                           "B14 (#1388): two scans complete one wait at once"),
     "run-complete-crash": (wl_run_complete, Faults(crashes=1),
-                           "D5: a run completes, its process may crash inside run_completed"),
+                           "D5: a crash inside run_completed"),
     "run-complete-race": (lambda rev: wl_run_complete(rev, deliveries=2), Faults(),
-                          "D9: two deliveries of a finished run both write run_completed"),
+                          "D9: two deliveries both complete the run"),
 }
 
 

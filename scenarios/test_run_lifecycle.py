@@ -23,8 +23,10 @@ def test_d5_a_crash_inside_run_completed_leaves_a_terminal_entity_and_an_open_lo
     (run,) = env.workflows
     assert env.view.run(run)["status"] == "completed"
     assert not any(e["eventType"] in ev.TERMINAL_RUN_EVENTS for e in env.view.log(run))
-    # the redelivery was answered 410 by run_started and acked
-    assert "410" in env.ledger.issued[(run, ev.RUN_STARTED, None)]
+    if world == "postgres":   # the crashed worker's job, retried once its lock went stale, is told 410
+        assert "410" in env.ledger.issued[(run, ev.RUN_STARTED, None)]
+    else:                     # the process's queue died with it; the restart re-enqueues no terminal run
+        assert any(n.startswith("lost runs@") for st in trace.steps for n in st.notes)
 
 
 def test_d9_two_local_deliveries_both_publish_run_completed():

@@ -17,15 +17,15 @@ from models.workloads import Env, run_queue, runtime_processes
 from scenarios._support import counterexample, holds_exhaustively, publishers
 from sim import Scenario
 from sim.explore import run_tape
-from sim.strategy import Replay
+from sim.strategy import DFS
 
 WORLDS = {"local:L1": (local, "L1"), "postgres:P3": (postgres, "P3"), "postgres:P4": (postgres, "P4")}
 REVS = {"local:L1": LOCAL["L1"], "postgres:P3": POSTGRES["P3"]}
 
 
 def _default_run(s):
-    """The schedule that never deviates (every choice 0): one delivery after another."""
-    k = run_tape(s, Replay([]))
+    """The schedule that never deviates (every choice 0, DFS's first): one delivery after another."""
+    k = run_tape(s, DFS())
     assert k.violation is None, k.violation
     return k, k.state
 
@@ -69,13 +69,12 @@ def test_a_step_message_told_425_comes_back_after_the_wait(model):
         rev.seed_event(env.storage, run, ev.STEP_CREATED, corr, {"stepName": "a"})
         rev.seed_event(env.storage, run, ev.STEP_STARTED, corr, {"attempt": 1})
         rev.seed_event(env.storage, run, ev.STEP_RETRYING, corr, {"error": "retry", "retryAfter": 500})
-        q = run_queue()
+        q = run_queue(rev)
         q.push({"runId": run, "stepId": corr})
         runtime_processes(sim, env, q, names=("p1",))
         return env
 
-    k = run_tape(Scenario("too-early", setup), Replay([]))
-    env = k.state
+    k, env = _default_run(Scenario("too-early", setup))
     assert any("too early, retry in 500 ms" in n for row in k.log for n in row[8]), "no 425"
     assert _types(env)[-3:] == [ev.STEP_STARTED, ev.STEP_COMPLETED, ev.RUN_COMPLETED]
     assert k.now >= 500
@@ -115,3 +114,15 @@ def test_i_exec_counts_two_bodies_at_one_attempt_in_d8():
     assert "ran 2 times at attempt 1" in one_body_per_attempt(env)
     _, env = _default_run(postgres.scenario("step-retry", "P3"))
     assert one_body_per_attempt(env) is None
+
+
+def test_b33_a_key_claim_that_outlives_its_message_strands_the_step():
+    # graphile's job_key (P4): the re-added job is a new pending job, the step runs again and completes.
+    # B33's queue keeps the claim: the re-add is deduplicated against the job being completed, and
+    # nothing dispatches the step again (the run waits forever: I-LIVE's to report)
+    k, env = _default_run(postgres.scenario("step-retry-keyed", "P4"))
+    assert _types(env)[-3:] == [ev.STEP_STARTED, ev.STEP_COMPLETED, ev.RUN_COMPLETED]
+    k, env = _default_run(postgres.scenario("step-retry-keyed", "B33"))
+    assert _types(env)[-2:] == [ev.STEP_STARTED, ev.STEP_RETRYING]
+    assert any(n.startswith("enqueue deduplicated") for row in k.log for n in row[8])
+    assert all(m.state in ("acked", "dead") for q in k.queues for m in q.messages)

@@ -99,6 +99,7 @@ class LocalWorld:
     """Storage instance of one process. Subclasses are the hook revisions (models.local.hooks)."""
 
     revision = "?"
+    in_process_queue = True    # 2.4: one in-memory queue per process (models.queues)
     same_ms_ids = False        # E2: see mint()
     publish_exclusive = True   # E6: XCREATE the event file (L0: the racy no-overwrite write)
     hook_mutex = True          # E1: hook_created under hookLocks[(run, hook)]
@@ -165,6 +166,10 @@ class LocalWorld:
 
     async def runs_get(self, run: str):
         return await self.fs.read(run_path(run))
+
+    async def active_run_ids(self) -> list:
+        """The world's start: SCAN runs/ for the runs that are not terminal (to re-enqueue them)."""
+        return [r["runId"] for r in await self.fs.scan("runs", " (reenqueue)") if not ev.is_terminal(r)]
 
     async def hooks_get_by_token(self, token: str) -> dict:
         """SCAN hooks/ for the entity holding `token` (resumeHook's lookup); revisions add a rebuild."""

@@ -24,6 +24,7 @@ MODEL_NOTES = {
     "P3": ("", "#2714: step_started in one transaction; #2987: hook_received locks the run row; #2983"),
     "B13": ("B13", "#3081's versions: step_created answers 409 when the step row exists (two autocommits)"),
     "P4": ("", "#3575: step_created's row and event in one transaction"),
+    "B33": ("B33", "#3465: P4 with a queue whose idempotency key claim outlives its message"),
 }
 
 HOLDS_FROM_P3 = ("P3", "B13", "P4")
@@ -55,8 +56,11 @@ EXPECT_BY_WORKLOAD = {
                           **_bug("I-ORPHAN", "B13", ["B13"]), **_hold(["P4"])},
     # B1p: the token probe finds the run's own row and writes hook_conflict
     **{w: {**_bug("I-H2", "B1p", ["P1"]), **_hold(["B2", "P2", "P3", "P4"])} for w in ("hook-converge", "hook-dup-retry")},
-    # ... and in the #1665 workflow the self-conflict fails the run, which a resumeHook can outrun (#2987)
-    "hook-1665": {**_bug("I-H2|I-R2", "B1p", ["P1"]), **_hold(["B2", "P2", "P3", "P4"])},
+    # ... and in the #1665 workflow the self-conflict fails the run, which a resumeHook can outrun (#2987).
+    # graphile's job_key dedupes only against a pending job, so a replay re-queues a step whose message
+    # a worker holds: two executors of one step, and B11 until P3 (upstream's #1665 e2e run hit it)
+    "hook-1665": {**_bug("I-H2|I-R2|I-S2", "B1p, B11", ["P1"]), **_bug("I-S2", "B11", ["B2", "P2"]),
+                  **_hold(["P3", "P4"])},
     # B2 (postgres): a crash between the hook row and its event, then a trusting 409 (P1: the retry
     # finds its own row and writes hook_conflict, B1p's crash schedule)
     "hook-event-first": {**_bug("I-ORPHAN|I-H2", "B1p", ["P1"]), **_bug("I-ORPHAN", "B2", ["B2"]),
