@@ -114,8 +114,9 @@ EXPECT = {
     # step_completed (I-S2); and D9: both see "all steps done", replay inline and write run_completed
     ("step-2331", "L1"): "I-S2|I-S4|I-R2",
     # D5: a crash after run_completed's PUT of the terminal run entity, before its event; the redelivery
-    # is told 410 by run_started and acks: the entity says completed, the log never ends
-    ("run-complete-crash", "L1"): "I-ENTITY-FOLD",
+    # is lost with the process and the restart re-enqueues no terminal run: the entity says completed,
+    # the log never ends (I-ORPHAN for terminal runs; I-ENTITY-FOLD names the same state)
+    ("run-complete-crash", "L1"): "I-ORPHAN",
     # D9: no lock spans the terminal check and the publish, so two deliveries both write run_completed
     ("run-complete-race", "L1"): "I-R2",
     # 3.4: a body that fails and is retried, or fails for good, on one executor

@@ -7,7 +7,7 @@ known bugs, the scenario names both ("I-A|I-B") or is left out.
 """
 from __future__ import annotations
 
-from models.invariants import one_body_per_attempt, world_invariants
+from models.invariants import one_body_per_attempt, with_repairability, world_invariants
 from models.postgres.world import REVISIONS
 from models.workloads import WORKLOADS, build_scenario, model_infos, on_demand
 from sim import Scenario, at_end
@@ -78,7 +78,7 @@ EXPECT_BY_WORKLOAD = {
     "hook-1665-crash": _bug("I-ORPHAN", "D4", ["P3", "P4"]),
     # D5: a crash between run_completed's guarded UPDATE and its event (M); the redelivery's run_started
     # is told 410 and acks: the run row says completed, the log never ends
-    "run-complete-crash": _bug("I-ENTITY-FOLD", "D5", ["P3", "P4"]),
+    "run-complete-crash": _bug("I-ORPHAN", "D5", ["P3", "P4"]),
     # D9 does not reach postgres: the guarded UPDATE lets one delivery's run_completed through, the other
     # is told 409 (swallowed, the #1118 situation)
     "run-complete-race": _hold(["P3", "P4"]),
@@ -102,7 +102,8 @@ def scenario(workload: str, revision: str, expect: str | None = None, **params) 
     expect = expect or EXPECT.get((workload, revision), "hold")
     bug = BUGS.get((workload, revision), "") if expect != "hold" else ""
     return build_scenario(WORLD, revision, REVISIONS[revision], WORKLOADS, workload, expect, bug,
-                          world_invariants() + (at_end("I-EXEC", one_body_per_attempt),), "1", **params)
+                          with_repairability(world_invariants()) + (at_end("I-EXEC", one_body_per_attempt),), "1",
+                          **params)
 
 
 MODELS = model_infos(WORLD, MODEL_NOTES)
