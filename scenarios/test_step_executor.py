@@ -126,3 +126,20 @@ def test_b33_a_key_claim_that_outlives_its_message_strands_the_step():
     assert _types(env)[-2:] == [ev.STEP_STARTED, ev.STEP_RETRYING]
     assert any(n.startswith("enqueue deduplicated") for row in k.log for n in row[8])
     assert all(m.state in ("acked", "dead") for q in k.queues for m in q.messages)
+
+
+def test_a_local_crash_loses_the_queue_and_the_restart_re_enqueues_the_run():
+    # world-local's queue is in memory: a crash loses the step message; the restarted world re-enqueues
+    # the run, whose replay queues the step again, and the run completes
+    from sim import registry
+    from sim.strategy import RandomWalk
+    s = registry.get("step-retry@local:L1[crashes=1]")
+    for seed in range(1, 400):
+        k = run_tape(s, RandomWalk(seed, fault_rate=0.2))
+        notes = [n for row in k.log for n in row[8]]
+        if any(n.startswith("lost runs@p1") for n in notes) and k.violation is None:
+            break
+    else:
+        pytest.fail("no schedule lost a message and recovered")
+    assert any(row[3].endswith("/reenqueueActiveRuns") for row in k.log)
+    assert _types(k.state)[-1] == ev.RUN_COMPLETED
