@@ -21,7 +21,6 @@ processes' queues in turn.
 """
 from __future__ import annotations
 
-from models import events as ev
 from sim import Queue
 
 DELIVERY_TIMEOUT = 1_000   # visibility timeout of a delivery whose process died (virtual ms)
@@ -76,7 +75,3 @@ async def reenqueue_active_runs(world, queue: Queue) -> None:
 
 def restarted(p) -> bool:
     return p.incarnation > 0
-
-
-def is_active(run) -> bool:
-    return run is not None and run["status"] not in ev.TERMINAL_STATUSES

@@ -17,7 +17,8 @@ from typing import Any
 
 from models import events as ev
 from models.executor import Body
-from models.queues import DELIVERY_TIMEOUT, MAX_DELIVERIES, concurrent_deliveries, process_queues, reenqueue_active_runs, restarted, run_queue
+from models.queues import (DELIVERY_TIMEOUT, MAX_DELIVERIES, concurrent_deliveries, process_queues,
+                           reenqueue_active_runs, restarted, run_queue)
 from models.runtime import Hook, Ledger, Runtime, Step, Workflow, correlation_ids, create, resume_hook
 from sim import Faults, ModelInfo, Queue, Scenario, current_process, variants, wait
 

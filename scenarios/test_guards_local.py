@@ -9,7 +9,8 @@ from models import events as ev
 from models.local.scenarios import EXPECT, scenario
 from scenarios._support import counterexample, events_by_type, holds_exhaustively, publishers
 
-FOUND = [("wait-complete-pair", "B14", "I-W1", ev.WAIT_COMPLETED), ("step-complete-race", "B14", "I-S3", ev.STEP_COMPLETED),
+FOUND = [("wait-complete-pair", "B14", "I-W1", ev.WAIT_COMPLETED),
+         ("step-complete-race", "B14", "I-S3", ev.STEP_COMPLETED),
          ("step-create-pair", "B14", "I-S1", ev.STEP_CREATED), ("wait-create-pair", "B14", "I-W1", ev.WAIT_CREATED),
          ("step-create-pair", "B15", "I-S1", ev.STEP_CREATED), ("wait-create-pair", "B15", "I-W1", ev.WAIT_CREATED)]
 
