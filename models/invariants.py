@@ -393,7 +393,11 @@ def waits_completed(env):
     """I-W2 at quiescence: every wait_created of a run that is not terminal has its wait_completed. At
     quiescence no wake-up is left (every queue timer has fired), so an open wait stays open for good.
     A wait of a terminal run is counted only where the workload takes the maintainers' stance of #3749
-    (`env.waits_of_ended_runs`, B29): every timer has fired, so such a wait is due."""
+    (`env.waits_of_ended_runs`, B29): every timer has fired, so such a wait is due. Only runs a workload
+    drives (`env.liveness`, as I-LIVE) or that take that stance: a job workload issues single writes, and
+    a wait it creates has no wake-up by construction."""
+    if not (getattr(env, "liveness", False) or getattr(env, "waits_of_ended_runs", False)):
+        return None
     for run in env.view.runs():
         log = env.view.log(run)
         if terminal_index(log) is not None and not getattr(env, "waits_of_ended_runs", False):
@@ -476,3 +480,80 @@ def world_invariants(entity_after_event: bool = False, extra_always=(), extra_at
             at_end("I-ENTITY-FOLD", entities_are_folds), at_end("I-REPLAY", replays_cleanly),
             at_end("I-R3", waits_released), at_end("I-W2", waits_completed), at_end("I-LIVE", runs_live)]
     return tuple(inv)
+
+
+# ---- execution (5.8) ------------------------------------------------------------------------------
+
+def one_body_per_attempt(env):
+    """I-EXEC: a step body runs at most once per attempt (the attempt number step_started returned); body
+    executions are the executor's ghost records in the ledger (models.executor)."""
+    from models.executor import BODY
+    for (run, _t, (corr, attempt)), runs in env.ledger.results(BODY):
+        if len(runs) > 1:
+            return (f"step {ev.short(corr)} of run {ev.short(run)}: its body ran {len(runs)} times at attempt "
+                    f"{attempt} (two executors were both told they started attempt {attempt})")
+    return None
+
+
+# ---- crash-repairability and 409 soundness, continued (5.6) ------------------------------------------
+
+def no_orphan_terminal_run(env):
+    """I-ORPHAN for terminal runs: a run entity (row) terminal while its log has no terminal event
+    (local ✂L, postgres ✂M) stays that way: every later terminal write is told 409, every delivery's
+    run_started 410."""
+    for run in env.view.runs():
+        entity = env.view.run(run)
+        if ev.is_terminal(entity) and terminal_index(env.view.log(run)) is None:
+            return (f"run {ev.short(run)} is {entity['status']} but its log has no terminal event: every "
+                    f"terminal write is told 409 and every delivery 410")
+    return None
+
+
+def answers_409(t: str, corr, log: list) -> bool:
+    """Is there an event in `log` that makes a 409 to `t` for `corr` true (the entity exists or is terminal)?"""
+    if t in ev.TERMINAL_RUN_EVENTS:
+        return terminal_index(log) is not None
+    if t in (ev.STEP_STARTED, ev.STEP_RETRYING) or t in ev.TERMINAL_STEP_EVENTS:
+        want = ev.TERMINAL_STEP_EVENTS
+    else:
+        want = {t}   # creations, wait_completed, hook_disposed: their own event
+    return any(e["eventType"] in want and e["correlationId"] == corr for e in log)
+
+
+def sound_409_every_type(env):
+    """I-409-SOUND for every write the ledger records: at quiescence a write answered 409 has the event
+    that makes the 409 true in its run's log (a creation or completion its own event, a step transition
+    the step's terminal event, a terminal run write the run's terminal event). A run that ended
+    excuses its entities' 409s (creation on a terminal run is refused with 409 by design)."""
+    for (run, t, corr), results in env.ledger.issued.items():
+        if "409" not in results or not t.startswith(("run_", "step_", "hook_", "wait_")):
+            continue
+        log = env.view.log(run)
+        if t not in ev.TERMINAL_RUN_EVENTS and terminal_index(log) is not None:
+            continue
+        if not answers_409(t, corr, log):
+            what = f"{t} for {ev.short(corr)}" if corr else t
+            return f"{what} of run {ev.short(run)} was answered 409, but its log has nothing that makes it true"
+    return None
+
+
+def first_violation(*checks):
+    """One check made of several: the first message any of them returns."""
+    def check(env):
+        for c in checks:
+            bad = c(env)
+            if bad:
+                return bad
+        return None
+    check.__doc__ = "\n".join(c.__doc__ or c.__name__ for c in checks)
+    return check
+
+
+def with_repairability(invariants: tuple, *orphan_checks) -> tuple:
+    """`invariants` (world_invariants') with I-ORPHAN extended to terminal runs and `orphan_checks` (a
+    world's own side records), and I-409-SOUND to every type the ledger records (a superset of sound_409)."""
+    from dataclasses import replace   # (imported here: this block is appended to the module)
+    extended = {"I-ORPHAN": first_violation(no_orphan, no_orphan_terminal_run, *orphan_checks),
+                "I-409-SOUND": sound_409_every_type}
+    return tuple(replace(i, fn=extended[i.name]) if i.when == "at_end" and i.name in extended else i
+                 for i in invariants)

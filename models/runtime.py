@@ -1,5 +1,6 @@
 """The runtime's writers (domain doc section 3): replay, the delivery handler with its elapsed-wait scan,
-the suspension handler, the step executor and resumeHook.
+the suspension handler and resumeHook; steps run through the step executor (`models.executor`), and a
+handler's `{timeoutSeconds}` goes to its world's queue (`models.queues.reschedule`).
 
 Workflows are written in `models.workflow`'s language and replayed by it. A
 delivery replays and issues what `handleSuspension` issues, swallowing exactly
@@ -19,17 +20,18 @@ ledger (`Ledger.escaped`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from models import events as ev
-from models.events import (EntityConflictError, HookConflictError, HookNotFoundError, RunExpiredError,
-                           TooEarlyError)
-from models.workflow import (FatalError, HookOp, Promise, RetryableError, StepCall, WaitOp, Workflow,
-                             create_hook, create_webhook, replay, step, step_function, workflow)
-from sim import note, now, point, wait
+from models.events import EntityConflictError, HookNotFoundError, RunExpiredError
+from models.executor import execute_step
+from models.queues import reschedule, send_later
+from models.workflow import (HookOp, Promise, StepCall, StepFn, WaitOp, Workflow, create_hook, create_webhook,
+                             replay, step, workflow)
+from sim import note, now, point
 
-__all__ = ["Ledger", "Runtime", "Runtime2029", "RuntimePre1418", "Runtime3749", "RUNTIMES", "Wakeups", "create",
-           "resume_hook", "replay", "staged", "Workflow"]
+__all__ = ["Ledger", "Runtime", "Runtime2029", "RuntimePre1418", "Runtime3749", "RUNTIMES", "create",
+           "resume_hook", "replay", "staged", "Workflow", "workflow"]
 
 
 # ---- stage workflows ------------------------------------------------------------------------
@@ -44,16 +46,17 @@ class Hook:
 
 def staged(name: str, *stages) -> Workflow:
     """A workflow that awaits each stage with Promise.all, in order: a stage is a list of step
-    names (str) and `Hook`s. `staged("w", ["a", "b"], [Hook("t")])` is
+    functions, step names (str: a step whose body returns "ok") and `Hook`s.
+    `staged("w", ["a", "b"], [Hook("t")])` is
 
         async function w() { await Promise.all([a(), b()]); await Promise.all([createHook({token: "t"})]) }
     """
-    fns = {op: step(op) for st in stages for op in st if isinstance(op, str)}
+    fns = {op: op if isinstance(op, StepFn) else step(op) for st in stages for op in st if not isinstance(op, Hook)}
 
     async def body():
         for st in stages:
-            await Promise.all([fns[op]() if isinstance(op, str) else
-                               (create_webhook if op.webhook else create_hook)(op.token, op.metadata) for op in st])
+            await Promise.all([(create_webhook if op.webhook else create_hook)(op.token, op.metadata)
+                               if isinstance(op, Hook) else fns[op]() for op in st])
     return Workflow(name, body)
 
 
@@ -94,32 +97,6 @@ async def create(world, ledger: Ledger, run: str, req: dict, swallow=(409,)) -> 
 
 # ---- the delivery handler (3.2), the elapsed-wait scan (3.5), the suspension handler (3.6) ----
 
-def _never() -> bool:
-    return False
-
-
-class Wakeups:
-    """The queue's delayed delivery: a handler that returns `{timeoutSeconds: n}` has its message delivered
-    again n seconds later. The queue is durable and outside every worker, so the timers live in a process
-    of their own that no crash reaches (its actors only ever wait, idle).
-
-    Model difference: the real queue redelivers the same message (its delivery count grows); here the
-    handler acks it and a fresh `{runId}` message is pushed when the timer fires. Scheduling and the ack
-    are two steps: a crash between them gives a redelivery as well as the timer's message (both benign)."""
-
-    def __init__(self, sim, queue):
-        self.queue = queue
-        self.proc = sim.process("queue-timers", None, restart=False)
-
-    async def send_later(self, payload: dict, delay: int) -> None:
-        await point(f"return {{timeoutSeconds: {delay // 1000}}}", writes=(self.queue.key,))
-        self.proc.spawn(f"wake {ev.short(payload['runId'])}", self._fire, payload, delay)
-
-    async def _fire(self, payload: dict, delay: int) -> None:
-        await wait(f"deliver again in {delay} ms", _never, timeout=delay, idle=True, writes=(self.queue.key,))
-        self.queue.push(payload)
-
-
 def min_wait(pending: list, t: int) -> int | None:
     """S5: the smallest ceil(max(1 s, resumeAt - now)) over the pending waits, in ms (None: no wait)."""
     waits = [op.resume_at for op in pending if isinstance(op, WaitOp)]
@@ -129,17 +106,20 @@ def min_wait(pending: list, t: int) -> int | None:
 
 
 class Runtime:
-    """The runtime of one process (R-June): its storage instance, the run queue, the workflows by run,
-    and the queue's delayed delivery (`wakeups`, needed only by workflows that sleep)."""
+    """The runtime of one process (R-June): its storage instance, its world's queue (models.queues), the
+    workflows by run."""
 
     revision = "R-June"
 
-    def __init__(self, world, queue, ledger: Ledger, workflows: dict, wakeups: Wakeups | None = None):
+    def __init__(self, world, queue, ledger: Ledger, workflows: dict):
         self.world = world
         self.queue = queue
         self.ledger = ledger
         self.workflows = workflows
-        self.wakeups = wakeups
+
+    async def return_timeout(self, msg: dict, delivery, delay: int) -> None:
+        """The handler returns `{timeoutSeconds}`: the world's queue delivers `msg` again after `delay` ms."""
+        await reschedule(self.world, self.queue, msg, delivery, delay)
 
     @staticmethod
     def swallows(t: str, site: tuple) -> tuple:
@@ -148,6 +128,10 @@ class Runtime:
 
     async def create(self, run: str, req: dict, swallow=(409,)) -> dict | None:
         return await create(self.world, self.ledger, run, req, self.swallows(req["eventType"], swallow))
+
+    async def execute_step(self, run: str, corr: str):                                  # 3.4
+        """executeStep (models.executor), with this revision's error-swallow matrix."""
+        return await execute_step(create, self.world, self.ledger, run, corr, self.swallows)
 
     async def handle(self, msg: dict, delivery=None) -> None:
         """The queue's callback: a delivery that ends in a 409/410 is recorded (it escaped to the queue,
@@ -165,22 +149,24 @@ class Runtime:
             cur = await self.world.runs_get(run)
             if cur is None or cur["status"] != "running":
                 return
-            outcome, delay = await self.execute_step(run, msg["stepId"])
-            if outcome == "retry":   # {timeoutSeconds}: this step message again after the delay
-                return await self.wakeups.send_later(msg, delay)
+            r = await self.execute_step(run, msg["stepId"])
+            if r.status == "gone":
+                return
+            if r.status == "retry":   # {timeoutSeconds}: this message again, once the wait is over
+                return await self.return_timeout(msg, _delivery, r.timeout)
             log = await self.world.events_list(run)
             created = {e["correlationId"] for e in log if e["eventType"] == ev.STEP_CREATED}
             done = {e["correlationId"] for e in log if e["eventType"] in ev.TERMINAL_STEP_EVENTS}
             if created - done:
                 return
             note("all steps done: replay inline")
-            return await self.replay_loop(run, log)
+            return await self.replay_loop(run, log, msg, _delivery)
         res = await self.create(run, {"eventType": ev.RUN_STARTED}, swallow=(409, 410))   # H2
         if res is None or res["run"]["status"] != "running":
             return await self.ended(run, None)
-        await self.replay_loop(run, res["events"])
+        await self.replay_loop(run, res["events"], msg, _delivery)
 
-    async def replay_loop(self, run: str, log: list | None) -> None:                 # H3
+    async def replay_loop(self, run: str, log: list | None, msg: dict, delivery) -> None:   # H3
         wf = self.workflows[run]
         while True:
             if log is None:
@@ -208,11 +194,12 @@ class Runtime:
                     await self.queue.send({"runId": run, "stepId": op.corr}, key=op.corr)
             if inline is None:
                 if waiting is not None:
-                    await self.wakeups.send_later({"runId": run}, waiting)
+                    await self.return_timeout(msg, delivery, waiting)
                 return
-            outcome, delay = await self.execute_step(run, inline.corr)
-            if outcome == "retry":   # queue the step message with delaySeconds; ack
-                return await self.wakeups.send_later({"runId": run, "stepId": inline.corr}, delay)
+            r = await self.execute_step(run, inline.corr)
+            if r.status == "retry":   # queue(step message, delaySeconds)
+                await send_later(self.queue, {"runId": run, "stepId": inline.corr}, inline.corr, r.timeout)
+                return
             log = None
 
     async def ended(self, run: str, log: list | None) -> None:
@@ -275,43 +262,6 @@ class Runtime:
                 await self.create(run, {
                     "eventType": ev.WAIT_CREATED, "correlationId": op.corr, "eventData": {"resumeAt": op.resume_at}})
         return conflict, created
-
-    # ---- 3.4 -------------------------------------------------------------------------------
-
-    async def execute_step(self, run: str, corr: str) -> tuple[str, int]:
-        """executeStep: (outcome, ms to wait before the next attempt when the outcome is "retry")."""
-        try:
-            res = await self.world.events_create(run, {"eventType": ev.STEP_STARTED, "correlationId": corr})
-        except (EntityConflictError, RunExpiredError) as e:
-            if e.status not in self.swallows(ev.STEP_STARTED, (409, 410)):
-                raise
-            return ("skipped" if e.status == 409 else "gone"), 0
-        except TooEarlyError as e:
-            return "retry", e.wait_ms
-        entity = res.get("step") or {}
-        fn = step_function(entity.get("stepName", ""))
-        attempt = entity.get("attempt", 1)
-        await point(f"step body {corr}")
-        try:                                                                   # X3: user code
-            result = fn.body(attempt) if fn is not None else "ok"
-        except RetryableError as e:                                            # X4
-            if fn is not None and attempt <= fn.max_retries:
-                res = await self.create(run, {
-                    "eventType": ev.STEP_RETRYING, "correlationId": corr,
-                    "eventData": {"error": str(e), "retryAfter": now() + e.retry_after}}, swallow=(409, 410))
-                return ("retry", e.retry_after) if res is not None else ("skipped", 0)
-            return await self.fail_step(run, corr, e)
-        except FatalError as e:
-            return await self.fail_step(run, corr, e)
-        res = await self.create(run, {"eventType": ev.STEP_COMPLETED, "correlationId": corr,
-                                                          "eventData": {"result": result}}, swallow=(409, 410))
-        return ("completed" if res is not None else "skipped"), 0
-
-    async def fail_step(self, run: str, corr: str, error: Exception) -> tuple[str, int]:
-        res = await self.create(run, {"eventType": ev.STEP_FAILED, "correlationId": corr,
-                                                          "eventData": {"error": str(error)}}, swallow=(409, 410))
-        return ("failed" if res is not None else "skipped"), 0
-
 
 class Runtime2029(Runtime):
     """#2029: after the scan's writes, re-read the log; if any event other than the scan's own appeared

@@ -308,6 +308,22 @@ def step(name: str, body: Callable[[int], Any] | None = None, max_retries: int =
     return fn
 
 
+@dataclass(frozen=True)
+class Body:
+    """A scripted step body: what attempt 1, 2, ... does ("ok", "retry" or "fatal"); past the end every
+    attempt returns "ok". A value (equal scripts are equal bodies), so a workload may define its step again."""
+    outcomes: tuple = ()
+    retry_after: int = 1_000    # ms a retryable error asks to wait (RetryableError.retryAfter)
+
+    def __call__(self, attempt: int):
+        outcome = self.outcomes[attempt - 1] if attempt <= len(self.outcomes) else "ok"
+        if outcome == "retry":
+            raise RetryableError("retry", retry_after=self.retry_after)
+        if outcome == "fatal":
+            raise FatalError("fatal")
+        return "ok"
+
+
 def step_function(name: str) -> StepFn | None:
     """The registered step function of a stepName (None: not registered, X0 of 3.4)."""
     return _STEPS.get(name)
@@ -350,6 +366,8 @@ REFERENCE = {"workflow language (models.workflow; the TypeScript it stands for i
     ("step", "charge = step(\"charge\", lambda attempt: 42)\ntotal = await charge()",
      "a step function; its body runs in the step executor and returns a value or raises "
      "RetryableError(retry_after=ms) or FatalError; a failed step rejects with StepFailedError"),
+    ("Body", "flaky = step(\"flaky\", Body((\"retry\", \"fatal\"), retry_after=1_000))",
+     "a scripted body: attempt 1 raises RetryableError, attempt 2 FatalError; later attempts return \"ok\""),
     ("create_hook", "hook = create_hook(\"approval\")\npayload = await hook",
      "a hook, created at the next suspension whether awaited now or later; resolves to its first payload"),
     ("create_webhook", "wh = create_webhook(\"wh-1\")", "a hook resumed over HTTP (isWebhook)"),

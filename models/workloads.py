@@ -16,14 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models import events as ev
-from models.runtime import RUNTIMES, Hook, Ledger, Runtime, Wakeups, create, resume_hook, staged
-from models.workflow import Promise, create_hook, sleep, step, workflow
+from models.queues import (DELIVERY_TIMEOUT, MAX_DELIVERIES, concurrent_deliveries, process_queues,
+                           reenqueue_active_runs, restarted, run_queue)
+from models.runtime import RUNTIMES, Hook, Ledger, Runtime, create, resume_hook, staged
+from models.workflow import Body, Promise, Workflow, create_hook, sleep, step, workflow
 from sim import Faults, ModelInfo, Queue, Scenario, choose, current_process, variants, wait
 from sim import sleep as sleep_for
 from sim.tape import RAND
-
-DELIVERY_TIMEOUT = 1_000   # visibility timeout of a delivery whose process died (virtual ms)
-MAX_DELIVERIES = 4         # stands in for the runtime's cap of 48
 
 
 @dataclass
@@ -76,22 +75,28 @@ def job_consumers(sim, env: Env, q: Queue, processes: int) -> None:
         sim.process(f"p{i + 1}", start)
 
 
-def runtime_processes(sim, env: Env, q: Queue, names=("p1", "p2"), extra=None, runtime=Runtime,
-                      wakeups: Wakeups | None = None) -> None:
-    """Processes whose consumers run the delivery handler (3.2) of `runtime` on every message of `q`;
-    `extra(p, world)` starts more actors in a process (and again after it restarts)."""
+def runtime_processes(sim, env: Env, q: Queue, names=("p1", "p2"), extra=None, runtime=Runtime) -> dict:
+    """Processes whose consumers run the delivery handler (3.2) of `runtime` on their world's queue
+    (models.queues: `q` itself, or world-local's in-memory queue of each process, dealt `q`'s seeded
+    messages); a restarted process re-enqueues the active runs; `extra(p, world, queue)` starts more
+    actors in a process (and again after it restarts). Returns each process's queue by name."""
+    procs = [sim.process(name) for name in names]
+    queues = process_queues(sim, env.world, q, list(names))
+    consumers = concurrent_deliveries(env.world)
+
     def start(p):
         world = env.world(env.storage)
-        q.consume(p, runtime(world, q, env.ledger, env.workflows, wakeups).handle)
+        queue = queues[p.name]
+        queue.consume(p, runtime(world, queue, env.ledger, env.workflows).handle, concurrency=consumers)
+        if restarted(p):
+            p.spawn("reenqueueActiveRuns", reenqueue_active_runs, world, queue)
         if extra is not None:
-            extra(p, world)
+            extra(p, world, queue)
 
-    for name in names:
-        sim.process(name, start)
-
-
-def run_queue() -> Queue:
-    return Queue("runs", visibility_timeout=DELIVERY_TIMEOUT, max_deliveries=MAX_DELIVERIES)
+    for p in procs:
+        p.start = start
+        start(p)
+    return queues
 
 
 def has_event(env: Env, run: str, t: str) -> bool:
@@ -121,16 +126,16 @@ def wl_1665(rev, complete: bool = False):
         env.tokens.update({(run, ev.correlation_id("hook", run, i)): op.token
                            for i, op in enumerate(flat) if isinstance(op, Hook)})
         rev.seed_run(env.storage, run, "pending")
-        q = run_queue()
+        q = run_queue(rev)
         q.push({"runId": run})
 
-        async def caller(world):
+        async def caller(world, queue):
             # the webhook's caller: once the hook is in the log, POST to it (resumeHook)
             await wait("await hook_created in the log", lambda: has_event(env, run, ev.HOOK_CREATED),
                        reads=(env.view.log_key(run),), idle=True)
-            await resume_hook(world, q, env.ledger, token, {"body": "hello"})
+            await resume_hook(world, queue, env.ledger, token, {"body": "hello"})
 
-        runtime_processes(sim, env, q, extra=lambda p, world: p.spawn("resumeHook", caller, world)
+        runtime_processes(sim, env, q, extra=lambda p, world, queue: p.spawn("resumeHook", caller, world, queue)
                           if p.name == "p2" else None)
         return env
 
@@ -202,7 +207,7 @@ def wl_step_dup(rev, status: str = "running"):
     def setup(sim):
         env = Env(rev.storage(), rev, workflows={run: wf}, liveness=True)
         rev.seed_run(env.storage, run, status)
-        q = run_queue()
+        q = run_queue(rev)
         q.push({"runId": run})
         q.push({"runId": run})
         runtime_processes(sim, env, q)
@@ -211,20 +216,34 @@ def wl_step_dup(rev, status: str = "running"):
     return setup, {}
 
 
+def _step_env(rev, run: str, wf: Workflow, corr: str, status: str = "pending", history: tuple = (),
+              name: str = "a") -> Env:
+    """A running run whose one step `name` was created and then went through `history` ((type, data), ...)."""
+    env = Env(rev.storage(), rev, workflows={run: wf})
+    rev.seed_run(env.storage, run)
+    attempt = sum(t == ev.STEP_STARTED for t, _ in history)
+    rev.seed_step(env.storage, run, corr, name, status, attempt)
+    for t, data in (((ev.STEP_CREATED, {"stepName": name}),) + history):
+        rev.seed_event(env.storage, run, t, corr, data)
+    return env
+
+
+def _step_messages(sim, env: Env, run: str, corr: str, executors: int, key: str | None = None) -> None:
+    """`executors` step messages of the step (wake-ups that each queued it), one process each."""
+    q = run_queue(env.world)
+    for _ in range(executors):
+        q.push({"runId": run, "stepId": corr}, key)
+    runtime_processes(sim, env, q, names=tuple(f"p{i + 1}" for i in range(executors)))
+
+
 def wl_step_2331(rev):
     """#2331 / #1434: one created step whose step message is delivered twice (two wake-ups each queued
     it); two executors start it, run the body and complete it."""
     run, wf, corr = _one_step("step-2331")
 
     def setup(sim):
-        env = Env(rev.storage(), rev, workflows={run: wf})
-        rev.seed_run(env.storage, run)
-        rev.seed_step(env.storage, run, corr, "a")
-        rev.seed_event(env.storage, run, ev.STEP_CREATED, corr, {"stepName": "a"})
-        q = run_queue()
-        q.push({"runId": run, "stepId": corr})
-        q.push({"runId": run, "stepId": corr})
-        runtime_processes(sim, env, q)
+        env = _step_env(rev, run, wf, corr)
+        _step_messages(sim, env, run, corr, 2)
         return env
 
     return setup, {}
@@ -236,12 +255,7 @@ def wl_step_complete_race(rev):
     run, wf, corr = _one_step("step-complete-race")
 
     def setup(sim):
-        env = Env(rev.storage(), rev, workflows={run: wf})
-        rev.seed_run(env.storage, run)
-        rev.seed_step(env.storage, run, corr, "a", "running", 2)
-        rev.seed_event(env.storage, run, ev.STEP_CREATED, corr, {"stepName": "a"})
-        for attempt in (1, 2):
-            rev.seed_event(env.storage, run, ev.STEP_STARTED, corr, {"attempt": attempt})
+        env = _step_env(rev, run, wf, corr, "running", tuple((ev.STEP_STARTED, {"attempt": a}) for a in (1, 2)))
 
         async def complete(p):
             await create(p.volatile["world"], env.ledger, run, {
@@ -298,8 +312,8 @@ def wl_hook_sleep_race(rev, runtime: str = "R-June", workers: int = 1):
     process of its own) who resumes the hook either as soon as it exists or when the sleep elapses (the
     scheduler picks). The timeout comes back as a delayed delivery; the elapsed-wait scan of `runtime`
     (R-June: append to the loaded snapshot; R2029: re-read the log) completes the wait while the
-    hook_received may be landing. One worker process by default: B22 needs no second delivery, and
-    world-local's bugs between two concurrent deliveries (D8, D9) are other workloads' business."""
+    hook_received may be landing. One worker process by default: B22 needs no second process (D8 between
+    two is other workloads' business); world-local's process still runs its two messages at once (D9)."""
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
     if workers < 1:
@@ -310,23 +324,94 @@ def wl_hook_sleep_race(rev, runtime: str = "R-June", workers: int = 1):
         env = Env(rev.storage(), rev, workflows={run: approval_or_timeout}, liveness=True)
         env.tokens[(run, ev.correlation_id("hook", run, 0))] = "approval"
         rev.seed_run(env.storage, run, "pending")
-        q = run_queue()
+        q = run_queue(rev)
         q.push({"runId": run})
-        wakeups = Wakeups(sim, q)
 
-        async def caller(world):
+        async def caller(world, queue):
             await wait("await hook_created in the log", lambda: has_event(env, run, ev.HOOK_CREATED),
                        reads=(env.view.log_key(run),), idle=True)
             if choose(RAND, 2, "resume the hook: now (0) or when the sleep elapses (1)"):
                 await sleep_for(SLEEP_MS, "wait until the sleep elapses")
-            await resume_hook(world, q, env.ledger, "approval", {"approved": True})
+            await resume_hook(world, queue, env.ledger, "approval", {"approved": True})
 
-        runtime_processes(sim, env, q, names=tuple(f"p{i + 1}" for i in range(workers)),
-                          runtime=RUNTIMES[runtime], wakeups=wakeups)
-        sim.process("client", lambda p: p.spawn("resumeHook", caller, env.world(env.storage)))
+        queues = runtime_processes(sim, env, q, names=tuple(f"p{i + 1}" for i in range(workers)),
+                                   runtime=RUNTIMES[runtime])
+        # resumeHook is served by p1 (world-local: it queues the wake-up in p1's in-memory queue)
+        sim.process("client", lambda p: p.spawn("resumeHook", caller, env.world(env.storage), queues["p1"]))
         return env
 
     return setup, {"runtime": runtime, "workers": workers}
+
+
+def wl_step_retry(rev, fails: int = 1, executors: int = 1, max_retries: int = 3, keyed: bool = False):
+    """3.4: one created step whose body throws a retryable error at its first `fails` attempts and then
+    returns, run by `executors` step messages in as many processes. Each failed attempt writes
+    step_retrying with a retryAfter; a step message that comes too early is told 425 and comes back
+    after the wait; after `max_retries` retries the step fails (step_failed). `keyed`: the step
+    messages carry the step's id as their idempotency key, as the suspension handler queues them, and
+    the handler's `{timeoutSeconds}` re-adds the message under that key (B33's setting)."""
+    if fails < 0 or executors < 1 or max_retries < 0:
+        raise ValueError(f"need fails >= 0, executors >= 1, max_retries >= 0; got {fails}, {executors}, {max_retries}")
+    run = ev.run_id("step-retry")
+    # one step function per script: the registry holds one body per step name
+    flaky = step(f"flaky-{fails}-of-{max_retries}", Body(("retry",) * fails), max_retries=max_retries)
+    wf, corr = staged("step-retry", [flaky]), ev.correlation_id("step", run, 0)
+
+    def setup(sim):
+        env = _step_env(rev, run, wf, corr, name=flaky.name)
+        _step_messages(sim, env, run, corr, executors, key=corr if keyed else None)
+        return env
+
+    return setup, {"fails": fails, "executors": executors, "max_retries": max_retries, "keyed": keyed}
+
+
+# ---- creation and completion guards (4.3) ----------------------------------------------------
+
+def wl_guard_pair(rev, what: str = "step_created"):
+    """B14/B15's schedule: two processes issue one creation or completion of one entity at once, as two
+    suspension handlers (S4: step_created, wait_created) or two elapsed-wait scans (wait_completed)
+    whose snapshots both lacked it; the loser's 409 is swallowed."""
+    kinds = (ev.STEP_CREATED, ev.WAIT_CREATED, ev.WAIT_COMPLETED)
+    if what not in kinds:
+        raise ValueError(f"what must be one of {', '.join(kinds)}, got {what!r}")
+    run = ev.run_id(f"guard-{what}")
+    corr = ev.correlation_id("step" if what == ev.STEP_CREATED else "wait", run, 0)
+    resume_at = 1_000
+    req = sc(corr, "a") if what == ev.STEP_CREATED else {
+        "eventType": what, "correlationId": corr, "eventData": {"resumeAt": resume_at}}
+
+    def setup(sim):
+        env, q = job_env(rev, [run])
+        if what == ev.WAIT_COMPLETED:
+            rev.seed_wait(env.storage, run, corr, resume_at)
+            rev.seed_event(env.storage, run, ev.WAIT_CREATED, corr, {"resumeAt": resume_at})
+        for _ in range(2):
+            q.push({"run": run, "req": req})
+        job_consumers(sim, env, q, 2)
+        return env
+
+    return setup, {"what": what}
+
+
+# ---- run lifecycle (4.6, 4.8) ---------------------------------------------------------------
+
+def wl_run_complete(rev, deliveries: int = 1):
+    """A run whose only step has completed, and `deliveries` run messages (wake-ups): each delivery
+    replays to completion and writes run_completed (D5 with a crash inside it, D9 with two)."""
+    if deliveries < 1:
+        raise ValueError(f"deliveries must be >= 1, got {deliveries}")
+    run, wf, corr = _one_step("run-complete")
+
+    def setup(sim):
+        env = _step_env(rev, run, wf, corr, "completed",
+                        ((ev.STEP_STARTED, {"attempt": 1}), (ev.STEP_COMPLETED, {"result": "ok"})))
+        q = run_queue(rev)
+        for _ in range(deliveries):
+            q.push({"runId": run})
+        runtime_processes(sim, env, q, names=tuple(f"p{i + 1}" for i in range(deliveries)))
+        return env
+
+    return setup, {"deliveries": deliveries}
 
 
 # name -> (factory, fault budget, what it is)
@@ -350,6 +435,22 @@ WORKLOADS = {
                         "#2029: race(hook, sleep); the scan appends to its snapshot"),
     "hook-sleep-race-2029": (lambda rev, runtime="R2029", workers=1: wl_hook_sleep_race(rev, runtime, workers), Faults(),
                              "#2029: race(hook, sleep); the scan re-reads the log"),
+    "step-retry": (wl_step_retry, Faults(), "3.4: a step body fails once, then returns"),
+    "step-retry-race": (lambda rev: wl_step_retry(rev, executors=2), Faults(),
+                        "3.4: two executors of a step whose body fails once"),
+    "step-retry-keyed": (lambda rev: wl_step_retry(rev, keyed=True), Faults(),
+                         "B33: a step message re-added under its own key"),
+    "step-fail": (lambda rev: wl_step_retry(rev, fails=2, max_retries=1), Faults(),
+                  "3.4: a step body fails at both of its two attempts"),
+    "step-create-pair": (wl_guard_pair, Faults(), "B15: two processes create one step at once"),
+    "wait-create-pair": (lambda rev: wl_guard_pair(rev, ev.WAIT_CREATED), Faults(),
+                         "B15: two processes create one wait at once"),
+    "wait-complete-pair": (lambda rev: wl_guard_pair(rev, ev.WAIT_COMPLETED), Faults(),
+                           "B14 (#1388): two scans complete one wait at once"),
+    "run-complete-crash": (wl_run_complete, Faults(crashes=1),
+                           "D5: a crash inside run_completed"),
+    "run-complete-race": (lambda rev: wl_run_complete(rev, deliveries=2), Faults(),
+                          "D9: two deliveries both complete the run"),
 }
 
 

@@ -103,11 +103,24 @@ class Queue:
     - A redelivery fault (scenario budget) makes an in-flight message visible
       again while its first consumer still runs: duplicate processing.
     - After `max_deliveries` deliveries a message is dead-lettered.
+    - `owner`: the queue lives in that process's memory, so a crash of it loses
+      every message not yet acked (a durable queue has no owner).
+    - `dedupe`: what an idempotency key is checked against: "unacked" (a message
+      visible or in flight), "pending" (visible or scheduled, not one a consumer
+      holds: graphile's job_key), "ever" (any message pushed with the key: a
+      key claim that outlives its message).
     """
 
-    def __init__(self, name: str, *, visibility_timeout: int = 30_000, max_deliveries: int | None = None):
+    DEDUPE = ("unacked", "pending", "ever")
+
+    def __init__(self, name: str, *, visibility_timeout: int = 30_000, max_deliveries: int | None = None,
+                 owner=None, dedupe: str = "unacked"):
         if visibility_timeout <= 0:
             raise SimUsageError("visibility_timeout must be > 0")
+        if dedupe not in self.DEDUPE:
+            raise SimUsageError(f"dedupe must be one of {', '.join(self.DEDUPE)}, got {dedupe!r}")
+        self.owner = owner
+        self.dedupe = dedupe
         self.name = name
         self.key = ("queue", name)
         self.visibility_timeout = visibility_timeout
@@ -117,26 +130,51 @@ class Queue:
         runtime._k().add_queue(self)
 
     # -- producer
-    def push(self, payload, key=None) -> Message:
+    def push(self, payload, key=None, delay: int = 0) -> Message:
         """Enqueue now, inside the current step (or during setup).
 
         `key` is an idempotency key: while a message with the same key is visible
         or in flight, pushing again returns that message instead of a new one
-        (once it is acked or dead the key is forgotten)."""
+        (once it is acked or dead the key is forgotten). With `delay` the message
+        becomes visible `delay` ticks from now (a scheduled job, a handler's
+        `{timeoutSeconds}`): it waits like a message whose consumer died, on a queue
+        timer that fires at quiescence, and its key counts as in flight meanwhile."""
         if key is not None:
             for old in self.messages:
-                if old.key == key and (old.state == VISIBLE or old.state == INFLIGHT):
+                if old.key == key and self._claims_key(old):
                     runtime.note(f"enqueue deduplicated: {old.id} has key {key}")
                     return old
         m = Message(f"{self.name}#{len(self.messages) + 1}", payload, self, key)
         self.messages.append(m)
+        if delay > 0:
+            m.state = INFLIGHT
+            m.deadline = runtime.now() + delay
+            runtime.note(f"enqueue {m.id} (visible at {m.deadline})")
+            return m
         self.n_visible += 1
         runtime.note(f"enqueue {m.id}")
         return m
 
-    async def send(self, payload, key=None) -> Message:
+    async def send(self, payload, key=None, delay: int = 0) -> Message:
         await runtime.point(f"send {self.name}", writes=(self.key,))
-        return self.push(payload, key)
+        return self.push(payload, key, delay)
+
+    def _claims_key(self, m: Message) -> bool:
+        if self.dedupe == "ever":
+            return True
+        if self.dedupe == "pending":   # scheduled = in flight without ever being delivered
+            return m.state == VISIBLE or (m.state == INFLIGHT and m.deliveries == 0)
+        return m.state == VISIBLE or m.state == INFLIGHT
+
+    def release(self, mid: str) -> None:
+        """The delayed message `mid` is due: visible now, if it is still waiting for its first delivery (a
+        timer of the sender's calls this; the queue's own timer fires only at quiescence, after every
+        actor's timer)."""
+        for m in self.messages:
+            if m.id == mid and m.state == INFLIGHT and m.consumer is None and m.deliveries == 0 \
+                    and m.deadline <= runtime.now():
+                self._make_visible(m)
+                runtime.note(f"{mid} is due")
 
     # -- consumer
     def _ready(self) -> bool:
@@ -207,10 +245,21 @@ class Queue:
                 opts.append(m)
 
     def has_in_flight_to(self, proc) -> bool:
+        """Does a crash of `proc` change this queue (a crash's footprint)?"""
+        if proc is self.owner:
+            return any(m.state == VISIBLE or m.state == INFLIGHT for m in self.messages)
         return any(m.state == INFLIGHT and m.consumer is not None and m.consumer.process is proc
                    for m in self.messages)
 
     def on_crash(self, proc, kernel) -> None:
+        if proc is self.owner:
+            for m in self.messages:
+                if m.state == VISIBLE or m.state == INFLIGHT:
+                    m.state = DEAD
+                    if kernel.record:
+                        kernel.note(f"lost {m.id} with {proc.name}'s memory")
+            self.n_visible = 0
+            return
         for m in self.messages:
             if m.state == INFLIGHT and m.consumer is not None and m.consumer.process is proc:
                 m.consumer = None

@@ -10,7 +10,7 @@ from models import events as ev
 from models.invariants import world_invariants
 from models.local.hooks import L1
 from models.postgres.world import P4
-from models.runtime import Runtime, Wakeups
+from models.runtime import Runtime
 from models.workflow import sleep, step, workflow
 from models.workloads import Env, run_queue, runtime_processes
 from sim import Scenario, point
@@ -28,23 +28,22 @@ async def nap():
     return await after_nap()
 
 
-class LostWakeups(Wakeups):
+class LostTimeouts(Runtime):
     """A queue that drops `{timeoutSeconds}`: the handler acks and nothing brings the run back."""
 
-    async def send_later(self, payload: dict, delay: int) -> None:
+    async def return_timeout(self, msg: dict, delivery, delay: int) -> None:
         await point("return {timeoutSeconds} (dropped)", writes=(self.queue.key,))
 
 
-def nap_scenario(world, wakeups=Wakeups, workers: int = 2) -> Scenario:
+def nap_scenario(world, runtime=Runtime, workers: int = 2) -> Scenario:
     def setup(s):
         env = Env(world.storage(), world, workflows={RUN: nap}, liveness=True)
         world.seed_run(env.storage, RUN, "pending")
-        q = run_queue()
+        q = run_queue(world)
         q.push({"runId": RUN})
-        runtime_processes(s, env, q, names=tuple(f"p{i + 1}" for i in range(workers)), runtime=Runtime,
-                          wakeups=wakeups(s, q))
+        runtime_processes(s, env, q, names=tuple(f"p{i + 1}" for i in range(workers)), runtime=runtime)
         return env
-    return Scenario(f"nap-{world.revision}-{wakeups.__name__}", setup, invariants=world_invariants(), max_steps=2_000)
+    return Scenario(f"nap-{world.revision}-{runtime.__name__}", setup, invariants=world_invariants(), max_steps=2_000)
 
 
 def final_env(sc, tape):
@@ -70,7 +69,7 @@ def test_one_worker_sleeping_holds_exhaustively():
 
 @pytest.mark.parametrize("world", [L1, P4], ids=["local", "postgres"])
 def test_a_run_stuck_forever_is_reported_by_i_live_naming_its_wait(world):
-    sc = nap_scenario(world, LostWakeups, workers=1)
+    sc = nap_scenario(world, LostTimeouts, workers=1)
     res = sim.explore(sc, make("random", 1), budget=50)
     # I-W2 (an open wait of a live run) is the more specific name; I-LIVE says what the run waits on
     assert res.violation is not None and res.violation.invariant == "I-W2", res.violation

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from models import events as ev
-from models.invariants import by_corr, terminal_index, world_invariants
+from models.invariants import (answers_409, by_corr, one_body_per_attempt, terminal_index, with_repairability,
+                               world_invariants)
 from sim import at_end
 
 RECOVERY = ".recovery"
@@ -45,5 +46,23 @@ def claims_consistent(env):
     return None
 
 
+def no_orphan_terminal_lock(env):
+    """I-ORPHAN for world-local's `.terminal` step lock (2.2.5 ✂C): the lock without the step's terminal
+    event, in a live run: every later step_completed/step_failed is told 409, the step never ends."""
+    fs = env.storage
+    for name in fs.dirs.peek(".locks/steps", ()):
+        if not name.endswith(".terminal"):
+            continue
+        run, _, corr = name[:-len(".terminal")].partition("-")
+        log = env.view.log(run)
+        if terminal_index(log) is None and not answers_409(ev.STEP_COMPLETED, corr, log):
+            return (f"step {ev.short(corr)} of run {ev.short(run)}: its .terminal lock exists but its log has no "
+                    f"terminal event: every step_completed/step_failed is told 409")
+    return None
+
+
 def local_invariants(entity_after_event: bool) -> tuple:
-    return world_invariants(entity_after_event, extra_at_end=(at_end("I-H5", claims_consistent),))
+    # I-EXEC last: where a duplicate body also left a log or an entity wrong, that is named first
+    return with_repairability(world_invariants(entity_after_event, extra_at_end=(at_end("I-H5", claims_consistent),)),
+                              no_orphan_terminal_lock) + (at_end("I-EXEC", one_body_per_attempt),)
+

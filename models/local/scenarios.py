@@ -9,7 +9,7 @@ each workload; a pair not listed there is not registered.
 from __future__ import annotations
 
 from models import events as ev
-from models.local import hooks as revisions
+from models.local import guards, hooks
 from models.local.invariants import local_invariants
 from models.local.world import claim_path
 from models.runtime import create
@@ -74,8 +74,12 @@ WORKLOADS = {
 }
 HOOK_WORKLOADS = [w for w in WORKLOADS if w.startswith("hook-")]
 
+REVISIONS = {**guards.REVISIONS, **hooks.REVISIONS}
+
 # revision -> (bug, what the round changed)
 MODEL_NOTES = {
+    "B14": ("B14, B15", "L-pre: step_created unguarded; wait_created, wait_completed, step_completed read-check-write"),
+    "B15": ("B15", "#1434: .completed/.terminal locks; step_created and wait_created still unguarded (#1877)"),
     "B1": ("B1", "L0 (#2283): a lost claim is always a hook_conflict (hookId dropped by the claim parser)"),
     "B2": ("B2", "#2295 head 1: own claim -> 409 without looking at the log"),
     "B3": ("B3", "probe the log, repair with a fresh eventId (per-instance lock only)"),
@@ -107,21 +111,57 @@ EXPECT = {
     ("hook-1665-crash", "L1"): "I-S5|I-ORPHAN|I-S4|I-S2",
     # D3: a crash after step_created's lock file, before its event; the retry is told 409
     ("step-create-crash", "L1"): "I-ORPHAN",
-    # B22 (#2029): the scan's wait_completed appended to a stale snapshot flips the race's branch
-    ("hook-sleep-race", "L1"): "I-REPLAY",
+    # B22 (#2029): the scan's wait_completed appended to a stale snapshot flips the race's branch.
+    # And D9: world-local's process delivers its queued messages at once (models.queues), so the hook's
+    # wake-up and the sleep's timeout replay the corrupted log together and both write run_failed (I-R2;
+    # some seeds find it first)
+    ("hook-sleep-race", "L1"): "I-REPLAY|I-R2",
     # found by this model: with #2029's re-read the log still corrupts when the hook_received, whose
-    # eventId was minted before the scan's wait_completed, is published after the re-read (B25)
-    ("hook-sleep-race-2029", "L1"): "I-REPLAY",
+    # eventId was minted before the scan's wait_completed, is published after the re-read (B25); D9 as above
+    ("hook-sleep-race-2029", "L1"): "I-REPLAY|I-R2",
+    # D8: the local twin of #2331. Two executors in two processes both pass step_started's re-read:
+    # both PUT attempt 1 (the entity's attempt lags the log: I-S4), or one publishes after the other's
+    # step_completed (I-S2); and D9: both see "all steps done", replay inline and write run_completed
+    ("step-2331", "L1"): "I-S2|I-S4|I-R2",
+    # D5: a crash after run_completed's PUT of the terminal run entity, before its event; the redelivery
+    # is lost with the process and the restart re-enqueues no terminal run: the entity says completed,
+    # the log never ends (I-ORPHAN for terminal runs; I-ENTITY-FOLD names the same state)
+    ("run-complete-crash", "L1"): "I-ORPHAN",
+    # D9: no lock spans the terminal check and the publish, so two deliveries both write run_completed
+    ("run-complete-race", "L1"): "I-R2",
+    # 3.4: a body that fails and is retried, or fails for good, on one executor
+    ("step-retry", "L1"): "hold",
+    ("step-fail", "L1"): "hold",
+    # two executors of a retried step: D8 again (both PUT the same attempt, or a late write), and D9
+    ("step-retry-race", "L1"): "I-S2|I-S4|I-R2",
+    # B14 (#1388/#1434) and B15 (#1877): before the lock files two concurrent writers both pass the
+    # read-then-check (or the racy no-overwrite write) and both publish
+    ("step-create-pair", "B14"): "I-S1",
+    ("wait-create-pair", "B14"): "I-W1",
+    ("wait-complete-pair", "B14"): "I-W1",
+    ("step-create-pair", "B15"): "I-S1",
+    ("wait-create-pair", "B15"): "I-W1",
+    ("wait-complete-pair", "B15"): "hold",
+    # #1434's other half: step_completed read-check-write, two executors both complete one step
+    ("step-complete-race", "B14"): "I-S3",
+    ("step-complete-race", "B15"): "hold",
+    **{(w, "L1"): "hold" for w in ("step-create-pair", "wait-create-pair", "wait-complete-pair")},
 }
-FINDINGS = {("hook-1665-complete", "L1"): "D-L1-ZOMBIE", ("hook-sleep-race", "L1"): "B22",
-            ("hook-sleep-race-2029", "L1"): "B25", ("hook-1665-crash", "L1"): "D3, D4, D8",
-            ("step-create-crash", "L1"): "D3"}
+FINDINGS = {("hook-1665-complete", "L1"): "D-L1-ZOMBIE", ("hook-sleep-race", "L1"): "B22, D9",
+            ("hook-sleep-race-2029", "L1"): "B25, D9", ("hook-1665-crash", "L1"): "D3, D4, D8",
+            ("step-create-crash", "L1"): "D3", ("step-2331", "L1"): "D8, D9", ("run-complete-crash", "L1"): "D5",
+            ("run-complete-race", "L1"): "D9", ("step-retry-race", "L1"): "D8, D9"}
+
+# the catalogue bug a pair shows, where its revision has several
+BUG_OF = {("step-create-pair", "B14"): "B15", ("wait-create-pair", "B14"): "B15", ("wait-complete-pair", "B14"): "B14",
+          ("step-complete-race", "B14"): "B14"}
 
 
 def scenario(workload: str, revision: str, expect: str | None = None, **params) -> Scenario:
     expect = expect or EXPECT.get((workload, revision), "hold")
-    bug = FINDINGS.get((workload, revision)) or (MODEL_NOTES[revision][0] if expect != "hold" else "")
-    rev = revisions.REVISIONS[revision]
+    bug = FINDINGS.get((workload, revision)) or (BUG_OF.get((workload, revision), MODEL_NOTES[revision][0])
+                                                 if expect != "hold" else "")
+    rev = REVISIONS[revision]
     return build_scenario(WORLD, revision, rev, WORKLOADS, workload, expect, bug,
                           local_invariants(rev.entity_after_event), "2", **params)
 
@@ -131,7 +171,7 @@ MODELS = model_infos(WORLD, {r: (bug, note) for r, (bug, note) in MODEL_NOTES.it
 SCENARIOS = [scenario(w, r) for (w, r) in EXPECT]
 
 
-build = on_demand(WORLD, WORKLOADS, revisions.REVISIONS, scenario)
+build = on_demand(WORLD, WORKLOADS, REVISIONS, scenario)
 
 
 # ---- how runs end and what the runtime swallows (models.workloads_runs): B26, B29, B31 -------------

@@ -9,8 +9,8 @@ and live in `models.local.hooks`, one class per revision.
 from __future__ import annotations
 
 from models import events as ev
-from models.events import (EntityConflictError, HookNotFoundError, RunExpiredError, WorkflowRunNotFoundError,
-                           WorkflowWorldError)
+from models.events import (EntityConflictError, HookNotFoundError, RunExpiredError, TooEarlyError,
+                           WorkflowRunNotFoundError, WorkflowWorldError)
 from models.local.fs import DataDir, instance_mutex
 from sim import keys_where, note, now, point
 from sim.store import Derived
@@ -102,10 +102,12 @@ class LocalWorld:
     """Storage instance of one process. Subclasses are the hook revisions (models.local.hooks)."""
 
     revision = "?"
+    in_process_queue = True    # 2.4: one in-memory queue per process (models.queues)
     same_ms_ids = False        # E2: see mint()
     publish_exclusive = True   # E6: XCREATE the event file (L0: the racy no-overwrite write)
     hook_mutex = True          # E1: hook_created under hookLocks[(run, hook)]
     complete_ended_waits = False   # #3749: wait_completed of a terminal run whose wait entity is gone
+    step_mutex = True          # E1: step events under stepLocks[(run, corr)]
 
     def __init__(self, fs: DataDir):
         self.fs = fs
@@ -126,6 +128,13 @@ class LocalWorld:
             cls.seed_event(fs, run, ev.RUN_STARTED)
 
     @staticmethod
+    def seed_wait(fs: DataDir, run: str, corr: str, resume_at: int) -> None:
+        """A wait as wait_created left it (its created lock and its entity; the caller seeds the event)."""
+        fs.seed(lock_path("waits", f"{run}-{corr}", "created"), {})
+        fs.seed(wait_path(run, corr), {"runId": run, "waitId": f"{run}-{corr}", "status": "waiting",
+                                       "resumeAt": resume_at})
+
+    @staticmethod
     def seed_event(fs: DataDir, run: str, t: str, corr: str | None = None, data: dict | None = None) -> dict:
         eid = fs.seed_event_id()
         e = ev.event(eid, run, t, corr, data)
@@ -133,11 +142,12 @@ class LocalWorld:
         return e
 
     @staticmethod
-    def seed_step(fs: DataDir, run: str, corr: str, name: str, status: str = "pending", attempt: int = 0) -> None:
+    def seed_step(fs: DataDir, run: str, corr: str, name: str, status: str = "pending", attempt: int = 0,
+                  **fields) -> None:
         """A step entity as step_created (and `attempt` step_started) left it, with its created lock."""
         fs.seed(lock_path("steps", f"{run}-{corr}", "created"), {})
         fs.seed(step_path(run, corr), {"runId": run, "stepId": corr, "stepName": name, "status": status,
-                                       "attempt": attempt})
+                                       "attempt": attempt, **fields})
 
     # ---- the interface the runtime calls ----------------------------------------------------
 
@@ -145,7 +155,7 @@ class LocalWorld:
         t = req["eventType"]
         corr = req.get("correlationId")
         lock = None
-        if t.startswith("step_"):
+        if t.startswith("step_") and self.step_mutex:
             lock = instance_mutex("stepLocks", f"{run}-{corr}")
         elif t == ev.HOOK_CREATED and self.hook_mutex:
             lock = instance_mutex("hookLocks", f"{run}-{corr}")
@@ -160,6 +170,10 @@ class LocalWorld:
 
     async def runs_get(self, run: str):
         return await self.fs.read(run_path(run))
+
+    async def active_run_ids(self) -> list:
+        """The world's start: SCAN runs/ for the runs that are not terminal (to re-enqueue them)."""
+        return [r["runId"] for r in await self.fs.scan("runs", " (reenqueue)") if not ev.is_terminal(r)]
 
     async def hooks_get_by_token(self, token: str) -> dict:
         """SCAN hooks/ for the entity holding `token` (resumeHook's lookup); revisions add a rebuild."""
@@ -275,11 +289,13 @@ class LocalWorld:
 
     async def _step_started(self, run, req, eid, current):
         corr = req["correlationId"]
-        await self._read_open_step(run, corr, current)
-        fresh = await self.fs.read(step_path(run, corr))     # narrows, does not close, the cross-process window
+        step = await self._read_open_step(run, corr, current)                      # 2
+        if step.get("retryAfter") is not None and step["retryAfter"] > now():      # 3
+            raise TooEarlyError(step["retryAfter"] - now())
+        fresh = await self.fs.read(step_path(run, corr))     # 4: narrows, does not close, the cross-process window
         if ev.is_terminal(fresh):
             raise EntityConflictError(f"step {ev.short(corr)} is already {fresh['status']}")
-        step = {**fresh, "status": "running", "attempt": fresh["attempt"] + 1}
+        step = {**fresh, "status": "running", "attempt": fresh["attempt"] + 1, "retryAfter": None}   # 5
         await self.fs.put(step_path(run, corr), step)
         out = await self._publish_or_409(run, ev.event(eid, run, ev.STEP_STARTED, corr, {"attempt": step["attempt"]}))
         return {**out, "step": step}
@@ -294,6 +310,15 @@ class LocalWorld:
         return await self._publish_or_409(run, ev.event(eid, run, t, corr, req.get("eventData")))
 
     _step_completed = _step_failed = _step_terminal
+
+    async def _step_retrying(self, run, req, eid, _current):
+        """2.2.5: no lock file (the step goes back to pending); read (terminal -> 409), PUT, publish."""
+        corr = req["correlationId"]
+        step = await self._read_open_step(run, corr, None)
+        d = req.get("eventData", {})
+        await self.fs.put(step_path(run, corr), {**step, "status": "pending", "error": d.get("error"),
+                                                 "retryAfter": d.get("retryAfter")})
+        return await self._publish_or_409(run, ev.event(eid, run, ev.STEP_RETRYING, corr, d))
 
     # ---- 2.2.6 waits ----------------------------------------------------------------------
 

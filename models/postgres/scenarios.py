@@ -7,12 +7,12 @@ known bugs, the scenario names both ("I-A|I-B") or is left out.
 """
 from __future__ import annotations
 
-from models.invariants import world_invariants
+from models.invariants import one_body_per_attempt, with_repairability, world_invariants
 from models.postgres.world import REVISIONS
 from models.workloads import WORKLOADS, build_scenario, model_infos, on_demand
 from models.workloads_runs import RUN_WORKLOADS
 from models.workflow import REFERENCE  # noqa: F401  (shown by `sim list`)
-from sim import Scenario
+from sim import Scenario, at_end
 
 WORLD = "postgres"
 
@@ -26,6 +26,7 @@ MODEL_NOTES = {
     "P3": ("", "#2714: step_started in one transaction; #2987: hook_received locks the run row; #2983"),
     "B13": ("B13", "#3081's versions: step_created answers 409 when the step row exists (two autocommits)"),
     "P4": ("", "#3575: step_created's row and event in one transaction"),
+    "B33": ("B33", "#3465: P4 with a queue whose idempotency key claim outlives its message"),
 }
 
 HOLDS_FROM_P3 = ("P3", "B13", "P4")
@@ -57,8 +58,11 @@ EXPECT_BY_WORKLOAD = {
                           **_bug("I-ORPHAN", "B13", ["B13"]), **_hold(["P4"])},
     # B1p: the token probe finds the run's own row and writes hook_conflict
     **{w: {**_bug("I-H2", "B1p", ["P1"]), **_hold(["B2", "P2", "P3", "P4"])} for w in ("hook-converge", "hook-dup-retry")},
-    # ... and in the #1665 workflow the self-conflict fails the run, which a resumeHook can outrun (#2987)
-    "hook-1665": {**_bug("I-H2|I-R2", "B1p", ["P1"]), **_hold(["B2", "P2", "P3", "P4"])},
+    # ... and in the #1665 workflow the self-conflict fails the run, which a resumeHook can outrun (#2987).
+    # graphile's job_key dedupes only against a pending job, so a replay re-queues a step whose message
+    # a worker holds: two executors of one step, and B11 until P3 (upstream's #1665 e2e run hit it)
+    "hook-1665": {**_bug("I-H2|I-R2|I-S2", "B1p, B11", ["P1"]), **_bug("I-S2", "B11", ["B2", "P2"]),
+                  **_hold(["P3", "P4"])},
     # B2 (postgres): a crash between the hook row and its event, then a trusting 409 (P1: the retry
     # finds its own row and writes hook_conflict, B1p's crash schedule)
     "hook-event-first": {**_bug("I-ORPHAN|I-H2", "B1p", ["P1"]), **_bug("I-ORPHAN", "B2", ["B2"]),
@@ -79,6 +83,23 @@ EXPECT_BY_WORKLOAD = {
     # found by this model: with #2029's re-read the log still corrupts when hook_received's INSERT (its
     # id drawn first) commits after the re-read: ORDER BY id puts it before wait_completed (B25)
     "hook-sleep-race-2029": _bug("I-REPLAY", "B25", ["P4"]),
+    # D5: a crash between run_completed's guarded UPDATE and its event (M); the redelivery's run_started
+    # is told 410 and acks: the run row says completed, the log never ends
+    "run-complete-crash": _bug("I-ORPHAN", "D5", ["P3", "P4"]),
+    # D9 does not reach postgres: the guarded UPDATE lets one delivery's run_completed through, the other
+    # is told 409 (swallowed, the #1118 situation)
+    "run-complete-race": _hold(["P3", "P4"]),
+    # 3.4: a body that fails and is retried, or fails for good, on one executor
+    "step-retry": _hold(["P3", "P4"]),
+    "step-fail": _hold(["P3", "P4"]),
+    # found by this model: step_retrying is still two autocommits in P3/P4 (UPDATE, then INSERT). Two
+    # executors of one step (two step messages, as in #2331): the failing attempt's UPDATE puts the row
+    # back to pending, the other attempt completes it and commits step_completed, then the failing
+    # attempt's step_retrying is inserted after it (a late event, like B11's)
+    # (P4 does not change step_retrying: registered on P3 only, it costs the main job a 4-preemption shrink)
+    "step-retry-race": {**_bug("I-S2", "B11", ["P2"]), **_bug("I-S2", "D-PG-RETRY-LATE", ["P3"])},
+    # B14/B15's schedules: the unique index (P1+) and the guarded UPDATE arbitrate
+    **{w: _hold(["P3"]) for w in ("step-create-pair", "wait-create-pair", "wait-complete-pair")},
 }
 EXPECT = {(w, r): v for w, by_rev in EXPECT_BY_WORKLOAD.items() for r, (v, _bug_) in by_rev.items()}
 BUGS = {(w, r): b for w, by_rev in EXPECT_BY_WORKLOAD.items() for r, (_v, b) in by_rev.items() if b}
@@ -88,7 +109,8 @@ def scenario(workload: str, revision: str, expect: str | None = None, **params) 
     expect = expect or EXPECT.get((workload, revision), "hold")
     bug = BUGS.get((workload, revision), "") if expect != "hold" else ""
     return build_scenario(WORLD, revision, REVISIONS[revision], WORKLOADS, workload, expect, bug,
-                          world_invariants(), "1", **params)
+                          with_repairability(world_invariants()) + (at_end("I-EXEC", one_body_per_attempt),), "1",
+                          **params)
 
 
 MODELS = model_infos(WORLD, MODEL_NOTES)

@@ -103,6 +103,7 @@ class PostgresWorld:
     run_created_409 = True      # #2983
     step_created_409 = False    # the versions of #3081: an existing step row -> 409
     step_created_tx = False     # #3575
+    queue_dedupe = "pending"    # 2.4: graphile's job_key dedupes against a pending job only (models.queues)
 
     def __init__(self, db: Database):
         self.db = db
@@ -126,8 +127,15 @@ class PostgresWorld:
         return db.seed_event(run, t, corr, data)
 
     @staticmethod
-    def seed_step(db: Database, run: str, corr: str, name: str, status: str = "pending", attempt: int = 0) -> None:
-        db.seed("steps", corr, {"stepId": corr, "runId": run, "stepName": name, "status": status, "attempt": attempt})
+    def seed_wait(db: Database, run: str, corr: str, resume_at: int) -> None:
+        db.seed("waits", f"{run}-{corr}", {"waitId": f"{run}-{corr}", "runId": run, "status": "waiting",
+                                            "resumeAt": resume_at})
+
+    @staticmethod
+    def seed_step(db: Database, run: str, corr: str, name: str, status: str = "pending", attempt: int = 0,
+                  **fields) -> None:
+        db.seed("steps", corr, {"stepId": corr, "runId": run, "stepName": name, "status": status, "attempt": attempt,
+                                **fields})
 
     # ---- the interface the runtime calls ----------------------------------------------------
 
@@ -143,6 +151,12 @@ class PostgresWorld:
 
     async def runs_get(self, run: str):
         return await self.db.select("runs", run)
+
+    async def active_run_ids(self) -> list:
+        """reenqueueActiveRuns: SELECT id FROM runs WHERE status NOT IN terminal, read here as one SELECT
+        per run the database knows (the model has no table scan; the list of runs is not recorded)."""
+        rows = [await self.db.select("runs", run, why=" (reenqueueActiveRuns)") for run in list(self.db.run_ids)]
+        return [r["runId"] for r in rows if r is not None and not ev.is_terminal(r)]
 
     async def hooks_get_by_token(self, token: str) -> dict:
         rows = await self.db.select_by("hooks", "token", token, limit=1, why=" (getByToken)")
@@ -408,4 +422,13 @@ class P4(B13):
     step_created_tx = True
 
 
-REVISIONS = {cls.revision: cls for cls in (B12, P0, P1, B2, P2, P3, B13, P4)}
+class B33(P4):
+    """#3465 (closed): the queue's idempotency key claim outlives its message. A handler's {timeoutSeconds}
+    re-adds its step message under the same key while the job is still held, the claim dedupes it
+    away, the job completes: the step is never dispatched again (every later re-dispatch is deduped too).
+    Storage is P4's; only the queue differs (models.queues)."""
+    revision = "B33"
+    queue_dedupe = "ever"
+
+
+REVISIONS = {cls.revision: cls for cls in (B12, P0, P1, B2, P2, P3, B13, P4, B33)}
