@@ -304,10 +304,12 @@ class Runtime3749(Runtime):
     revision = "R3749"
 
     async def ended(self, run: str, log: list | None) -> None:
+        # regardless of status, as the pull request says: the run entity may already say "completed"
+        # while its run_completed is not yet in the log (world-local writes the entity first), so
+        # waiting for a terminal event in the log would ack that wake-up and leave the wait open
         if log is None:
             log = await self.world.events_list(run)
-        if any(e["eventType"] in ev.TERMINAL_RUN_EVENTS for e in log):
-            await self.complete_elapsed_waits(run, log)
+        await self.complete_elapsed_waits(run, log)
 
 
 RUNTIMES = {cls.revision: cls for cls in (Runtime, Runtime2029, RuntimePre1418, Runtime3749)}

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from models import events as ev
 from models.events import EntityConflictError, HookNotFoundError, RunExpiredError
-from models.runtime import RUNTIMES, Wakeups, create
+from models.runtime import RUNTIMES, create
 from models.workflow import Promise, create_hook, sleep, step, workflow
-from models.workloads import Env, has_event, run_queue, runtime_processes
+from models.queues import run_queue
+from models.workloads import Env, has_event, runtime_processes
 from sim import Faults, Store, choose, note, point, wait
 from sim.tape import RAND
 
@@ -92,8 +93,7 @@ def _seed_step(rev, env: Env, run: str, corr: str, name: str, *events) -> None:
 
 # ---- B26: #1418's eight scenarios ------------------------------------------------------------------
 
-def _deliveries(rev, name: str, wf, runtime: str, status: str = "running", messages=None, seed=None,
-                wakeups: bool = False):
+def _deliveries(rev, name: str, wf, runtime: str, status: str = "running", messages=None, seed=None):
     """Two worker processes and two messages of one run (two wake-ups, two pods)."""
     cls = _runtime(runtime)
 
@@ -101,10 +101,10 @@ def _deliveries(rev, name: str, wf, runtime: str, status: str = "running", messa
         run, env = _run_env(rev, name, wf, status)
         if seed is not None:
             seed(env, run)
-        q = run_queue()
+        q = run_queue(rev)
         for m in messages(run) if messages else ({"runId": run}, {"runId": run}):
             q.push(m)
-        runtime_processes(sim, env, q, runtime=cls, wakeups=Wakeups(sim, q) if wakeups else None)
+        runtime_processes(sim, env, q, runtime=cls)
         return env
 
     return setup, {"runtime": runtime}
@@ -145,7 +145,7 @@ def wl_hooks_after_end(rev, runtime: str = "R-June"):
 def wl_wait_completed(rev, runtime: str = "R-June"):
     """#1418 scenario 5: `sleep(0)`; two deliveries each create the wait and come back when it is due;
     both scans complete it (409)."""
-    return _deliveries(rev, "swallow-wait-completed", sleep_zero, runtime, wakeups=True)
+    return _deliveries(rev, "swallow-wait-completed", sleep_zero, runtime)
 
 
 class _X4:
@@ -179,7 +179,7 @@ def wl_step_completed(rev, runtime: str = "R-June"):
         corr = ev.correlation_id("step", run, 0)
         _seed_step(rev, env, run, corr, "a", (ev.STEP_STARTED, {"attempt": 1}), (ev.STEP_STARTED, {"attempt": 2}))
         env.liveness = False   # the run's continuation is not part of this workload
-        q = run_queue()
+        q = run_queue(rev)
         for who in ("p1", "p2"):
             q.push({"runId": run, "req": {"eventType": ev.STEP_COMPLETED, "correlationId": corr,
                                           "eventData": {"result": who}}})
@@ -221,7 +221,7 @@ def wl_cancel_resume(rev):
     the run's terminal event (I-R2)."""
     def setup(sim):
         run, env = _run_env(rev, "cancel-resume", await_hook, "pending")
-        q = run_queue()
+        q = run_queue(rev)
         q.push({"runId": run})
         hooked = lambda: has_event(env, run, ev.HOOK_CREATED)   # noqa: E731
 
@@ -247,7 +247,7 @@ def wl_cancel_step(rev):
     that was running may follow the terminal event (I-R2)."""
     def setup(sim):
         run, env = _run_env(rev, "cancel-step", one_step, "pending")
-        q = run_queue()
+        q = run_queue(rev)
         q.push({"runId": run})
 
         async def canceller(world):
@@ -330,7 +330,7 @@ def wl_resume_retry(rev, on_409: str = "gone"):
     def setup(sim):
         run, env = _run_env(rev, "resume-retry", hook_then_step, "pending")
         resumes = Store("resumes")
-        q = run_queue()
+        q = run_queue(rev)
         q.push({"runId": run})
 
         async def resumer(world):
@@ -356,9 +356,9 @@ def wl_wait_after_end(rev, runtime: str = "R-June"):
     def setup(sim):
         run, env = _run_env(rev, "wait-after-end", step_or_timeout, "pending")
         env.waits_of_ended_runs = True
-        q = run_queue()
+        q = run_queue(rev)
         q.push({"runId": run})
-        runtime_processes(sim, env, q, names=("p1",), runtime=cls, wakeups=Wakeups(sim, q))
+        runtime_processes(sim, env, q, names=("p1",), runtime=cls)
         return env
 
     return setup, {"runtime": runtime}

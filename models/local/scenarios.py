@@ -187,10 +187,15 @@ RUN_EXPECT = {
     # the runtime's fix alone meets "Wait not found" (the entity went with the run)
     ("wait-after-end", "L1"): "I-W2",
     ("wait-after-end-3749", "L1"): "I-W2",
-    ("wait-after-end-3749", "L3749"): "hold",
+    # with world-local's two deliveries in flight per process (models.queues) the wake-up and the run's
+    # completion run side by side: I-W2 holds, but the wait_completed that read the wait entity before
+    # the termination deleted it PUTs it back after run_completed (I-R3, found by this model:
+    # D-L-WAIT-RESURRECT; no lock spans wait_completed and the termination), or both deliveries
+    # complete the run (I-R2, D9)
+    ("wait-after-end-3749", "L3749"): "I-R3|I-R2",
 }
 RUN_FINDINGS = {("swallow-7", "L1"): "D8", ("wait-after-end", "L1"): "B29",
-                ("wait-after-end-3749", "L1"): "B29"}
+                ("wait-after-end-3749", "L1"): "B29", ("wait-after-end-3749", "L3749"): "D-L-WAIT-RESURRECT, D9"}
 EXPECT.update(RUN_EXPECT)
 FINDINGS.update(RUN_FINDINGS)
 SCENARIOS += [scenario(w, r) for (w, r) in RUN_EXPECT]

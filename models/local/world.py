@@ -339,7 +339,10 @@ class LocalWorld:
             raise EntityConflictError(f"wait {corr} already completed")
         wait = await self.fs.read(wait_path(run, corr))
         if wait is None:
-            if self.complete_ended_waits and ev.is_terminal(current):   # the termination deleted it
+            # the termination deleted it. The prologue's read of the run may predate that termination (a
+            # second delivery in flight in this process ended the run meanwhile): the sketch of #3749's world
+            # side re-reads the run before it answers "Wait not found"
+            if self.complete_ended_waits and (ev.is_terminal(current) or ev.is_terminal(await self.fs.read(run_path(run)))):
                 return await self._publish_or_409(run, ev.event(eid, run, ev.WAIT_COMPLETED, corr, req.get("eventData")))
             await self.fs.delete(lock)
             raise WorkflowWorldError(f"Wait not found: {corr}")
