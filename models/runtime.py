@@ -23,7 +23,8 @@ from models.events import (EntityConflictError, HookConflictError, HookNotFoundE
                            TooEarlyError)
 from models.workflow import (FatalError, HookOp, Promise, RetryableError, StepCall, WaitOp, Workflow,
                              create_hook, create_webhook, replay, step, step_function, workflow)
-from sim import note, now, point, wait
+from sim import choose, note, now, point, wait
+from sim.tape import RAND
 
 __all__ = ["Ledger", "Runtime", "Runtime2029", "RUNTIMES", "Wakeups", "create", "resume_hook", "replay",
            "staged", "Workflow"]
@@ -64,6 +65,10 @@ class Ledger:
 
     def __init__(self):
         self.issued: dict[tuple, list] = {}
+        # (run, type, corr) -> how many issuers are inside events.create now (ghost state: a crash
+        # ends an issuer's call too). A durable record of an operation without its event is an
+        # orphan only once nobody is left who could still publish the event (I-ORPHAN for waits).
+        self.in_flight: dict[tuple, int] = {}
 
     def issue(self, run: str, t: str, corr: str | None) -> list:
         return self.issued.setdefault((run, t, corr), [])
@@ -75,7 +80,9 @@ class Ledger:
 async def create(world, ledger: Ledger, run: str, req: dict, swallow=(409,)) -> dict | None:
     """events.create as a runtime write site: record the call and its result, swallow what the site
     swallows (returns None then); anything else propagates and fails the delivery."""
-    results = ledger.issue(run, req["eventType"], req.get("correlationId"))
+    op = (run, req["eventType"], req.get("correlationId"))
+    results = ledger.issue(*op)
+    ledger.in_flight[op] = ledger.in_flight.get(op, 0) + 1
     try:
         res = await world.events_create(run, req)
     except (EntityConflictError, RunExpiredError, HookNotFoundError) as e:
@@ -84,6 +91,12 @@ async def create(world, ledger: Ledger, run: str, req: dict, swallow=(409,)) -> 
             note(f"{req['eventType']}: {e.status} swallowed ({e})")
             return None
         raise
+    finally:   # also when a crash is thrown into the issuer
+        left = ledger.in_flight[op] - 1
+        if left:
+            ledger.in_flight[op] = left
+        else:
+            del ledger.in_flight[op]
     results.append("conflict" if res.get("event", {}).get("eventType") == ev.HOOK_CONFLICT else "ok")
     return res
 
@@ -154,7 +167,9 @@ class Runtime:
                 return
             note("all steps done: replay inline")
             return await self.replay_loop(run, log)
-        res = await create(self.world, self.ledger, run, {"eventType": ev.RUN_STARTED}, swallow=(409, 410))   # H2
+        # H2; a message from start() carries the run input, for run_started's resilient path
+        start = {"eventType": ev.RUN_STARTED, **({"eventData": msg["runInput"]} if "runInput" in msg else {})}
+        res = await create(self.world, self.ledger, run, start, swallow=(409, 410))
         if res is None or res["run"]["status"] != "running":
             return
         await self.replay_loop(run, res["events"])
@@ -168,7 +183,7 @@ class Runtime:
                 return
             log = await self.complete_elapsed_waits(run, log)
             await point(f"replay {run}")   # the replay itself touches no storage
-            r = replay(wf, run, log)
+            r = self.replay(wf, run, log)
             note(f"replay: {r.status}{': ' + r.error if r.error else ''}")
             if r.status in ("completed", "failed"):
                 t, data = r.terminal()
@@ -193,6 +208,10 @@ class Runtime:
             if outcome == "retry":   # queue the step message with delaySeconds; ack
                 return await self.wakeups.send_later({"runId": run, "stepId": inline.corr}, delay)
             log = None
+
+    def replay(self, wf: Workflow, run: str, log: list):
+        """The VM's replay of this runtime revision (3.3)."""
+        return replay(wf, run, log)
 
     # ---- 3.5 -------------------------------------------------------------------------------
 
@@ -303,7 +322,23 @@ class Runtime2029(Runtime):
         return log + written
 
 
-RUNTIMES = {cls.revision: cls for cls in (Runtime, Runtime2029)}
+class RuntimePre2171(Runtime):
+    """Before #2171 (B24): a hook's payload reached the workflow when its hydration (asynchronous)
+    finished, while the events consumer went on synchronously. Whether a `wait_completed` right after
+    a `hook_received` in the log is consumed before the hook's promise resolves depended on timing: the
+    scheduler decides it per replay. The cold replay of I-REPLAY keeps the fixed rule (log order)."""
+
+    revision = "R-pre2171"
+
+    def replay(self, wf: Workflow, run: str, log: list):
+        racy = any(e["eventType"] == ev.HOOK_RECEIVED for e in log[:-1])
+        late = racy and choose(RAND, 2, "hook payload hydrated: at its log position (0) or late (1)")
+        if late:
+            note("pre-#2171 replay: the hook's payload hydrates after the next event")
+        return replay(wf, run, log, hydrate_late=bool(late))
+
+
+RUNTIMES = {cls.revision: cls for cls in (Runtime, Runtime2029, RuntimePre2171)}
 
 
 async def resume_hook(world, queue, ledger: Ledger, token: str, payload) -> bool:
