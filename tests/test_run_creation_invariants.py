@@ -1,0 +1,113 @@
+"""I-R1 in full and I-ORPHAN for waits on the worlds' own storage, built by hand: each names the broken
+state and accepts the legal ones; the ledger's in-flight count follows a crash thrown into an issuer."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from models import events as ev
+from models import invariants as inv
+from models.local.world import LocalWorld, lock_path, run_path
+from models.postgres.world import P4
+from models.runtime import Ledger, create
+from models.workloads import Env
+from sim import DFS, Scenario, explore
+
+RUN = ev.run_id("by-hand")
+WAIT = ev.correlation_id("wait", RUN, 0)
+WORLDS = [LocalWorld, P4]
+
+
+def _fresh(env):
+    """The env with a new view: seeding writes untracked, so a view's cached logs would not see it."""
+    env.view = env.world.view(env.storage)
+    return env
+
+
+def _by_hand(build):
+    """Run `build(env_of)` where stores can be made (inside a scenario's setup); returns what it returns.
+    `env_of(world)` is a fresh Env on that world's empty storage."""
+    out = []
+    explore(Scenario("by-hand", lambda sim: out.append(build(lambda world: Env(world.storage(), world)))),
+            DFS(), budget=1)
+    return out[0]
+
+
+@pytest.mark.parametrize("world", WORLDS, ids=["local", "postgres"])
+def test_i_r1_run_entity_iff_run_created(world):
+    def build(env_of):
+        env = env_of(world)
+        got = [inv.run_entity_iff_created(_fresh(env))]
+        world.seed_run(env.storage, RUN)
+        got.append(inv.run_entity_iff_created(_fresh(env)))
+        other = ev.run_id("no-created")
+        world.seed_event(env.storage, other, ev.RUN_STARTED)   # a log without run_created, no entity
+        got.append(inv.run_entity_iff_created(_fresh(env)))
+        world.seed_event(env.storage, other, ev.RUN_CREATED)
+        return got + [inv.run_entity_iff_created(_fresh(env))]
+    got = _by_hand(build)
+    assert got[:3] == [None, None, None]
+    assert "has run_created but no entity" in got[3]
+
+
+def test_i_r1_entity_without_run_created_local():
+    def build(env_of):
+        env = env_of(LocalWorld)
+        env.storage.seed(run_path(RUN), {"runId": RUN, "status": "pending"})   # start()'s ✂ after the entity
+        return inv.run_entity_iff_created(_fresh(env))
+    assert "has an entity but no run_created" in _by_hand(build)
+
+
+def test_i_r1_names_a_log_that_mixes_id_schemes():
+    def build(env_of):
+        env = env_of(P4)
+        P4.seed_run(env.storage, RUN, "pending")
+        got = [inv.one_run_created(_fresh(env))]
+        e = ev.event(ev.event_id_at(1, 99, "evsl_"), RUN, ev.RUN_STARTED)
+        env.storage.seed("events", e["eventId"], e)
+        return got + [inv.one_run_created(_fresh(env))]
+    got = _by_hand(build)
+    assert got[0] is None and "mixes id schemes" in got[1]
+
+
+@pytest.mark.parametrize("world", WORLDS, ids=["local", "postgres"])
+def test_i_orphan_waits_only_once_no_writer_is_left(world):
+    def build(env_of):
+        env = env_of(world)
+        world.seed_run(env.storage, RUN)
+        op = (RUN, ev.WAIT_CREATED, WAIT)
+        env.ledger.issue(*op)
+        got = [inv.no_wait_orphan(_fresh(env))]                                 # issued, nothing durable yet
+        if world is LocalWorld:
+            env.storage.seed(lock_path("waits", f"{RUN}-{WAIT}", "created"), {})
+        else:
+            env.storage.seed("waits", f"{RUN}-{WAIT}", {"waitId": f"{RUN}-{WAIT}", "runId": RUN,
+                                                        "status": "waiting", "resumeAt": 1000})
+        env.ledger.in_flight[op] = 1
+        got.append(inv.no_wait_orphan(_fresh(env)))                             # its writer may still publish it
+        del env.ledger.in_flight[op]
+        got.append(inv.no_wait_orphan(_fresh(env)))
+        world.seed_event(env.storage, RUN, ev.WAIT_CREATED, WAIT, {"resumeAt": 1000})
+        return got + [inv.no_wait_orphan(_fresh(env))]                          # the event is there
+    got = _by_hand(build)
+    assert got[0] is None and got[1] is None and got[3] is None
+    assert "without wait_created, and no writer of it is left" in got[2]
+
+
+class _Crashed(BaseException):
+    pass
+
+
+class _World:
+    """events_create that never returns: the issuer dies inside it."""
+
+    async def events_create(self, run, req):
+        raise _Crashed()
+
+
+def test_the_ledger_forgets_an_issuer_that_dies_inside_events_create():
+    ledger = Ledger()
+    with pytest.raises(_Crashed):
+        asyncio.run(create(_World(), ledger, RUN, {"eventType": ev.WAIT_COMPLETED, "correlationId": WAIT}))
+    assert ledger.in_flight == {} and ledger.issued[(RUN, ev.WAIT_COMPLETED, WAIT)] == []
