@@ -14,6 +14,7 @@ from models.local.invariants import local_invariants
 from models.local.world import claim_path
 from models.runtime import create
 from models.workloads import WORKLOADS as SHARED, build_scenario, hc, job_consumers, job_env, model_infos, on_demand
+from models.workloads_lifecycle import WORKLOADS as LIFECYCLE
 from models.workflow import REFERENCE  # noqa: F401  (shown by `sim list`)
 from sim import Faults, Scenario
 
@@ -68,6 +69,7 @@ def wl_token_reuse(rev):
 # name -> (factory, fault budget, what it is): the shared workloads, and two only world-local has
 WORKLOADS = {
     **SHARED,
+    **LIFECYCLE,
     "hook-legacy-claim": (wl_legacy_claim, Faults(), "pre-seeded legacy claim, two processes create the hook"),
     "hook-token-reuse": (wl_token_reuse, Faults(), "legacy recovery in run A, token reused by run B"),
 }
@@ -111,10 +113,20 @@ EXPECT = {
     # found by this model: with #2029's re-read the log still corrupts when the hook_received, whose
     # eventId was minted before the scan's wait_completed, is published after the re-read (B25)
     ("hook-sleep-race-2029", "L1"): "I-REPLAY",
+    # found by this model: start()'s run_created mints its id first but publishes after its entity, so a
+    # delivery in between logs run_started before run_created; the resilient path mints run_created's
+    # id after run_started's (E2), so it sorts after it for good
+    ("run-create-race", "L1"): "I-R1",
+    ("run-create-crash", "L1"): "I-R1",
+    # D2, D1: a crash after the wait's lock file, before its event: every retry 409
+    ("wait-create-crash", "L1"): "I-ORPHAN",
+    ("wait-complete-crash", "L1"): "I-ORPHAN",
 }
 FINDINGS = {("hook-1665-complete", "L1"): "D-L1-ZOMBIE", ("hook-sleep-race", "L1"): "B22",
             ("hook-sleep-race-2029", "L1"): "B25", ("hook-1665-crash", "L1"): "D3, D4, D8",
-            ("step-create-crash", "L1"): "D3"}
+            ("step-create-crash", "L1"): "D3", ("run-create-race", "L1"): "D-L-RUN-ORDER",
+            ("run-create-crash", "L1"): "D-L-RUN-ORDER", ("wait-create-crash", "L1"): "D2",
+            ("wait-complete-crash", "L1"): "D1"}
 
 
 def scenario(workload: str, revision: str, expect: str | None = None, **params) -> Scenario:
