@@ -11,7 +11,8 @@ from models import invariants as inv
 from models.local.world import LocalWorld, lock_path, run_path
 from models.postgres.world import P4
 from models.runtime import Ledger, create
-from models.workloads import Env
+from models.workflow import replay
+from models.workloads import Env, approval_or_timeout
 from sim import DFS, Scenario, explore
 
 RUN = ev.run_id("by-hand")
@@ -111,3 +112,28 @@ def test_the_ledger_forgets_an_issuer_that_dies_inside_events_create():
     with pytest.raises(_Crashed):
         asyncio.run(create(_World(), ledger, RUN, {"eventType": ev.WAIT_COMPLETED, "correlationId": WAIT}))
     assert ledger.in_flight == {} and ledger.issued[(RUN, ev.WAIT_COMPLETED, WAIT)] == []
+
+
+def _race_log(*types):
+    """race(hook, sleep)'s log: run_created, run_started, then `types` (hook ordinal 0, wait ordinal 1)."""
+    run = ev.run_id("race-by-hand")
+    corr = {"hook": ev.correlation_id("hook", run, 0), "wait": ev.correlation_id("wait", run, 1)}
+    data = {ev.HOOK_CREATED: {"token": "approval"}, ev.HOOK_RECEIVED: {"token": "approval", "payload": 1},
+            ev.WAIT_CREATED: {"resumeAt": 5000}, ev.WAIT_COMPLETED: {"resumeAt": 5000}}
+    log = [ev.event(ev.event_id_at(0, 1), run, ev.RUN_CREATED), ev.event(ev.event_id_at(0, 2), run, ev.RUN_STARTED)]
+    for i, t in enumerate(types, 3):
+        log.append(ev.event(ev.event_id_at(i, i), run, t, corr[t.split("_")[0]], data[t]))
+    return run, log
+
+
+@pytest.mark.parametrize("late,branch", [(False, "onHook"), (True, "onTimeout")])
+def test_b24_late_hydration_gives_the_race_to_a_wait_completed_right_after_the_hook(late, branch):
+    run, log = _race_log(ev.HOOK_CREATED, ev.WAIT_CREATED, ev.HOOK_RECEIVED, ev.WAIT_COMPLETED)
+    r = replay(approval_or_timeout, run, log, hydrate_late=late)
+    assert [op.name for op in r.pending if hasattr(op, "name")] == [branch]
+
+
+def test_b24_late_hydration_changes_nothing_when_the_hook_is_last_or_the_workflow_needs_it():
+    run, log = _race_log(ev.HOOK_CREATED, ev.WAIT_CREATED, ev.HOOK_RECEIVED)
+    assert [op.name for op in replay(approval_or_timeout, run, log, hydrate_late=True).pending
+            if hasattr(op, "name")] == ["onHook"]
