@@ -233,7 +233,14 @@ def no_wait_orphan(env):
     a durable record (lock file, entity, row) without its event, and no issuer of it is still inside
     events.create (all answered or crashed). Every retry is then told 409 (swallowed) and the event is
     never written (D1, D2); the run's deliveries loop on the wait forever, so this cannot wait for
-    quiescence. Runs that ended are left out (termination deletes their waits)."""
+    quiescence. Runs that ended are left out (termination deletes their waits).
+
+    Its declared reads are the logs and the wait records. The in-flight count also changes at a crash
+    and at a 409, which write neither: the check then comes with the next step that does, or when time
+    passes (always a re-check). A run whose wait is lost goes on only through time passing (the crashed
+    delivery's visibility timeout, its wake-ups), so a violation is reported at the latest there.
+    Declaring process or queue keys instead would make every crash and ack dependent on every log
+    write for DPOR, in every scenario."""
     for (run, t, corr), results in env.ledger.issued.items():
         if t not in (ev.WAIT_CREATED, ev.WAIT_COMPLETED) or env.ledger.in_flight.get((run, t, corr)):
             continue

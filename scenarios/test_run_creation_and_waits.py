@@ -111,3 +111,26 @@ def test_b24_2171_the_late_hydration_replay_breaks_a_consistent_log():
     assert types.index(ev.HOOK_RECEIVED) + 1 == types.index(ev.WAIT_COMPLETED)   # the log gives the race to the hook
     # ... and some live replay was told the payload hydrated late (the wait won there)
     assert any("hydrates after the next event" in n for s in trace.steps for n in s.notes)
+
+
+def _final_log_starts_with_run_created(env):
+    for run in env.view.runs():
+        log = env.view.log(run)
+        if log and log[0]["eventType"] != ev.RUN_CREATED:
+            return f"final log starts with {ev.describe(log[0])}"
+    return None
+
+
+@pytest.mark.parametrize("world,revision,persists", [("local", "L1", True), ("postgres", "P3", True),
+                                                      ("postgres", "P4", False)])
+def test_run_started_before_run_created_persists_in_the_final_log(world, revision, persists):
+    # world-local: the resilient path mints run_created's id after run_started's (E2), so once the
+    # delivery created the run its log starts with run_started for good (start()'s own window is only
+    # transient there: its id was minted first); world-postgres P3: ids are minted at INSERT
+    s = dataclasses.replace(_scenario(world, "run-create-race", revision),
+                            invariants=(sim.at_end("FINAL", _final_log_starts_with_run_created),), expect="FINAL")
+    res = sim.explore(s, DPOR(), budget=5_000)
+    if persists:
+        assert res.violation is not None and res.violation.invariant == "FINAL"
+    else:
+        assert res.violation is None and res.complete

@@ -47,8 +47,7 @@ class LocalView:
     are the footprint keys `runs`+`log` and those plus `hooks` read (for invariants' `reads`)."""
     hook_fields = ("runId", "hookId", "token", "metadata", "isWebhook", "createdAt")
     log_reads = keys_where(_in_logs)
-    # I-ORPHAN for waits also reads who is still writing: a crash (it writes its process's key) ends that
-    wait_reads = keys_where(lambda k: _in_logs(k) or k[0] == "process" or (k[0] in ("dir", "fs") and (
+    wait_reads = keys_where(lambda k: _in_logs(k) or (k[0] in ("dir", "fs") and (
         k[1] in ("waits", ".locks/waits") or k[1].startswith(("waits/", ".locks/waits/")))))
     entity_reads = keys_where(lambda k: _in_logs(k) or _is_hook(k))
 

@@ -48,8 +48,7 @@ class PostgresView:
     """What invariants read of the tables (no access recorded); see models.local.world.LocalView."""
     hook_fields = ("runId", "hookId", "token", "metadata", "isWebhook")   # the row's createdAt is its own now()
     log_reads = keys_where(_in_logs)
-    # I-ORPHAN for waits also reads who is still writing: a crash (it writes its process's key) ends that
-    wait_reads = keys_where(lambda k: _in_logs(k) or k[0] == "process" or (k[0] == "pg" and k[1][0] == "waits"))
+    wait_reads = keys_where(lambda k: _in_logs(k) or (k[0] == "pg" and k[1][0] == "waits"))
     entity_reads = keys_where(lambda k: _in_logs(k) or (k[0] == "pg" and k[1][0] == "hooks"))
 
     def __init__(self, db: Database):
