@@ -229,28 +229,25 @@ def hook_entity_is_projection(env):
 
 
 def no_wait_orphan(env):
-    """I-ORPHAN for waits, in every state: a wait_created or wait_completed some worker issued has left
-    a durable record (lock file, entity, row) without its event, and no issuer of it is still inside
-    events.create (all answered or crashed). Every retry is then told 409 (swallowed) and the event is
-    never written (D1, D2); the run's deliveries loop on the wait forever, so this cannot wait for
+    """I-ORPHAN for waits, in every state: a wait_created or wait_completed left its durable record (lock
+    file, entity, row) without its event, and the process incarnation that wrote the record has crashed.
+    Only that writer publishes the event: every retry is told 409 (swallowed) and the event is never
+    written (D1, D2). The run's deliveries then loop on the wait forever, so this cannot wait for
     quiescence. Runs that ended are left out (termination deletes their waits).
 
-    Its declared reads are the logs and the wait records. The in-flight count also changes at a crash
-    and at a 409, which write neither: the check then comes with the next step that does, or when time
-    passes (always a re-check). A run whose wait is lost goes on only through time passing (the crashed
-    delivery's visibility timeout, its wake-ups), so a violation is reported at the latest there.
-    Declaring process or queue keys instead would make every crash and ack dependent on every log
-    write for DPOR, in every scenario."""
-    for (run, t, corr), results in env.ledger.issued.items():
-        if t not in (ev.WAIT_CREATED, ev.WAIT_COMPLETED) or env.ledger.in_flight.get((run, t, corr)):
-            continue
+    The writer is the worlds' ghost stamp (`models.events.stamp_writer`), set in the step that wrote the
+    record; the check reads the logs, the wait records and every process's key (a crash writes it)."""
+    for (run, t, corr), (proc, incarnation) in env.storage.writers.items():
+        if proc.incarnation == incarnation:
+            continue   # the writer is alive: it goes on to publish
         log = env.view.log(run)
         if terminal_index(log) is not None or corr in by_corr(log, t):
             continue
         side = env.view.wait_side_records(run, corr, t)
         if side:
-            return (f"wait {ev.short(corr)} of run {ev.short(run)}: {' and '.join(side)} without {t}, and "
-                    f"no writer of it is left (issuers told {'/'.join(results) or 'nothing'}): every retry is told 409")
+            results = env.ledger.issued.get((run, t, corr), [])
+            return (f"wait {ev.short(corr)} of run {ev.short(run)}: {' and '.join(side)} without {t}, and its "
+                    f"writer crashed (issuers told {'/'.join(results) or 'nothing'}): every retry is told 409")
     return None
 
 

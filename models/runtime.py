@@ -65,10 +65,6 @@ class Ledger:
 
     def __init__(self):
         self.issued: dict[tuple, list] = {}
-        # (run, type, corr) -> how many issuers are inside events.create now (ghost state: a crash
-        # ends an issuer's call too). A durable record of an operation without its event is an
-        # orphan only once nobody is left who could still publish the event (I-ORPHAN for waits).
-        self.in_flight: dict[tuple, int] = {}
 
     def issue(self, run: str, t: str, corr: str | None) -> list:
         return self.issued.setdefault((run, t, corr), [])
@@ -80,9 +76,7 @@ class Ledger:
 async def create(world, ledger: Ledger, run: str, req: dict, swallow=(409,)) -> dict | None:
     """events.create as a runtime write site: record the call and its result, swallow what the site
     swallows (returns None then); anything else propagates and fails the delivery."""
-    op = (run, req["eventType"], req.get("correlationId"))
-    results = ledger.issue(*op)
-    ledger.in_flight[op] = ledger.in_flight.get(op, 0) + 1
+    results = ledger.issue(run, req["eventType"], req.get("correlationId"))
     try:
         res = await world.events_create(run, req)
     except (EntityConflictError, RunExpiredError, HookNotFoundError) as e:
@@ -91,12 +85,6 @@ async def create(world, ledger: Ledger, run: str, req: dict, swallow=(409,)) -> 
             note(f"{req['eventType']}: {e.status} swallowed ({e})")
             return None
         raise
-    finally:   # also when a crash is thrown into the issuer
-        left = ledger.in_flight[op] - 1
-        if left:
-            ledger.in_flight[op] = left
-        else:
-            del ledger.in_flight[op]
     results.append("conflict" if res.get("event", {}).get("eventType") == ev.HOOK_CONFLICT else "ok")
     return res
 

@@ -1,8 +1,8 @@
-"""I-R1 in full and I-ORPHAN for waits on the worlds' own storage, built by hand: each names the broken
-state and accepts the legal ones; the ledger's in-flight count follows a crash thrown into an issuer."""
+"""I-R1 in full and I-ORPHAN for waits on the worlds' own storage, built by hand (each names the broken
+state and accepts the legal ones), and the replay before #2171 (B24) on hand-written logs."""
 from __future__ import annotations
 
-import asyncio
+from types import SimpleNamespace
 
 import pytest
 
@@ -10,7 +10,6 @@ from models import events as ev
 from models import invariants as inv
 from models.local.world import LocalWorld, lock_path, run_path
 from models.postgres.world import P4
-from models.runtime import Ledger, create
 from models.workflow import replay
 from models.workloads import Env, approval_or_timeout
 from sim import DFS, Scenario, explore
@@ -73,45 +72,26 @@ def test_i_r1_names_a_log_that_mixes_id_schemes():
 
 
 @pytest.mark.parametrize("world", WORLDS, ids=["local", "postgres"])
-def test_i_orphan_waits_only_once_no_writer_is_left(world):
+def test_i_orphan_waits_only_once_the_records_writer_crashed(world):
     def build(env_of):
         env = env_of(world)
         world.seed_run(env.storage, RUN)
-        op = (RUN, ev.WAIT_CREATED, WAIT)
-        env.ledger.issue(*op)
-        got = [inv.no_wait_orphan(_fresh(env))]                                 # issued, nothing durable yet
+        writer = SimpleNamespace(incarnation=0)   # a process, as the ghost stamp holds it
+        got = [inv.no_wait_orphan(_fresh(env))]                          # nothing durable yet
         if world is LocalWorld:
             env.storage.seed(lock_path("waits", f"{RUN}-{WAIT}", "created"), {})
         else:
             env.storage.seed("waits", f"{RUN}-{WAIT}", {"waitId": f"{RUN}-{WAIT}", "runId": RUN,
                                                         "status": "waiting", "resumeAt": 1000})
-        env.ledger.in_flight[op] = 1
-        got.append(inv.no_wait_orphan(_fresh(env)))                             # its writer may still publish it
-        del env.ledger.in_flight[op]
+        env.storage.writers[(RUN, ev.WAIT_CREATED, WAIT)] = (writer, 0)
+        got.append(inv.no_wait_orphan(_fresh(env)))                     # its writer goes on to publish
+        writer.incarnation = 1                                          # ... or crashed
         got.append(inv.no_wait_orphan(_fresh(env)))
         world.seed_event(env.storage, RUN, ev.WAIT_CREATED, WAIT, {"resumeAt": 1000})
-        return got + [inv.no_wait_orphan(_fresh(env))]                          # the event is there
+        return got + [inv.no_wait_orphan(_fresh(env))]                  # the event is there
     got = _by_hand(build)
     assert got[0] is None and got[1] is None and got[3] is None
-    assert "without wait_created, and no writer of it is left" in got[2]
-
-
-class _Crashed(BaseException):
-    pass
-
-
-class _World:
-    """events_create that never returns: the issuer dies inside it."""
-
-    async def events_create(self, run, req):
-        raise _Crashed()
-
-
-def test_the_ledger_forgets_an_issuer_that_dies_inside_events_create():
-    ledger = Ledger()
-    with pytest.raises(_Crashed):
-        asyncio.run(create(_World(), ledger, RUN, {"eventType": ev.WAIT_COMPLETED, "correlationId": WAIT}))
-    assert ledger.in_flight == {} and ledger.issued[(RUN, ev.WAIT_COMPLETED, WAIT)] == []
+    assert "without wait_created, and its writer crashed" in got[2]
 
 
 def _race_log(*types):

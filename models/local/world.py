@@ -47,7 +47,8 @@ class LocalView:
     are the footprint keys `runs`+`log` and those plus `hooks` read (for invariants' `reads`)."""
     hook_fields = ("runId", "hookId", "token", "metadata", "isWebhook", "createdAt")
     log_reads = keys_where(_in_logs)
-    wait_reads = keys_where(lambda k: _in_logs(k) or (k[0] in ("dir", "fs") and (
+    # I-ORPHAN for waits: also every process's key, which a crash writes (a record's writer dies)
+    wait_reads = keys_where(lambda k: _in_logs(k) or k[0] == "process" or (k[0] in ("dir", "fs") and (
         k[1] in ("waits", ".locks/waits") or k[1].startswith(("waits/", ".locks/waits/")))))
     entity_reads = keys_where(lambda k: _in_logs(k) or _is_hook(k))
 
@@ -343,6 +344,7 @@ class LocalWorld:
         self._refuse_child_on_terminal_run(current)
         if not await self.fs.xcreate(lock_path("waits", f"{run}-{corr}", "created"), {}):
             raise EntityConflictError(f"wait {corr} already created")
+        ev.stamp_writer(self.fs.writers, (run, ev.WAIT_CREATED, corr))
         wait = {"runId": run, "waitId": f"{run}-{corr}", "status": "waiting",
                 "resumeAt": req["eventData"]["resumeAt"]}
         await self.fs.put_nx_racy(wait_path(run, corr), wait)
@@ -353,6 +355,7 @@ class LocalWorld:
         lock = lock_path("waits", f"{run}-{corr}", "completed")
         if not await self.fs.xcreate(lock, {}):
             raise EntityConflictError(f"wait {corr} already completed")
+        ev.stamp_writer(self.fs.writers, (run, ev.WAIT_COMPLETED, corr))
         wait = await self.fs.read(wait_path(run, corr))
         if wait is None:
             await self.fs.delete(lock)

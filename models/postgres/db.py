@@ -78,6 +78,7 @@ class Database:
         self.creation_unique = creation_unique
         self.locks: dict[tuple, Lock] = {}
         self.run_ids: list = []   # runs with a log, for invariants (peek only)
+        self.writers: dict = {}   # ghost, for invariants: record -> (process, incarnation) that wrote it
 
     # ---- setup-time writes (no points) ----------------------------------------------------------
 

@@ -48,7 +48,8 @@ class PostgresView:
     """What invariants read of the tables (no access recorded); see models.local.world.LocalView."""
     hook_fields = ("runId", "hookId", "token", "metadata", "isWebhook")   # the row's createdAt is its own now()
     log_reads = keys_where(_in_logs)
-    wait_reads = keys_where(lambda k: _in_logs(k) or (k[0] == "pg" and k[1][0] == "waits"))
+    # I-ORPHAN for waits: also every process's key, which a crash writes (a record's writer dies)
+    wait_reads = keys_where(lambda k: _in_logs(k) or k[0] == "process" or (k[0] == "pg" and k[1][0] == "waits"))
     entity_reads = keys_where(lambda k: _in_logs(k) or (k[0] == "pg" and k[1][0] == "hooks"))
 
     def __init__(self, db: Database):
@@ -399,6 +400,7 @@ class PostgresWorld:
         row = {"waitId": f"{run}-{corr}", "runId": run, "status": "waiting", "resumeAt": req["eventData"]["resumeAt"]}
         if await self.db.insert("waits", row["waitId"], row) is None:                            # 1
             raise EntityConflictError(f"wait {ev.short(corr)} already created")
+        ev.stamp_writer(self.db.writers, (run, ev.WAIT_CREATED, corr))
         return await self.insert_event(run, ev.WAIT_CREATED, corr, req["eventData"])              # 2
 
     async def _wait_completed(self, run, req, current):
@@ -410,6 +412,7 @@ class PostgresWorld:
             if await self.db.select("waits", wid) is None:
                 raise WorkflowWorldError(f"Wait not found: {corr}")
             raise EntityConflictError(f"wait {ev.short(corr)} already completed")
+        ev.stamp_writer(self.db.writers, (run, ev.WAIT_COMPLETED, corr))
         return await self.insert_event(run, ev.WAIT_COMPLETED, corr, req.get("eventData"))        # 2
 
 
