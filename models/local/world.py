@@ -89,6 +89,11 @@ class LocalView:
     def waits(self) -> list:
         return [w for w in (self.fs.files.peek(f"waits/{n}") for n in self.fs.dirs.peek("waits", ())) if w]
 
+    @property
+    def writers(self) -> dict:
+        """Ghost: which process incarnation wrote each wait record (models.events.stamp_writer)."""
+        return self.fs.writers
+
     def run_ids(self) -> list:
         """Every run with an entity or a log (I-R1 compares the two)."""
         entities = [n for n in self.fs.dirs.peek("runs", ())]

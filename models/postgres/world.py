@@ -86,6 +86,11 @@ class PostgresView:
     def waits(self) -> list:
         return self.db.peek_table("waits")
 
+    @property
+    def writers(self) -> dict:
+        """Ghost: which process incarnation wrote each wait record (models.events.stamp_writer)."""
+        return self.db.writers
+
     def run_ids(self) -> list:
         """Every run with an entity or a log (I-R1 compares the two)."""
         return sorted(set(self.db.run_ids) | {r["runId"] for r in self.db.peek_table("runs")})
