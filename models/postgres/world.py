@@ -233,14 +233,18 @@ class PostgresWorld:
         row = {"runId": run, "status": "pending", **req["eventData"]}
         if self.run_create_tx:
             async with self.db.transaction() as tx:
-                if await self.db.insert("runs", run, row, tx=tx) is not None:
+                mine = await self.db.insert("runs", run, row, tx=tx, why=" (resilient start)")
+                if mine is not None:
                     await self._slot_marker(run, tx)
                     await self.insert_event(run, ev.RUN_CREATED, data=req["eventData"], tx=tx)
-        elif await self.db.insert("runs", run, row, why=" (resilient start)") is not None:   # 1
-            note("resilient start: the run row is ours; run_created next")
-            await self._slot_marker(run, None)
-            await self.insert_event(run, ev.RUN_CREATED, data=req["eventData"])             # 2
-        return await self.db.select("runs", run)   # ours, or a concurrent run_created's
+        else:
+            mine = await self.db.insert("runs", run, row, why=" (resilient start)")           # 1
+            if mine is not None:
+                note("resilient start: the run row is ours; run_created next")
+                await self._slot_marker(run, None)
+                await self.insert_event(run, ev.RUN_CREATED, data=req["eventData"])         # 2
+        # RETURNING gave our row; none: a concurrent run_created won, read its row
+        return mine if mine is not None else await self.db.select("runs", run)
 
     async def _run_started(self, run, req, current):
         if current is None:
