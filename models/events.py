@@ -126,6 +126,14 @@ def short(any_id: str) -> str:
     return f"{head}_…{tail[-4:]}" if tail else any_id
 
 
+def stamp_writer(writers: dict, record) -> None:
+    """Ghost state for I-ORPHAN: the process incarnation that wrote a durable record, in the step that
+    wrote it. Until it publishes the record's event only that writer can; once it has crashed (the
+    incarnation moved on) nobody will."""
+    p = current_process()
+    writers[record] = (p, p.incarnation)
+
+
 # ---- entity rules both worlds enforce -------------------------------------------------------
 
 def is_terminal(entity) -> bool:

@@ -62,15 +62,38 @@ def unique_event_ids(env):
     return None
 
 
+def _id_scheme(e: dict) -> str:
+    return e["eventId"].partition("_")[0]
+
+
 def one_run_created(env):
-    """I-R1: exactly one run_created, and it is the first event of the run's log."""
+    """I-R1: exactly one run_created, and it is the first event of the run's log; and the log's ids are
+    of one scheme (B28: a run_started that got a legacy id in a run whose other events have slot ids)."""
     for run in env.view.runs():
         log = env.view.log(run)
+        schemes = {_id_scheme(e) for e in log}
+        if len(schemes) > 1:
+            first = {}
+            for e in log:
+                first.setdefault(_id_scheme(e), e)
+            return (f"run {ev.short(run)}'s log mixes id schemes: "
+                    + ", ".join(f"{ev.describe(e)} ({k}_)" for k, e in first.items()))
         created = [e for e in log if e["eventType"] == ev.RUN_CREATED]
         if len(created) > 1:
             return f"run {ev.short(run)} has {len(created)} run_created events: {ids(created)}"
         if log and log[0]["eventType"] != ev.RUN_CREATED:
             return f"run {ev.short(run)}'s log starts with {ev.describe(log[0])}, not run_created"
+    return None
+
+
+def run_entity_iff_created(env):
+    """I-R1 at quiescence: a run entity exists iff run_created is in its log."""
+    for run in env.view.run_ids():
+        entity = env.view.run(run) is not None
+        logged = any(e["eventType"] == ev.RUN_CREATED for e in env.view.log(run))
+        if entity != logged:
+            return (f"run {ev.short(run)} has an entity but no run_created" if entity else
+                    f"run {ev.short(run)} has run_created but no entity")
     return None
 
 
@@ -204,6 +227,30 @@ def hook_entity_is_projection(env):
         bad = _hook_mismatch(env, entity)
         if bad:
             return bad
+    return None
+
+
+def no_wait_orphan(env):
+    """I-ORPHAN for waits, in every state: a wait_created or wait_completed left its durable record (lock
+    file, entity, row) without its event, and the process incarnation that wrote the record has crashed.
+    Only that writer publishes the event: every retry is told 409 (swallowed) and the event is never
+    written (D1, D2). The run's deliveries then loop on the wait forever, so this cannot wait for
+    quiescence. Runs that ended are left out (termination deletes their waits).
+
+    The writer is the worlds' ghost stamp (`models.events.stamp_writer`), set in the step that wrote the
+    record; the check reads the logs, the wait records and every process's key (a crash writes it)."""
+    # a view over hand-written logs (no storage) has no records and no writers
+    for (run, t, corr), (proc, incarnation) in getattr(env.view, "writers", {}).items():
+        if proc.incarnation == incarnation:
+            continue   # the writer is alive: it goes on to publish
+        log = env.view.log(run)
+        if terminal_index(log) is not None or corr in by_corr(log, t):
+            continue
+        side = env.view.wait_side_records(run, corr, t)
+        if side:
+            results = env.ledger.issued.get((run, t, corr), [])
+            return (f"wait {ev.short(corr)} of run {ev.short(run)}: {' and '.join(side)} without {t}, and its "
+                    f"writer crashed (issuers told {'/'.join(results) or 'nothing'}): every retry is told 409")
     return None
 
 
@@ -453,6 +500,10 @@ def _entity_reads(env):
     return env.view.entity_reads
 
 
+def _wait_reads(env):
+    return env.view.wait_reads
+
+
 def world_invariants(entity_after_event: bool = False, extra_always=(), extra_at_end=()) -> tuple:
     """Every invariant, in the order a report names them (one event can break several: the most specific
     is named, e.g. a late step_started after both step_completed and run_completed is I-S2, not I-R2).
@@ -471,11 +522,12 @@ def world_invariants(entity_after_event: bool = False, extra_always=(), extra_at
         always("I-W1", waits_once, reads=_log_reads),
         always("I-H1", one_hook_created, reads=_log_reads),
         always("I-H2", no_self_conflict, reads=_log_reads),
+        always("I-ORPHAN", no_wait_orphan, reads=_wait_reads),
         *extra_always,
     ]
     if entity_after_event:
         inv.append(always("I-H4", hook_entity_is_projection, reads=_entity_reads))
-    inv += [at_end("I-NO-ESCAPE", no_escape), at_end("I-ORPHAN", no_orphan), at_end("I-409-SOUND", sound_409), at_end("I-H4", hook_entity_iff_live),
+    inv += [at_end("I-NO-ESCAPE", no_escape), at_end("I-R1", run_entity_iff_created), at_end("I-ORPHAN", no_orphan), at_end("I-409-SOUND", sound_409), at_end("I-H4", hook_entity_iff_live),
             *extra_at_end, at_end("I-H1", every_hook_logged), at_end("I-S4", step_entity_is_fold),
             at_end("I-ENTITY-FOLD", entities_are_folds), at_end("I-REPLAY", replays_cleanly),
             at_end("I-R3", waits_released), at_end("I-W2", waits_completed), at_end("I-LIVE", runs_live)]

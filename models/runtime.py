@@ -28,7 +28,8 @@ from models.executor import execute_step
 from models.queues import reschedule, send_later
 from models.workflow import (HookOp, Promise, StepCall, StepFn, WaitOp, Workflow, create_hook, create_webhook,
                              replay, step, workflow)
-from sim import note, now, point
+from sim import choose, note, now, point
+from sim.tape import RAND
 
 __all__ = ["Ledger", "Runtime", "Runtime2029", "RuntimePre1418", "Runtime3749", "RUNTIMES", "create",
            "resume_hook", "replay", "staged", "Workflow", "workflow"]
@@ -161,7 +162,9 @@ class Runtime:
                 return
             note("all steps done: replay inline")
             return await self.replay_loop(run, log, msg, _delivery)
-        res = await self.create(run, {"eventType": ev.RUN_STARTED}, swallow=(409, 410))   # H2
+        # H2; a message from start() carries the run input, for run_started's resilient path
+        start = {"eventType": ev.RUN_STARTED, **({"eventData": msg["runInput"]} if "runInput" in msg else {})}
+        res = await self.create(run, start, swallow=(409, 410))
         if res is None or res["run"]["status"] != "running":
             return await self.ended(run, None)
         await self.replay_loop(run, res["events"], msg, _delivery)
@@ -175,7 +178,7 @@ class Runtime:
                 return await self.ended(run, log)
             log = await self.complete_elapsed_waits(run, log)
             await point(f"replay {run}")   # the replay itself touches no storage
-            r = replay(wf, run, log)
+            r = self.replay(wf, run, log)
             note(f"replay: {r.status}{': ' + r.error if r.error else ''}")
             if r.status in ("completed", "failed"):
                 t, data = r.terminal()
@@ -205,6 +208,10 @@ class Runtime:
     async def ended(self, run: str, log: list | None) -> None:
         """A delivery of a run that is not running (or whose log is terminal) acks at once: a due wait of
         an ended run stays open for good (B29)."""
+
+    def replay(self, wf: Workflow, run: str, log: list):
+        """The VM's replay of this runtime revision (3.3)."""
+        return replay(wf, run, log)
 
     # ---- 3.5 -------------------------------------------------------------------------------
 
@@ -312,7 +319,23 @@ class Runtime3749(Runtime):
         await self.complete_elapsed_waits(run, log)
 
 
-RUNTIMES = {cls.revision: cls for cls in (Runtime, Runtime2029, RuntimePre1418, Runtime3749)}
+class RuntimePre2171(Runtime):
+    """Before #2171 (B24): a hook's payload reached the workflow when its hydration (asynchronous)
+    finished, while the events consumer went on synchronously. Whether a `wait_completed` right after
+    a `hook_received` in the log is consumed before the hook's promise resolves depended on timing: the
+    scheduler decides it per replay. The cold replay of I-REPLAY keeps the fixed rule (log order)."""
+
+    revision = "R-pre2171"
+
+    def replay(self, wf: Workflow, run: str, log: list):
+        racy = any(e["eventType"] == ev.HOOK_RECEIVED for e in log[:-1])
+        late = racy and choose(RAND, 2, "hook payload hydrated: at its log position (0) or late (1)")
+        if late:
+            note("pre-#2171 replay: the hook's payload hydrates after the next event")
+        return replay(wf, run, log, hydrate_late=bool(late))
+
+
+RUNTIMES = {cls.revision: cls for cls in (Runtime, Runtime2029, RuntimePre1418, Runtime3749, RuntimePre2171)}
 
 
 async def resume_hook(world, queue, ledger: Ledger, token: str, payload) -> bool:

@@ -434,7 +434,10 @@ def _classify(error: BaseException) -> str:
     return "RUNTIME_ERROR" if isinstance(error, WorkflowLanguageError) else "USER_ERROR"
 
 
-def replay(wf: Workflow, run: str, log: list) -> Replayed:
+def replay(wf: Workflow, run: str, log: list, hydrate_late: bool = False) -> Replayed:
+    """Replay `wf` over `log`. `hydrate_late` is the VM before #2171 (B24): a hook_received's payload
+    reaches the workflow only after the consumer has taken the next event (or has none left to take),
+    so a wait_completed right after it can win a race the log gives to the hook."""
     global _replay
     rp = _Replay(wf, run)
     coro = wf.fn(*wf.args)
@@ -472,6 +475,14 @@ def replay(wf: Workflow, run: str, log: list) -> Replayed:
             blocked[0] = None
             run_on(p.value) if p.error is None else run_on(throw=p.error)
 
+    hydrating: list = []   # hooks whose payload is on its way (hydrate_late only)
+
+    def hydrated(at: float) -> None:
+        for op in hydrating:
+            op.settled, op.settled_at = True, at
+        hydrating.clear()
+        resume_if_ready()
+
     # the workflow starts at the run's start: its clock is the createdAt of run_started (or run_created)
     rp.clock = next((e["createdAt"] for e in reversed(log[:2]) if e["eventType"] in (ev.RUN_CREATED, ev.RUN_STARTED)), 0)
     try:
@@ -483,12 +494,23 @@ def replay(wf: Workflow, run: str, log: list) -> Replayed:
                 rp.clock = e["createdAt"]
                 continue
             op = rp.by_corr.get(e["correlationId"])
+            if (op is None or op.finished) and hydrating:   # nobody takes it yet: the VM waits for hydration
+                hydrated(i - 0.5)
+                op = rp.by_corr.get(e["correlationId"])
             if op is None or op.finished:
                 after = " after the workflow settled" if outcome else ""
                 raise CorruptedEventLog(f"Unconsumed event in event log{after}: {ev.describe(e)}")
             rp.clock = e["createdAt"]
             op.consume(e, i, rp)
+            if hydrate_late and t == ev.HOOK_RECEIVED and op.settled_at == i:
+                op.settled = False      # delivered once hydrated, after the next event
+                hydrating.append(op)
+                continue
             resume_if_ready()
+            if hydrating:
+                hydrated(i + 0.5)
+        if hydrating:
+            hydrated(len(log))
     except CorruptedEventLog as c:
         coro.close()
         return Replayed("failed", error=str(c), code=CORRUPTED, ops=rp.ops)

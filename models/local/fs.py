@@ -40,6 +40,7 @@ class DataDir:
         self.dirs = Store("dir")
         self.clock = Store("clock", {"ids": 0})   # how many ids were minted: see LocalWorld.mint
         self.flocks: dict[str, Lock] = {}
+        self.writers: dict = {}   # ghost, for invariants: record -> (process, incarnation) that wrote it
         for path, value in (initial or {}).items():
             self.seed(path, value)
 

@@ -15,6 +15,7 @@ from models.local.world import claim_path
 from models.runtime import create
 from models.workloads_runs import RUN_WORKLOADS
 from models.workloads import WORKLOADS as SHARED, build_scenario, hc, job_consumers, job_env, model_infos, on_demand
+from models.workloads_lifecycle import WORKLOADS as LIFECYCLE
 from models.workflow import REFERENCE  # noqa: F401  (shown by `sim list`)
 from sim import Faults, Scenario
 
@@ -69,6 +70,7 @@ def wl_token_reuse(rev):
 # name -> (factory, fault budget, what it is): the shared workloads, and two only world-local has
 WORKLOADS = {
     **SHARED,
+    **LIFECYCLE,
     "hook-legacy-claim": (wl_legacy_claim, Faults(), "pre-seeded legacy claim, two processes create the hook"),
     "hook-token-reuse": (wl_token_reuse, Faults(), "legacy recovery in run A, token reused by run B"),
 }
@@ -146,11 +148,21 @@ EXPECT = {
     ("step-complete-race", "B14"): "I-S3",
     ("step-complete-race", "B15"): "hold",
     **{(w, "L1"): "hold" for w in ("step-create-pair", "wait-create-pair", "wait-complete-pair")},
+    # found by this model: start()'s run_created mints its id first but publishes after its entity, so a
+    # delivery in between logs run_started before run_created; the resilient path mints run_created's
+    # id after run_started's (E2), so it sorts after it for good
+    ("run-create-race", "L1"): "I-R1",
+    ("run-create-crash", "L1"): "I-R1",
+    # D2, D1: a crash after the wait's lock file, before its event: every retry 409
+    ("wait-create-crash", "L1"): "I-ORPHAN",
+    ("wait-complete-crash", "L1"): "I-ORPHAN",
 }
 FINDINGS = {("hook-1665-complete", "L1"): "D-L1-ZOMBIE", ("hook-sleep-race", "L1"): "B22, D9",
             ("hook-sleep-race-2029", "L1"): "B25, D9", ("hook-1665-crash", "L1"): "D3, D4, D8",
             ("step-create-crash", "L1"): "D3", ("step-2331", "L1"): "D8, D9", ("run-complete-crash", "L1"): "D5",
-            ("run-complete-race", "L1"): "D9", ("step-retry-race", "L1"): "D8, D9"}
+            ("run-complete-race", "L1"): "D9", ("step-retry-race", "L1"): "D8, D9",
+            ("run-create-race", "L1"): "D-L-RUN-ORDER", ("run-create-crash", "L1"): "D-L-RUN-ORDER",
+            ("wait-create-crash", "L1"): "D2", ("wait-complete-crash", "L1"): "D1"}
 
 # the catalogue bug a pair shows, where its revision has several
 BUG_OF = {("step-create-pair", "B14"): "B15", ("wait-create-pair", "B14"): "B15", ("wait-complete-pair", "B14"): "B14",

@@ -47,6 +47,9 @@ class LocalView:
     are the footprint keys `runs`+`log` and those plus `hooks` read (for invariants' `reads`)."""
     hook_fields = ("runId", "hookId", "token", "metadata", "isWebhook", "createdAt")
     log_reads = keys_where(_in_logs)
+    # I-ORPHAN for waits: also every process's key, which a crash writes (a record's writer dies)
+    wait_reads = keys_where(lambda k: _in_logs(k) or k[0] == "process" or (k[0] in ("dir", "fs") and (
+        k[1] in ("waits", ".locks/waits") or k[1].startswith(("waits/", ".locks/waits/")))))
     entity_reads = keys_where(lambda k: _in_logs(k) or _is_hook(k))
 
     def __init__(self, fs: DataDir):
@@ -85,6 +88,27 @@ class LocalView:
 
     def waits(self) -> list:
         return [w for w in (self.fs.files.peek(f"waits/{n}") for n in self.fs.dirs.peek("waits", ())) if w]
+
+    @property
+    def writers(self) -> dict:
+        """Ghost: which process incarnation wrote each wait record (models.events.stamp_writer)."""
+        return self.fs.writers
+
+    def run_ids(self) -> list:
+        """Every run with an entity or a log (I-R1 compares the two)."""
+        entities = [n for n in self.fs.dirs.peek("runs", ())]
+        return sorted(set(self.runs()) | set(entities))
+
+    def wait_side_records(self, run: str, corr: str, t: str) -> list:
+        """The durable records a wait_created (created lock, entity) or wait_completed (completed lock,
+        entity completed) leaves besides its event."""
+        name, entity = f"{run}-{corr}", self.fs.files.peek(wait_path(run, corr))
+        if t == ev.WAIT_CREATED:
+            return [what for what, rec in (("created lock", self.fs.files.peek(lock_path("waits", name, "created"))),
+                                            ("entity", entity)) if rec is not None]
+        return [what for what, rec in (("completed lock", self.fs.files.peek(lock_path("waits", name, "completed"))),
+                                        ("entity completed", entity if entity and entity["status"] == "completed"
+                                         else None)) if rec is not None]
 
     def hook_side_records(self, run: str, hook: str, token: str) -> list:
         """The durable records of a hook creation besides its event: the token claim (if it names
@@ -141,6 +165,14 @@ class LocalWorld:
         fs.seed(event_path(run, eid), e)
         return e
 
+    @classmethod
+    def seed_wait(cls, fs: DataDir, run: str, corr: str, resume_at: int) -> dict:
+        """A wait as wait_created left it: its created lock, its entity and its event."""
+        fs.seed(lock_path("waits", f"{run}-{corr}", "created"), {})
+        fs.seed(wait_path(run, corr), {"runId": run, "waitId": f"{run}-{corr}", "status": "waiting",
+                                       "resumeAt": resume_at})
+        return cls.seed_event(fs, run, ev.WAIT_CREATED, corr, {"resumeAt": resume_at})
+
     @staticmethod
     def seed_step(fs: DataDir, run: str, corr: str, name: str, status: str = "pending", attempt: int = 0,
                   **fields) -> None:
@@ -188,7 +220,8 @@ class LocalWorld:
         t = req["eventType"]
         eid = await self.mint()                                   # E2: the sort key is fixed here
         current = None if t in _NO_RUN_READ else await self.fs.read(run_path(run))   # E3
-        if t != ev.RUN_CREATED and t not in _NO_RUN_READ and current is None:
+        resilient = t == ev.RUN_STARTED and bool(req.get("eventData"))   # run_started carrying the run input
+        if t != ev.RUN_CREATED and t not in _NO_RUN_READ and current is None and not resilient:
             raise WorkflowRunNotFoundError(f"run {run} not found")
         handler = getattr(self, "_" + t)
         return await handler(run, req, eid, current)
@@ -235,11 +268,26 @@ class LocalWorld:
 
     async def _run_created(self, run, req, eid, _current):
         entity = {"runId": run, "status": "pending", **req.get("eventData", {})}
-        if not await self.fs.xcreate(run_path(run), entity):
+        if not await self.fs.xcreate(run_path(run), entity):                             # 1
             raise EntityConflictError(f"run {run} already exists")
-        return await self._publish_or_409(run, ev.event(eid, run, ev.RUN_CREATED))
+        # ✂ the run exists without run_created: a later run_started succeeds, the log lacks it
+        out = await self._publish_or_409(run, ev.event(eid, run, ev.RUN_CREATED, data=req.get("eventData")))
+        return {**out, "run": entity}                                                    # 2
+
+    async def _create_run_resilient(self, run, req):
+        """run_started's resilient path (2a, 2b): the run does not exist and the request carries its input."""
+        entity = {"runId": run, "status": "pending", **req["eventData"]}
+        if not await self.fs.xcreate(run_path(run), entity, " (resilient start)"):      # 2a
+            return await self.fs.read(run_path(run))   # a concurrent run_created won
+        # ✂ between 2a and 2b; the fresh eventId is minted after run_started's own (E2)
+        e = ev.event(await self.mint(), run, ev.RUN_CREATED, data=req["eventData"])
+        await self.fs.put_nx_racy(event_path(run, e["eventId"]), e, " (run_created)")   # 2b
+        note(f"published {ev.describe(e)}")
+        return entity
 
     async def _run_started(self, run, req, eid, current):
+        if current is None:
+            current = await self._create_run_resilient(run, req)
         if ev.is_terminal(current):
             raise RunExpiredError(f"run {run} is {current['status']}")
         if current["status"] == "running":
@@ -327,6 +375,7 @@ class LocalWorld:
         self._refuse_child_on_terminal_run(current)
         if not await self.fs.xcreate(lock_path("waits", f"{run}-{corr}", "created"), {}):
             raise EntityConflictError(f"wait {corr} already created")
+        ev.stamp_writer(self.fs.writers, (run, ev.WAIT_CREATED, corr))
         wait = {"runId": run, "waitId": f"{run}-{corr}", "status": "waiting",
                 "resumeAt": req["eventData"]["resumeAt"]}
         await self.fs.put_nx_racy(wait_path(run, corr), wait)
@@ -337,6 +386,7 @@ class LocalWorld:
         lock = lock_path("waits", f"{run}-{corr}", "completed")
         if not await self.fs.xcreate(lock, {}):
             raise EntityConflictError(f"wait {corr} already completed")
+        ev.stamp_writer(self.fs.writers, (run, ev.WAIT_COMPLETED, corr))
         wait = await self.fs.read(wait_path(run, corr))
         if wait is None:
             # the termination deleted it. The prologue's read of the run may predate that termination (a

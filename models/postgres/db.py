@@ -31,8 +31,10 @@ INDEXES = {
     "hooks": ("token", "runId"),   # token: NOT unique (P0-P4; a unique index is proposed in #1970)
     "waits": ("runId",),
     "events": ("runId",),
+    "slots": (),   # B28/P4: a run's slot marker (its events get slot ids, #3269/#3389)
 }
 CREATION_UNIQUE = "workflow_events_entity_creation_unique"   # (run_id, correlation_id, type), P1+
+LEGACY_ID_PREFIX, SLOT_ID_PREFIX = "evnt_", "evsl_"
 
 
 class UniqueViolation(Exception):
@@ -76,6 +78,7 @@ class Database:
         self.creation_unique = creation_unique
         self.locks: dict[tuple, Lock] = {}
         self.run_ids: list = []   # runs with a log, for invariants (peek only)
+        self.writers: dict = {}   # ghost, for invariants: record -> (process, incarnation) that wrote it
 
     # ---- setup-time writes (no points) ----------------------------------------------------------
 
@@ -155,12 +158,14 @@ class Database:
         else:
             self.rows[k] = row
 
-    def _next_id(self) -> str:
+    def _next_id(self, slot: bool = False) -> str:
         """getEventId(): a ULID of the virtual clock. Ids are minted at distinct instants (the
-        shared sequence orders them by mint), so `ORDER BY id` is mint order."""
+        shared sequence orders them by mint), so `ORDER BY id` is mint order. `slot`: the id scheme of
+        a run with a slot marker (model: the same sequence under its own prefix, SLOT_ID_PREFIX; the
+        real encoding is not reproduced, only that a log can mix the two schemes)."""
         seq = self.ids["seq"] + 1
         self.ids["seq"] = seq
-        return ev.event_id_at(now(), seq)
+        return ev.event_id_at(now(), seq, SLOT_ID_PREFIX if slot else LEGACY_ID_PREFIX)
 
     # ---- reading inside a statement ------------------------------------------------------------
 
@@ -292,19 +297,21 @@ class Database:
         return gone
 
     async def insert_event(self, run: str, t: str, corr: str | None = None, data: dict | None = None, tx=None,
-                           why: str = "") -> dict:
+                           why: str = "", slots: bool = False) -> dict:
         """INSERT INTO events (id = getEventId(), ...): the id is minted in this statement. Raises
-        UniqueViolation (23505) when the creation index (P1+) already holds the key."""
+        UniqueViolation (23505) when the creation index (P1+) already holds the key. `slots` (B28, P4):
+        the id is a slot id if the run's slot marker exists (as this statement sees it), else a legacy one."""
         u = (run, corr, t) if self.creation_unique and t in ev.CREATION_EVENTS else None
         locked = () if u is None else ((CREATION_UNIQUE, u),)
         uniq = () if u is None else (index_key(CREATION_UNIQUE, u),)
         ids = (("pg.ids", "seq"),)
+        marker = (row_key("slots", run),) if slots else ()
         await self._statement(f"INSERT events ({t}{'' if corr is None else ' ' + ev.short(corr)}){why}", tx, locked,
-                              ids + uniq, ids + (index_key("events.runId", run),) + uniq)
+                              ids + uniq + marker, ids + (index_key("events.runId", run),) + uniq)
         if u is not None and (self.index.get((CREATION_UNIQUE, u)) or (tx is not None and u in tx.uniques)):
             note(f"23505 on {CREATION_UNIQUE}")
             raise UniqueViolation(CREATION_UNIQUE, u)
-        e = ev.event(self._next_id(), run, t, corr, data)
+        e = ev.event(self._next_id(slots and self._read(tx, "slots", run) is not None), run, t, corr, data)
         if tx is None:
             self._commit_row("events", e["eventId"], e)
             note(f"committed {ev.describe(e)}")

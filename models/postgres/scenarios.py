@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from models.invariants import one_body_per_attempt, with_repairability, world_invariants
 from models.postgres.world import REVISIONS
-from models.workloads import WORKLOADS, build_scenario, model_infos, on_demand
+from models.workloads import WORKLOADS as SHARED, build_scenario, model_infos, on_demand
+from models.workloads_lifecycle import WORKLOADS as LIFECYCLE
 from models.workloads_runs import RUN_WORKLOADS
 from models.workflow import REFERENCE  # noqa: F401  (shown by `sim list`)
 from sim import Scenario, at_end
 
 WORLD = "postgres"
+WORKLOADS = {**SHARED, **LIFECYCLE}
 
 # revision -> (bugs its code has that the workloads reach, what the revision changed)
 MODEL_NOTES = {
@@ -25,7 +27,9 @@ MODEL_NOTES = {
     "P2": ("B11", "#2295: own hook -> probe for hook_created, repair if absent; step_started still two autocommits"),
     "P3": ("", "#2714: step_started in one transaction; #2987: hook_received locks the run row; #2983"),
     "B13": ("B13", "#3081's versions: step_created answers 409 when the step row exists (two autocommits)"),
-    "P4": ("", "#3575: step_created's row and event in one transaction"),
+    "B28": ("B28", "#3575: step_created in one transaction; slot event ids (#3269/#3389); run row, slot marker "
+                   "and run_created still three autocommits"),
+    "P4": ("", "#3656: run row, slot marker and run_created in one transaction"),
     "B33": ("B33", "#3465: P4 with a queue whose idempotency key claim outlives its message"),
 }
 
@@ -100,6 +104,19 @@ EXPECT_BY_WORKLOAD = {
     "step-retry-race": {**_bug("I-S2", "B11", ["P2"]), **_bug("I-S2", "D-PG-RETRY-LATE", ["P3"])},
     # B14/B15's schedules: the unique index (P1+) and the guarded UPDATE arbitrate
     **{w: _hold(["P3"]) for w in ("step-create-pair", "wait-create-pair", "wait-complete-pair")},
+    # B27 (#2983): the resilient run_started creates the run, then start()'s INSERT finds the row and
+    # appends a second run_created. From P3 it is a 409, but start()'s run row and run_created are two
+    # autocommits: a delivery between them logs run_started first (the #3656 window), and with slot ids
+    # (B28) gets a legacy id in a slot-id log. P4 (#3656) creates the run in one transaction
+    "run-create-race": {**_bug("I-R1", "B27", ["P2"]), **_bug("I-R1", "D-PG-RUN-ORDER", ["P3"]),
+                        **_bug("I-R1", "B28", ["B28"]), **_hold(["P4"])},
+    "run-create-crash": {**_bug("I-R1", "B28", ["B28"]), **_hold(["P4"])},
+    # D2, D1: a crash between the wait's row and its event: the row without the event, every retry 409
+    "wait-create-crash": _bug("I-ORPHAN", "D2", ["P4"]),
+    "wait-complete-crash": _bug("I-ORPHAN", "D1", ["P4"]),
+    # B24 (#2171): the replay before #2171 lets a wait_completed after hook_received win the race
+    "race-replay": _hold(["P4"]),
+    "race-replay-pre2171": _bug("I-REPLAY", "B24", ["P4"]),
 }
 EXPECT = {(w, r): v for w, by_rev in EXPECT_BY_WORKLOAD.items() for r, (v, _bug_) in by_rev.items()}
 BUGS = {(w, r): b for w, by_rev in EXPECT_BY_WORKLOAD.items() for r, (_v, b) in by_rev.items() if b}

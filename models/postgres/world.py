@@ -48,6 +48,8 @@ class PostgresView:
     """What invariants read of the tables (no access recorded); see models.local.world.LocalView."""
     hook_fields = ("runId", "hookId", "token", "metadata", "isWebhook")   # the row's createdAt is its own now()
     log_reads = keys_where(_in_logs)
+    # I-ORPHAN for waits: also every process's key, which a crash writes (a record's writer dies)
+    wait_reads = keys_where(lambda k: _in_logs(k) or k[0] == "process" or (k[0] == "pg" and k[1][0] == "waits"))
     entity_reads = keys_where(lambda k: _in_logs(k) or (k[0] == "pg" and k[1][0] == "hooks"))
 
     def __init__(self, db: Database):
@@ -84,6 +86,22 @@ class PostgresView:
     def waits(self) -> list:
         return self.db.peek_table("waits")
 
+    @property
+    def writers(self) -> dict:
+        """Ghost: which process incarnation wrote each wait record (models.events.stamp_writer)."""
+        return self.db.writers
+
+    def run_ids(self) -> list:
+        """Every run with an entity or a log (I-R1 compares the two)."""
+        return sorted(set(self.db.run_ids) | {r["runId"] for r in self.db.peek_table("runs")})
+
+    def wait_side_records(self, run: str, corr: str, t: str) -> list:
+        """The durable records a wait_created (the row) or wait_completed (the row completed) leaves."""
+        row = self.db.peek("waits", f"{run}-{corr}")
+        if t == ev.WAIT_CREATED:
+            return ["row"] if row is not None else []
+        return ["row completed"] if row is not None and row["status"] == "completed" else []
+
     def hook_side_records(self, run: str, hook: str, token: str) -> list:
         return ["row"] if self.hook(hook) is not None else []
 
@@ -104,6 +122,8 @@ class PostgresWorld:
     step_created_409 = False    # the versions of #3081: an existing step row -> 409
     step_created_tx = False     # #3575
     queue_dedupe = "pending"    # 2.4: graphile's job_key dedupes against a pending job only (models.queues)
+    slot_ids = False            # #3269/#3389: runs created with a slot marker get slot event ids
+    run_create_tx = False       # #3656: run row, slot marker and run_created in one transaction
 
     def __init__(self, db: Database):
         self.db = db
@@ -137,12 +157,27 @@ class PostgresWorld:
         db.seed("steps", corr, {"stepId": corr, "runId": run, "stepName": name, "status": status, "attempt": attempt,
                                 **fields})
 
+    @classmethod
+    def seed_wait(cls, db: Database, run: str, corr: str, resume_at: int) -> dict:
+        """A wait as wait_created left it: its row and its event."""
+        db.seed("waits", f"{run}-{corr}", {"waitId": f"{run}-{corr}", "runId": run, "status": "waiting",
+                                            "resumeAt": resume_at})
+        return cls.seed_event(db, run, ev.WAIT_CREATED, corr, {"resumeAt": resume_at})
+
+    @classmethod
+    def seed_hook(cls, db: Database, run: str, hook: str, token: str) -> dict:
+        """A hook as hook_created left it: its row and its event."""
+        req = {"correlationId": hook, "eventData": {"token": token, "metadata": None, "isWebhook": False}}
+        db.seed("hooks", hook, hook_row(run, req))
+        return cls.seed_event(db, run, ev.HOOK_CREATED, hook, req["eventData"])
+
     # ---- the interface the runtime calls ----------------------------------------------------
 
     async def events_create(self, run: str, req: dict) -> dict:
         t = req["eventType"]
         current = None if t in _NO_RUN_READ else await self.db.select("runs", run)   # prologue
-        if t not in _NO_RUN_READ and current is None:
+        resilient = t == ev.RUN_STARTED and bool(req.get("eventData"))   # run_started carrying the run input
+        if t not in _NO_RUN_READ and current is None and not resilient:
             raise WorkflowRunNotFoundError(f"run {run} not found")
         return await getattr(self, "_" + t)(run, req, current)
 
@@ -169,7 +204,7 @@ class PostgresWorld:
     async def insert_event(self, run, t, corr=None, data=None, tx=None) -> dict:
         """INSERT the event; 23505 on the creation index -> 409 (the epilogue's catch)."""
         try:
-            e = await self.db.insert_event(run, t, corr, data, tx=tx)
+            e = await self.db.insert_event(run, t, corr, data, tx=tx, slots=self.slot_ids)
         except UniqueViolation as u:
             if t in ev.CREATION_EVENTS and u.constraint == CREATION_UNIQUE:
                 raise EntityConflictError(f"{t} for {ev.short(corr)} already exists (23505)") from None
@@ -185,13 +220,49 @@ class PostgresWorld:
 
     async def _run_created(self, run, req, _current):
         row = {"runId": run, "status": "pending", **req.get("eventData", {})}
-        if await self.db.insert("runs", run, row) is None:                           # 1
+        if self.run_create_tx:                                                       # #3656: 1-3 atomic
+            async with self.db.transaction() as tx:
+                if await self.db.insert("runs", run, row, tx=tx) is None:
+                    raise EntityConflictError(f"run {run} already exists")
+                await self._slot_marker(run, tx)
+                out = await self.insert_event(run, ev.RUN_CREATED, data=req.get("eventData"), tx=tx)
+            return {**out, "run": row}
+        inserted = await self.db.insert("runs", run, row)                            # 1
+        if inserted is None:
             if self.run_created_409:
                 raise EntityConflictError(f"run {run} already exists")
-            note("run row exists: run_created written again (pre-#2983)")
-        return await self.insert_event(run, ev.RUN_CREATED)                          # 2
+            note("run row exists: run_created written again, no run returned (pre-#2983)")
+        else:
+            await self._slot_marker(run, None)                                       # B28: 1b
+        out = await self.insert_event(run, ev.RUN_CREATED, data=req.get("eventData"))   # 2
+        return out if inserted is None else {**out, "run": inserted}
+
+    async def _slot_marker(self, run, tx) -> None:
+        """B28/P4: the run's slot marker, after which its events get slot ids (#3269/#3389)."""
+        if self.slot_ids:
+            await self.db.insert("slots", run, {"runId": run}, tx=tx, why=" (slot marker)")
+
+    async def _create_run_resilient(self, run, req):
+        """run_started's resilient path: the run does not exist and the request carries its input."""
+        row = {"runId": run, "status": "pending", **req["eventData"]}
+        if self.run_create_tx:
+            async with self.db.transaction() as tx:
+                mine = await self.db.insert("runs", run, row, tx=tx, why=" (resilient start)")
+                if mine is not None:
+                    await self._slot_marker(run, tx)
+                    await self.insert_event(run, ev.RUN_CREATED, data=req["eventData"], tx=tx)
+        else:
+            mine = await self.db.insert("runs", run, row, why=" (resilient start)")           # 1
+            if mine is not None:
+                note("resilient start: the run row is ours; run_created next")
+                await self._slot_marker(run, None)
+                await self.insert_event(run, ev.RUN_CREATED, data=req["eventData"])         # 2
+        # RETURNING gave our row; none: a concurrent run_created won, read its row
+        return mine if mine is not None else await self.db.select("runs", run)
 
     async def _run_started(self, run, req, current):
+        if current is None:
+            current = await self._create_run_resilient(run, req)
         if ev.is_terminal(current):
             raise RunExpiredError(f"run {run} is {current['status']}")
         if current["status"] != "running":
@@ -352,6 +423,7 @@ class PostgresWorld:
         row = {"waitId": f"{run}-{corr}", "runId": run, "status": "waiting", "resumeAt": req["eventData"]["resumeAt"]}
         if await self.db.insert("waits", row["waitId"], row) is None:                            # 1
             raise EntityConflictError(f"wait {ev.short(corr)} already created")
+        ev.stamp_writer(self.db.writers, (run, ev.WAIT_CREATED, corr))
         return await self.insert_event(run, ev.WAIT_CREATED, corr, req["eventData"])              # 2
 
     async def _wait_completed(self, run, req, current):
@@ -363,6 +435,7 @@ class PostgresWorld:
             if await self.db.select("waits", wid) is None:
                 raise WorkflowWorldError(f"Wait not found: {corr}")
             raise EntityConflictError(f"wait {ev.short(corr)} already completed")
+        ev.stamp_writer(self.db.writers, (run, ev.WAIT_COMPLETED, corr))
         return await self.insert_event(run, ev.WAIT_COMPLETED, corr, req.get("eventData"))        # 2
 
 
@@ -416,10 +489,20 @@ class B13(P3):
     step_created_409 = True
 
 
-class P4(B13):
-    """#3575: step_created's row and event in one transaction (a crash between them rolls both back)."""
-    revision = "P4"
+class B28(B13):
+    """#3575: step_created's row and event in one transaction (a crash between them rolls both back);
+    slot event ids (#3269/#3389) for runs with a slot marker; run creation still three autocommits (run
+    row, slot marker, run_created: #3656), in start() and in run_started's resilient path."""
+    revision = "B28"
     step_created_tx = True
+    slot_ids = True
+
+
+class P4(B28):
+    """#3656: the run row, its slot marker and run_created in one transaction. Model: seeded runs have
+    no slot marker (created before slots), so the other workloads see P4 as #3575 alone."""
+    revision = "P4"
+    run_create_tx = True
 
 
 class B33(P4):
@@ -431,4 +514,4 @@ class B33(P4):
     queue_dedupe = "ever"
 
 
-REVISIONS = {cls.revision: cls for cls in (B12, P0, P1, B2, P2, P3, B13, P4, B33)}
+REVISIONS = {cls.revision: cls for cls in (B12, P0, P1, B2, P2, P3, B13, B28, P4, B33)}
