@@ -383,8 +383,7 @@ def wl_guard_pair(rev, what: str = "step_created"):
     def setup(sim):
         env, q = job_env(rev, [run])
         if what == ev.WAIT_COMPLETED:
-            rev.seed_wait(env.storage, run, corr, resume_at)
-            rev.seed_event(env.storage, run, ev.WAIT_CREATED, corr, {"resumeAt": resume_at})
+            rev.seed_wait(env.storage, run, corr, resume_at)   # its entity (row or file) and its event
         for _ in range(2):
             q.push({"run": run, "req": req})
         job_consumers(sim, env, q, 2)

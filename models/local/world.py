@@ -152,13 +152,6 @@ class LocalWorld:
             cls.seed_event(fs, run, ev.RUN_STARTED)
 
     @staticmethod
-    def seed_wait(fs: DataDir, run: str, corr: str, resume_at: int) -> None:
-        """A wait as wait_created left it (its created lock and its entity; the caller seeds the event)."""
-        fs.seed(lock_path("waits", f"{run}-{corr}", "created"), {})
-        fs.seed(wait_path(run, corr), {"runId": run, "waitId": f"{run}-{corr}", "status": "waiting",
-                                       "resumeAt": resume_at})
-
-    @staticmethod
     def seed_event(fs: DataDir, run: str, t: str, corr: str | None = None, data: dict | None = None) -> dict:
         eid = fs.seed_event_id()
         e = ev.event(eid, run, t, corr, data)

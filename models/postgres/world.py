@@ -147,11 +147,6 @@ class PostgresWorld:
         return db.seed_event(run, t, corr, data)
 
     @staticmethod
-    def seed_wait(db: Database, run: str, corr: str, resume_at: int) -> None:
-        db.seed("waits", f"{run}-{corr}", {"waitId": f"{run}-{corr}", "runId": run, "status": "waiting",
-                                            "resumeAt": resume_at})
-
-    @staticmethod
     def seed_step(db: Database, run: str, corr: str, name: str, status: str = "pending", attempt: int = 0,
                   **fields) -> None:
         db.seed("steps", corr, {"stepId": corr, "runId": run, "stepName": name, "status": status, "attempt": attempt,
