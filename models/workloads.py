@@ -349,7 +349,9 @@ def wl_step_retry(rev, fails: int = 1, executors: int = 1, max_retries: int = 3,
     step_retrying with a retryAfter; a step message that comes too early is told 425 and comes back
     after the wait; after `max_retries` retries the step fails (step_failed). `keyed`: the step
     messages carry the step's id as their idempotency key, as the suspension handler queues them, and
-    the handler's `{timeoutSeconds}` re-adds the message under that key (B33's setting)."""
+    the handler's `{timeoutSeconds}` re-adds the message under that key (B33's setting). The step messages
+    drive the run to its end (the delivery that finishes the step replays inline and completes it), so
+    I-LIVE checks it: a step that is never dispatched again leaves the run stuck (B33)."""
     if fails < 0 or executors < 1 or max_retries < 0:
         raise ValueError(f"need fails >= 0, executors >= 1, max_retries >= 0; got {fails}, {executors}, {max_retries}")
     run = ev.run_id("step-retry")
@@ -359,6 +361,7 @@ def wl_step_retry(rev, fails: int = 1, executors: int = 1, max_retries: int = 3,
 
     def setup(sim):
         env = _step_env(rev, run, wf, corr, name=flaky.name)
+        env.liveness = True
         _step_messages(sim, env, run, corr, executors, key=corr if keyed else None)
         return env
 

@@ -92,6 +92,11 @@ EXPECT_BY_WORKLOAD = {
     # 3.4: a body that fails and is retried, or fails for good, on one executor
     "step-retry": _hold(["P3", "P4"]),
     "step-fail": _hold(["P3", "P4"]),
+    # B33 (#3465): the handler's {timeoutSeconds} re-adds the step message under its key while the job is
+    # held; a key claim that outlives its message dedupes it away, the job completes, and nothing
+    # dispatches the step again: the run is stuck on it (I-LIVE). graphile's job_key (P4) dedupes only
+    # against a pending job, so the re-added job runs the next attempt
+    "step-retry-keyed": {**_bug("I-LIVE", "B33", ["B33"]), **_hold(["P4"])},
     # found by this model: step_retrying is still two autocommits in P3/P4 (UPDATE, then INSERT). Two
     # executors of one step (two step messages, as in #2331): the failing attempt's UPDATE puts the row
     # back to pending, the other attempt completes it and commits step_completed, then the failing
