@@ -50,6 +50,12 @@ EXPECT_BY_WORKLOAD = {
     # row lets the loser's executor start the step before the winner's step_created is committed.
     "step-dup": {**_bug("I-S1|I-S2", "B10, B11", ["P0"]), **_bug("I-S2", "B11", ["P1", "P2"]),
                  **_hold(["P3", "P4"]), **_bug("I-S5", "B13", ["B13"])},
+    # B30 (#2780) in #1418's scenario 8 (the pull request: "safe"): the loser of step_created queues the
+    # step message while the winner runs the step inline; graphile's job_key does not dedupe a job nobody
+    # holds yet, and the second executor's step_started restarts the running step: two bodies in flight
+    # with no crash or redelivery (I-EXEC's in-flight clause; step-dup itself does not check it, so that
+    # B11/B13 stay the bugs it names)
+    "step-dup-exec": _bug("I-EXEC", "B30", ["P4"]),
     # B11 (#2331): a late step_started lands after step_completed
     "step-2331": {**_bug("I-S2", "B11", ["P0", "P1", "P2"]), **_hold(HOLDS_FROM_P3)},
     # B13 (#3081): a crash between the step row and step_created, then a trusting 409; without the
