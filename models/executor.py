@@ -18,7 +18,15 @@ the attempt number is the one step_started returned (the R-June source of it).
 
 Body executions are ghost state: each is recorded in the ledger under
 ("step body", (corr, attempt)), so I-EXEC can say "at most one body execution per
-attempt" without any world storing it.
+attempt" without any world storing it; and the ledger keeps the executions in
+flight per step (`Ledger.body_started`/`body_finished`), so I-EXEC can say "at most
+one in flight at a time unless a fault happened". A body is in flight from its
+start (X3) until its X4 write returns (its result is being committed), or until
+its process dies. Model difference: the body itself is one atomic step; the
+scheduler's freedom between X3 and the end of X4 stands for the time it runs.
+
+`owner` (#2780's fix, runtime `R2780`): step_started carries the delivery's message
+id as `ownerMessageId`, so a replay can tell a step an active delivery owns.
 """
 from __future__ import annotations
 
@@ -52,11 +60,15 @@ async def _terminal(create, world, ledger, run: str, req: dict, status: str, tim
     return Result(status, timeout)
 
 
-async def execute_step(create, world, ledger, run: str, corr: str, swallows=None) -> Result:
+async def execute_step(create, world, ledger, run: str, corr: str, swallows=None, owner: str | None = None) -> Result:
     """`create` is the runtime's recording write site (models.runtime.create); `swallows(eventType, site)`
-    the revision's error-swallow matrix (3.8), or None for R-June's: 409 and 410 swallowed."""
+    the revision's error-swallow matrix (3.8), or None for R-June's: 409 and 410 swallowed; `owner`: the
+    message id step_started stamps as ownerMessageId (R2780), or None."""
+    req = {"eventType": ev.STEP_STARTED, "correlationId": corr}
+    if owner is not None:
+        req["eventData"] = {"ownerMessageId": owner}
     try:                                                                                   # X2
-        res = await create(world, ledger, run, {"eventType": ev.STEP_STARTED, "correlationId": corr}, swallow=())
+        res = await create(world, ledger, run, req, swallow=())
     except (EntityConflictError, RunExpiredError) as e:
         if swallows is not None and e.status not in swallows(ev.STEP_STARTED, (409, 410)):
             raise
@@ -69,6 +81,14 @@ async def execute_step(create, world, ledger, run: str, corr: str, swallows=None
     fn = step_function(entity.get("stepName", ""))
     await point(f"step body {corr} attempt {attempt}")                                    # X3
     ledger.issue(run, BODY, (corr, attempt)).append("ran")
+    me = ledger.body_started(run, corr, attempt)
+    try:
+        return await _run_body(create, world, ledger, run, corr, attempt, fn, swallows)
+    finally:   # X4 returned, or the process died (a crash throws into the coroutine)
+        ledger.body_finished(run, corr, me)
+
+
+async def _run_body(create, world, ledger, run: str, corr: str, attempt: int, fn, swallows) -> Result:
     try:
         result = fn.body(attempt) if fn is not None else "ok"
     except RetryableError as e:

@@ -537,13 +537,34 @@ def world_invariants(entity_after_event: bool = False, extra_always=(), extra_at
 # ---- execution (5.8) ------------------------------------------------------------------------------
 
 def one_body_per_attempt(env):
-    """I-EXEC: a step body runs at most once per attempt (the attempt number step_started returned); body
-    executions are the executor's ghost records in the ledger (models.executor)."""
+    """I-EXEC (5.8): per step, at most one body execution per attempt (the attempt number step_started
+    returned), at most one body result committed (step_completed/step_failed told "ok"), and, unless a
+    crash or redelivery had happened, at most one body execution in flight at a time (#2780). At-least-once
+    execution after a fault is allowed. Body executions and the ones in flight are the executor's ghost
+    records in the ledger (models.executor, `Ledger.body_started`).
+
+    The in-flight clause is checked where a workload opts in (`env.exec_in_flight`): the runtime before
+    #2780 (R-June) re-dispatches a step a delivery is running whenever another delivery replays meanwhile
+    (B30), and the workloads built for a world's bug either seed that duplicate dispatch (two step
+    messages of one step: #2331's premise) or reach their bug through it (B11, D7, D8): checked there, B30
+    would be named first and hide the bug they are for."""
     from models.executor import BODY
     for (run, _t, (corr, attempt)), runs in env.ledger.results(BODY):
         if len(runs) > 1:
             return (f"step {ev.short(corr)} of run {ev.short(run)}: its body ran {len(runs)} times at attempt "
                     f"{attempt} (two executors were both told they started attempt {attempt})")
+    committed: dict = {}
+    for t in sorted(ev.TERMINAL_STEP_EVENTS):
+        for (run, _t, corr), results in env.ledger.results(t):
+            committed[(run, corr)] = committed.get((run, corr), 0) + results.count("ok")
+    for (run, corr), n in committed.items():
+        if n > 1:
+            return f"step {ev.short(corr)} of run {ev.short(run)}: {n} body results committed"
+    if not getattr(env, "exec_in_flight", False):
+        return None
+    for run, corr, (a, who_a), (b, who_b) in env.ledger.overlaps:
+        return (f"step {ev.short(corr)} of run {ev.short(run)}: its body ran at attempt {b} ({who_b}) while "
+                f"attempt {a} ({who_a}) was still in flight, and no crash or redelivery had happened")
     return None
 
 

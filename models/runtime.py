@@ -16,7 +16,11 @@ Runtime revisions (`RUNTIMES`) differ in the elapsed-wait scan (3.5):
 else appeared; and in what a write site swallows (3.8): `R-pre1418` is R-June
 without #1418's catches, so a 409/410 escapes the delivery, which the queue
 redelivers (B26). A delivery that ends in an escaped 409/410 is written to the
-ledger (`Ledger.escaped`).
+ledger (`Ledger.escaped`). `R2780` is R-June with #2780's fix: an inline step_started
+carries its delivery's message id, and a replay does not re-dispatch a step another
+delivery owns and still runs (B30).
+
+The ledger also keeps the step bodies in flight (`Ledger.body_started`): I-EXEC.
 """
 from __future__ import annotations
 
@@ -28,10 +32,12 @@ from models.executor import execute_step
 from models.queues import reschedule, send_later
 from models.workflow import (HookOp, Promise, StepCall, StepFn, WaitOp, Workflow, create_hook, create_webhook,
                              replay, step, workflow)
-from sim import choose, note, now, point
+from sim import choose, current_actor, note, now, point
+from sim.primitives import INFLIGHT
+from sim.runtime import faults_injected
 from sim.tape import RAND
 
-__all__ = ["Ledger", "Runtime", "Runtime2029", "RuntimePre1418", "Runtime3749", "RUNTIMES", "create",
+__all__ = ["Ledger", "Runtime", "Runtime2029", "RuntimePre1418", "Runtime3749", "Runtime2780", "RUNTIMES", "create",
            "resume_hook", "replay", "staged", "Workflow", "workflow"]
 
 
@@ -72,6 +78,21 @@ class Ledger:
     def __init__(self):
         self.issued: dict[tuple, list] = {}
         self.escaped: list = []   # (message, status, error) of every delivery a 409/410 escaped
+        self.bodies: dict[tuple, list] = {}   # (run, corr) -> [(attempt, actor), ...] of the bodies in flight
+        # (run, corr, (attempt, actor) in flight, (attempt, actor) started) of each body started while another
+        # of its step was in flight and no crash or redelivery had happened (I-EXEC)
+        self.overlaps: list = []
+
+    def body_started(self, run: str, corr: str, attempt: int) -> tuple:
+        live = self.bodies.setdefault((run, corr), [])
+        me = (attempt, current_actor().name)
+        if live and faults_injected() == 0:
+            self.overlaps.append((run, corr, live[0], me))
+        live.append(me)
+        return me
+
+    def body_finished(self, run: str, corr: str, me: tuple) -> None:
+        self.bodies[(run, corr)].remove(me)
 
     def issue(self, run: str, t: str, corr: str | None) -> list:
         return self.issued.setdefault((run, t, corr), [])
@@ -194,16 +215,24 @@ class Runtime:
             inline = None if waiting is not None else next((op for op in steps if op.corr in created), None)
             for op in steps:
                 if op is not inline:
-                    await self.queue.send({"runId": run, "stepId": op.corr}, key=op.corr)
+                    await self.dispatch(run, op, log, delivery)
             if inline is None:
                 if waiting is not None:
                     await self.return_timeout(msg, delivery, waiting)
                 return
-            r = await self.execute_step(run, inline.corr)
+            r = await self.execute_inline(run, inline.corr, delivery)
             if r.status == "retry":   # queue(step message, delaySeconds)
                 await send_later(self.queue, {"runId": run, "stepId": inline.corr}, inline.corr, r.timeout)
                 return
             log = None
+
+    async def dispatch(self, run: str, op: StepCall, log: list, delivery) -> None:
+        """queue(step message, idempotencyKey = correlationId) for a pending step this handler does not run
+        inline: R-June re-dispatches a step another delivery is running (B30, #2780)."""
+        await self.queue.send({"runId": run, "stepId": op.corr}, key=op.corr)
+
+    async def execute_inline(self, run: str, corr: str, delivery):
+        return await self.execute_step(run, corr)
 
     async def ended(self, run: str, log: list | None) -> None:
         """A delivery of a run that is not running (or whose log is terminal) acks at once: a due wait of
@@ -335,7 +364,44 @@ class RuntimePre2171(Runtime):
         return replay(wf, run, log, hydrate_late=bool(late))
 
 
-RUNTIMES = {cls.revision: cls for cls in (Runtime, Runtime2029, RuntimePre1418, Runtime3749, RuntimePre2171)}
+
+class Runtime2780(Runtime):
+    """#2780 (fixed by #2848, 3.2 delta (c)): an inline step_started carries the delivery's message id as
+    `ownerMessageId`; a replay that finds a pending step whose last step_started another delivery owns,
+    with no step_retrying after it, and that owner still active, defers instead of re-dispatching it (the
+    owner's own loop replays when the step is done).
+
+    Model differences: the owner's lease is "its message is still in flight in this process's queue"
+    (the real fix keeps a time lease and arms a delayed backstop that re-dispatches once it expires; a
+    crash here loses world-local's queue or, on postgres, the held job is redelivered with the same id,
+    which then owns the step itself); step messages (queue-owned steps) are not stamped."""
+
+    revision = "R2780"
+
+    async def execute_inline(self, run: str, corr: str, delivery):
+        owner = delivery.message.id if delivery is not None else None
+        return await execute_step(create, self.world, self.ledger, run, corr, self.swallows, owner=owner)
+
+    def _owner(self, log: list, corr: str) -> str | None:
+        """The ownerMessageId of the step's last step_started, if nothing (step_retrying) came after it."""
+        mine = [e for e in log if e["correlationId"] == corr and e["eventType"].startswith("step_")]
+        last = mine[-1] if mine else None
+        if last is None or last["eventType"] != ev.STEP_STARTED:
+            return None
+        return (last.get("eventData") or {}).get("ownerMessageId")
+
+    async def dispatch(self, run: str, op: StepCall, log: list, delivery) -> None:
+        owner = self._owner(log, op.corr)
+        if owner is not None and (delivery is None or owner != delivery.message.id):
+            await point(f"is {owner} still running {ev.short(op.corr)}?", reads=(self.queue.key,))
+            if any(m.id == owner and m.state == INFLIGHT for m in self.queue.messages):
+                note(f"step {ev.short(op.corr)} is owned by {owner}, still in flight: defer")
+                return
+        await super().dispatch(run, op, log, delivery)
+
+
+RUNTIMES = {cls.revision: cls for cls in (Runtime, Runtime2029, RuntimePre1418, Runtime3749, RuntimePre2171,
+                                              Runtime2780)}
 
 
 async def resume_hook(world, queue, ledger: Ledger, token: str, payload) -> bool:

@@ -35,6 +35,8 @@ class Env:
     tokens: dict = field(default_factory=dict)      # (run, hook) -> token
     workflows: dict = field(default_factory=dict)   # run -> Workflow
     liveness: bool = False   # I-LIVE checks these runs: the workload drives them with every delivery they need
+    # I-EXEC's in-flight clause (#2780): at most one body of a step in flight unless a fault happened
+    exec_in_flight: bool = False
     # #3749's stance (B29): I-W2 counts the waits of ended runs too, and I-R2 lets their wait_completed follow T
     waits_of_ended_runs: bool = False
     view: Any = field(init=False)
@@ -196,16 +198,18 @@ def _one_step(name: str):
     return run, staged(name, ["a"]), ev.correlation_id("step", run, 0)
 
 
-def wl_step_dup(rev, status: str = "running"):
+def wl_step_dup(rev, status: str = "running", exec_in_flight: bool = False):
     """#2039: two deliveries of one run (two wake-ups, two pods) replay to the same suspension with one
     pending step; each creates it, the winner runs it inline, the other queues its step message.
-    With `status="pending"` both deliveries are first deliveries and race run_started too."""
+    With `status="pending"` both deliveries are first deliveries and race run_started too.
+    `exec_in_flight`: check I-EXEC's in-flight clause (the loser's step message re-dispatches the step
+    the winner runs inline: #2780's re-dispatch, B30)."""
     if status not in ("running", "pending"):
         raise ValueError(f"status must be running or pending, got {status!r}")
     run, wf, _ = _one_step("step-dup" if status == "running" else "run-start-race")
 
     def setup(sim):
-        env = Env(rev.storage(), rev, workflows={run: wf}, liveness=True)
+        env = Env(rev.storage(), rev, workflows={run: wf}, liveness=True, exec_in_flight=exec_in_flight)
         rev.seed_run(env.storage, run, status)
         q = run_queue(rev)
         q.push({"runId": run})
@@ -349,7 +353,9 @@ def wl_step_retry(rev, fails: int = 1, executors: int = 1, max_retries: int = 3,
     step_retrying with a retryAfter; a step message that comes too early is told 425 and comes back
     after the wait; after `max_retries` retries the step fails (step_failed). `keyed`: the step
     messages carry the step's id as their idempotency key, as the suspension handler queues them, and
-    the handler's `{timeoutSeconds}` re-adds the message under that key (B33's setting)."""
+    the handler's `{timeoutSeconds}` re-adds the message under that key (B33's setting). The step messages
+    drive the run to its end (the delivery that finishes the step replays inline and completes it), so
+    I-LIVE checks it: a step that is never dispatched again leaves the run stuck (B33)."""
     if fails < 0 or executors < 1 or max_retries < 0:
         raise ValueError(f"need fails >= 0, executors >= 1, max_retries >= 0; got {fails}, {executors}, {max_retries}")
     run = ev.run_id("step-retry")
@@ -359,6 +365,7 @@ def wl_step_retry(rev, fails: int = 1, executors: int = 1, max_retries: int = 3,
 
     def setup(sim):
         env = _step_env(rev, run, wf, corr, name=flaky.name)
+        env.liveness = True
         _step_messages(sim, env, run, corr, executors, key=corr if keyed else None)
         return env
 
@@ -425,6 +432,8 @@ WORKLOADS = {
     "hook-dup-retry": (wl_dup_retry, Faults(), "duplicate retry with different metadata"),
     "hook-event-first": (wl_event_first, Faults(crashes=1), "one hook creation, a crash inside it, a retry"),
     "step-dup": (wl_step_dup, Faults(), "#2039: two deliveries replay to one pending step"),
+    "step-dup-exec": (lambda rev: wl_step_dup(rev, exec_in_flight=True), Faults(),
+                      "#2039's two deliveries, with I-EXEC's in-flight clause (B30)"),
     "run-start-race": (lambda rev: wl_step_dup(rev, "pending"), Faults(),
                        "two first deliveries of one run race run_started"),
     "step-2331": (wl_step_2331, Faults(), "#2331: one step message delivered twice, two executors"),

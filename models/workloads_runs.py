@@ -345,6 +345,48 @@ def wl_resume_retry(rev, on_409: str = "gone"):
     return setup, {"on_409": on_409}
 
 
+# ---- B30: a wake replay re-dispatches an in-flight step -------------------------------------------
+
+@workflow(name="hookDuringStep")
+async def hook_during_step():
+    await Promise.all([create_hook("wake"), step_a()])
+    return await create_hook("close")   # nobody resumes it: the run stays live, so no two replays end it
+
+
+def wl_wake_mid_step(rev, runtime: str = "R-June", workers: int = 1):
+    """B30 (#2780): `Promise.all([hook, step])`. The first delivery creates both and runs the step inline;
+    while its body is in flight a client resumes the hook, and the wake is delivered in the same process
+    (world-local runs two deliveries of a process at once; `workers=2` gives postgres's one-per-process
+    workers a second process). The wake's replay finds the step created and not completed, not its own:
+    R-June queues its step message, and a second executor starts the running step again and runs its body
+    (I-EXEC's in-flight clause). `R2780` stamps the inline step_started with the delivery's message id and
+    the wake defers."""
+    cls = _runtime(runtime)
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+
+    def setup(sim):
+        run, env = _run_env(rev, "wake-mid-step", hook_during_step, "pending")
+        env.exec_in_flight = True
+        env.tokens[(run, ev.correlation_id("hook", run, 0))] = "wake"
+        env.tokens[(run, ev.correlation_id("hook", run, 2))] = "close"
+        q = run_queue(rev)
+        q.push({"runId": run})
+
+        async def resumer(world, queue):
+            # the client resumes while the step runs: once its step_started is in the log
+            await wait("await step_started in the log", lambda: has_event(env, run, ev.STEP_STARTED),
+                       reads=(env.view.log_key(run),), idle=True)
+            await resume_hook_sequential(world, queue, env, "wake", {"ok": True})
+
+        queues = runtime_processes(sim, env, q, names=tuple(f"p{i + 1}" for i in range(workers)), runtime=cls)
+        # resumeHook is served by p1 (world-local: the wake goes to p1's in-memory queue)
+        sim.process("client", lambda p: p.spawn("resumeHook", resumer, env.world(env.storage), queues["p1"]))
+        return env
+
+    return setup, {"runtime": runtime, "workers": workers}
+
+
 # ---- B29: a due wait of an ended run --------------------------------------------------------------
 
 def wl_wait_after_end(rev, runtime: str = "R-June"):
@@ -388,6 +430,9 @@ RUN_WORKLOADS = {
     "wait-after-end": (wl_wait_after_end, Faults(), "B29: the sleep's wake-up finds the run ended"),
     "wait-after-end-3749": (lambda rev, runtime="R3749": wl_wait_after_end(rev, runtime), Faults(),
                             "B29 with #3749: due waits of ended runs completed"),
+    "wake-mid-step": (wl_wake_mid_step, Faults(), "B30: a wake replay re-dispatches the step in flight"),
+    "wake-mid-step-2780": (lambda rev, runtime="R2780", workers=1: wl_wake_mid_step(rev, runtime, workers),
+                           Faults(), "B30 fixed (#2780): the wake defers to the step's owner"),
     "resume-retry": (wl_resume_retry, Faults(), "B31: a retried hook_received's 409 -> hook gone"),
     "resume-retry-3539": (lambda rev, on_409="wake": wl_resume_retry(rev, on_409), Faults(),
                           "B31 fixed (#3539): the 409 publishes the wake"),

@@ -121,10 +121,12 @@ def test_i_exec_counts_two_bodies_at_one_attempt_in_d8():
 def test_b33_a_key_claim_that_outlives_its_message_strands_the_step():
     # graphile's job_key (P4): the re-added job is a new pending job, the step runs again and completes.
     # B33's queue keeps the claim: the re-add is deduplicated against the job being completed, and
-    # nothing dispatches the step again (the run waits forever: I-LIVE's to report)
+    # nothing dispatches the step again (the run waits forever: I-LIVE)
     k, env = _default_run(postgres.scenario("step-retry-keyed", "P4"))
     assert _types(env)[-3:] == [ev.STEP_STARTED, ev.STEP_COMPLETED, ev.RUN_COMPLETED]
-    k, env = _default_run(postgres.scenario("step-retry-keyed", "B33"))
+    k = run_tape(postgres.scenario("step-retry-keyed", "B33"), DFS())
+    assert k.violation is not None and k.violation.invariant == "I-LIVE", k.violation
+    env = k.state
     assert _types(env)[-2:] == [ev.STEP_STARTED, ev.STEP_RETRYING]
     assert any(n.startswith("enqueue deduplicated") for row in k.log for n in row[8])
     assert all(m.state in ("acked", "dead") for q in k.queues for m in q.messages)
@@ -145,3 +147,16 @@ def test_a_local_crash_loses_the_queue_and_the_restart_re_enqueues_the_run():
         pytest.fail("no schedule lost a message and recovered")
     assert any(row[3].endswith("/reenqueueActiveRuns") for row in k.log)
     assert _types(k.state)[-1] == ev.RUN_COMPLETED
+
+
+def test_b33_registered_i_live_names_the_stuck_step_and_p4_holds():
+    # the registered pair: the default strategy finds the stuck run, and I-LIVE says which step it waits on
+    from models.invariants import runs_live
+    s = postgres.scenario("step-retry-keyed", "B33")
+    assert s.expect == "I-LIVE"
+    _, env = counterexample(s, "I-LIVE")
+    (run,) = env.workflows
+    corr = ev.correlation_id("step", run, 0)
+    assert f"stalled on step flaky-1-of-3 ({ev.short(corr)}, created, never completed)" in runs_live(env)
+    assert _types(env)[-1] == ev.STEP_RETRYING
+    holds_exhaustively(postgres.scenario("step-retry-keyed", "P4"), 1)

@@ -117,6 +117,13 @@ def current_actor():
     return _k().running
 
 
+def faults_injected() -> int:
+    """Crashes and redeliveries injected so far in this execution (ghost state: a model's invariant may
+    excuse what only a fault can cause, e.g. two executions of one step body at once)."""
+    k = _k()
+    return k.crashes + k.redeliveries
+
+
 def spawn(name: str, fn: Callable[..., Awaitable[Any]], *args: Any):
     """Start an actor in the current actor's process (it runs once this step ends)."""
     k = _k()

@@ -205,9 +205,15 @@ RUN_EXPECT = {
     # D-L-WAIT-RESURRECT; no lock spans wait_completed and the termination), or both deliveries
     # complete the run (I-R2, D9)
     ("wait-after-end-3749", "L3749"): "I-R3|I-R2",
+    # B30 (#2780): a hook's wake replays in the process whose other delivery runs the step inline; the
+    # replay queues the step again and a second executor runs its body while the first is in flight
+    # (I-EXEC); #2780's fix (runtime R2780: ownerMessageId on step_started) defers the wake
+    ("wake-mid-step", "L1"): "I-EXEC",
+    ("wake-mid-step-2780", "L1"): "hold",
 }
 RUN_FINDINGS = {("swallow-7", "L1"): "D8", ("wait-after-end", "L1"): "B29",
-                ("wait-after-end-3749", "L1"): "B29", ("wait-after-end-3749", "L3749"): "D-L-WAIT-RESURRECT, D9"}
+                ("wait-after-end-3749", "L1"): "B29", ("wait-after-end-3749", "L3749"): "D-L-WAIT-RESURRECT, D9",
+                ("wake-mid-step", "L1"): "B30"}
 EXPECT.update(RUN_EXPECT)
 FINDINGS.update(RUN_FINDINGS)
 SCENARIOS += [scenario(w, r) for (w, r) in RUN_EXPECT]

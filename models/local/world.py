@@ -338,7 +338,8 @@ class LocalWorld:
             raise EntityConflictError(f"step {ev.short(corr)} is already {fresh['status']}")
         step = {**fresh, "status": "running", "attempt": fresh["attempt"] + 1, "retryAfter": None}   # 5
         await self.fs.put(step_path(run, corr), step)
-        out = await self._publish_or_409(run, ev.event(eid, run, ev.STEP_STARTED, corr, {"attempt": step["attempt"]}))
+        out = await self._publish_or_409(run, ev.event(eid, run, ev.STEP_STARTED, corr,
+                                                          {**(req.get("eventData") or {}), "attempt": step["attempt"]}))
         return {**out, "step": step}
 
     async def _step_terminal(self, run, req, eid, current):

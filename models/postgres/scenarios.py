@@ -54,6 +54,12 @@ EXPECT_BY_WORKLOAD = {
     # row lets the loser's executor start the step before the winner's step_created is committed.
     "step-dup": {**_bug("I-S1|I-S2", "B10, B11", ["P0"]), **_bug("I-S2", "B11", ["P1", "P2"]),
                  **_hold(["P3", "P4"]), **_bug("I-S5", "B13", ["B13"])},
+    # B30 (#2780) in #1418's scenario 8 (the pull request: "safe"): the loser of step_created queues the
+    # step message while the winner runs the step inline; graphile's job_key does not dedupe a job nobody
+    # holds yet, and the second executor's step_started restarts the running step: two bodies in flight
+    # with no crash or redelivery (I-EXEC's in-flight clause; step-dup itself does not check it, so that
+    # B11/B13 stay the bugs it names)
+    "step-dup-exec": _bug("I-EXEC", "B30", ["P4"]),
     # B11 (#2331): a late step_started lands after step_completed
     "step-2331": {**_bug("I-S2", "B11", ["P0", "P1", "P2"]), **_hold(HOLDS_FROM_P3)},
     # B13 (#3081): a crash between the step row and step_created, then a trusting 409; without the
@@ -96,6 +102,11 @@ EXPECT_BY_WORKLOAD = {
     # 3.4: a body that fails and is retried, or fails for good, on one executor
     "step-retry": _hold(["P3", "P4"]),
     "step-fail": _hold(["P3", "P4"]),
+    # B33 (#3465): the handler's {timeoutSeconds} re-adds the step message under its key while the job is
+    # held; a key claim that outlives its message dedupes it away, the job completes, and nothing
+    # dispatches the step again: the run is stuck on it (I-LIVE). graphile's job_key (P4) dedupes only
+    # against a pending job, so the re-added job runs the next attempt
+    "step-retry-keyed": {**_bug("I-LIVE", "B33", ["B33"]), **_hold(["P4"])},
     # found by this model: step_retrying is still two autocommits in P3/P4 (UPDATE, then INSERT). Two
     # executors of one step (two step messages, as in #2331): the failing attempt's UPDATE puts the row
     # back to pending, the other attempt completes it and commits step_completed, then the failing

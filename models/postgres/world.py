@@ -322,6 +322,11 @@ class PostgresWorld:
     def _start(row) -> dict:
         return {"status": "running", "attempt": row["attempt"] + 1, "startedAt": row.get("startedAt", now())}
 
+    @staticmethod
+    def _started_data(req, row) -> dict:
+        """step_started's eventData: what the runtime sent (R2780's ownerMessageId) and the attempt."""
+        return {**(req.get("eventData") or {}), "attempt": row["attempt"]}
+
     async def _step_started(self, run, req, current):
         corr = req["correlationId"]
         step = await self._read_open_step(run, corr, current)                                     # 1
@@ -332,7 +337,7 @@ class PostgresWorld:
                 row = await self.db.update("steps", corr, self._start, where=self._open, tx=tx)
                 if row is None:
                     await self._no_row_matched(corr)
-                out = await self.insert_event(run, ev.STEP_STARTED, corr, {"attempt": row["attempt"]}, tx=tx)
+                out = await self.insert_event(run, ev.STEP_STARTED, corr, self._started_data(req, row), tx=tx)
             return {**out, "step": row}
         if step.get("retryAfter", 0) > now():                                                     # 2
             raise TooEarlyError(step["retryAfter"] - now())
@@ -341,7 +346,7 @@ class PostgresWorld:
         if row is None:
             await self._no_row_matched(corr)
         # a late INSERT: another worker may have run the whole step_completed since the UPDATE (#2331)
-        out = await self.insert_event(run, ev.STEP_STARTED, corr, {"attempt": row["attempt"]})    # 4
+        out = await self.insert_event(run, ev.STEP_STARTED, corr, self._started_data(req, row))    # 4
         return {**out, "step": row}
 
     async def _step_terminal(self, run, req, _current):
