@@ -32,7 +32,7 @@ from models.executor import execute_step
 from models.queues import reschedule, send_later
 from models.workflow import (HookOp, Promise, StepCall, StepFn, WaitOp, Workflow, create_hook, create_webhook,
                              replay, step, workflow)
-from sim import choose, current_actor, note, now, point
+from sim import choose, current_actor, current_process, note, now, point, wait
 from sim.primitives import INFLIGHT
 from sim.runtime import faults_injected
 from sim.tape import RAND
@@ -270,34 +270,69 @@ class Runtime:
     # ---- 3.6 -------------------------------------------------------------------------------
 
     async def handle_suspension(self, run: str, pending: list) -> tuple[bool, set]:
-        """S1, S2, S4. Model difference: the writes of a phase are issued one after another here; the
-        runtime issues them concurrently (Promise.all)."""
-        conflict = False
-        for op in pending:                                                     # S1
-            if isinstance(op, HookOp) and not op.created:
-                res = await self.create(run, {
-                    "eventType": ev.HOOK_CREATED, "correlationId": op.corr,
-                    "eventData": {"token": op.token, "metadata": op.metadata, "isWebhook": op.webhook}},
-                    swallow=(409, 410))
-                conflict |= res is not None and res["event"]["eventType"] == ev.HOOK_CONFLICT
-        for op in pending:                                                     # S2
-            if isinstance(op, HookOp) and op.disposed:   # a hook created in this suspension too (S1 first)
-                await self.create(run, {
-                    "eventType": ev.HOOK_DISPOSED, "correlationId": op.corr, "eventData": {"token": op.token}},
-                    swallow=(409, 410, 404))
-        created = set()
-        for op in pending:                                                     # S4
-            if isinstance(op, StepCall) and not op.created:
-                data = {"stepName": op.name, **({"input": list(op.args)} if op.args else {})}
-                res = await self.create(run, {
-                    "eventType": ev.STEP_CREATED, "correlationId": op.corr, "eventData": data})
-                if res is not None:
-                    created.add(op.corr)
-        for op in pending:
-            if isinstance(op, WaitOp) and not op.created:
-                await self.create(run, {
-                    "eventType": ev.WAIT_CREATED, "correlationId": op.corr, "eventData": {"resumeAt": op.resume_at}})
+        """S1, S2, S4: each phase's writes concurrently (`all_writes`), the phases one after another."""
+        hooks = [op for op in pending if isinstance(op, HookOp)]
+        created_hooks = await self.all_writes(run, [({                                  # S1
+            "eventType": ev.HOOK_CREATED, "correlationId": op.corr,
+            "eventData": {"token": op.token, "metadata": op.metadata, "isWebhook": op.webhook}}, (409, 410))
+            for op in hooks if not op.created])
+        conflict = any(res is not None and res["event"]["eventType"] == ev.HOOK_CONFLICT for res in created_hooks)
+        await self.all_writes(run, [({                                                  # S2
+            "eventType": ev.HOOK_DISPOSED, "correlationId": op.corr, "eventData": {"token": op.token}}, (409, 410, 404))
+            for op in hooks if op.disposed])   # a hook created in this suspension too (S1 first)
+        steps = [op for op in pending if isinstance(op, StepCall) and not op.created]
+        results = await self.all_writes(run, [({                                        # S4
+            "eventType": ev.STEP_CREATED, "correlationId": op.corr,
+            "eventData": {"stepName": op.name, **({"input": list(op.args)} if op.args else {})}}, (409,))
+            for op in steps] + [({
+                "eventType": ev.WAIT_CREATED, "correlationId": op.corr, "eventData": {"resumeAt": op.resume_at}}, (409,))
+            for op in pending if isinstance(op, WaitOp) and not op.created])
+        created = {op.corr for op, res in zip(steps, results) if res is not None}
         return conflict, created
+
+    async def all_writes(self, run: str, writes: list) -> list:
+        """`await Promise.all(writes.map(create))`: one actor per (request, swallowed statuses) in this
+        process, all started at once; the results (None: swallowed) in call order once every write has
+        settled. A single write runs inline (no actor), as does nothing at all.
+
+        Model difference: Promise.all rejects at the first rejection, and the delivery fails then while
+        the other writes are still in flight (nothing cancels them; they land). Here the delivery fails
+        (with the error of the write that failed first) only once all of them have settled: every write
+        lands either way, and what the model leaves out is a redelivery of the failed message overlapping
+        the writes still in flight, which would need actors that outlive their delivery."""
+        if len(writes) <= 1:
+            return [await self.create(run, req, swallow) for req, swallow in writes]
+        join = _Join(len(writes))
+        proc = current_process()
+        for i, (req, swallow) in enumerate(writes):
+            proc.spawn(f"{req['eventType']} {ev.short(req['correlationId'])}", _write, self, join, i, run, req, swallow)
+        await wait(f"Promise.all({len(writes)} writes) {run}", join.settled)
+        if join.errors:
+            raise join.errors[0]
+        return join.results
+
+
+class _Join:
+    """The settlement of one `Promise.all` over writes: results by call index, errors in settle order."""
+
+    def __init__(self, n: int):
+        self.left = n
+        self.results: list = [None] * n
+        self.errors: list = []
+
+    def settled(self) -> bool:
+        return self.left == 0
+
+
+async def _write(rt: "Runtime", join: _Join, i: int, run: str, req: dict, swallow: tuple) -> None:
+    """One write of a `Promise.all` (an actor): settles into `join`, never raises (the awaiting handler
+    rethrows). A crash of the process kills it with its handler."""
+    try:
+        join.results[i] = await rt.create(run, req, swallow)
+    except Exception as e:   # what would reject the promise; a crash (BaseException) passes
+        join.errors.append(e)
+    join.left -= 1
+
 
 class Runtime2029(Runtime):
     """#2029: after the scan's writes, re-read the log; if any event other than the scan's own appeared

@@ -116,14 +116,15 @@ def test_b31_fixed_publishes_the_wake_and_the_run_completes():
 # ---- B29 (#3749) -------------------------------------------------------------------------------------
 
 def test_b29_the_wait_of_an_ended_run_stays_open():
-    _, env = counterexample(local.scenario("wait-after-end", "L1"), "I-W2")
+    _, env = counterexample(local.scenario("wait-after-end", "L1"), "I-W2", budget=300, past_others=True)
     (run,) = env.workflows
     log = events_by_type(env, run)
     assert ev.RUN_COMPLETED in log and ev.WAIT_CREATED in log and ev.WAIT_COMPLETED not in log
 
 
 def test_b29_the_runtime_fix_alone_meets_wait_not_found():
-    trace, _ = counterexample(local.scenario("wait-after-end-3749", "L1"), "I-W2")
+    trace, _ = counterexample(local.scenario("wait-after-end-3749", "L1"), "I-W2", budget=300,
+                              past_others=True)
     assert any("Wait not found" in n for s in trace.steps for n in s.notes)
 
 
