@@ -37,8 +37,9 @@ DEBIAN_ROOT = Path("/usr/lib/postgresql")
 PORT = 5432          # only names the socket file (.s.PGSQL.5432) in the private folder
 START_TIMEOUT = 60.0
 # speed over durability: the data is thrown away
+# the driver finds wait cycles itself (models/postgres/driver.py), before PostgreSQL's own timer would
 SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off", "listen_addresses=",
-            "max_connections=50", "shared_buffers=16MB")
+            "max_connections=50", "shared_buffers=16MB", "deadlock_timeout=60s")
 
 
 class ServerUnavailable(RuntimeError):
