@@ -5,19 +5,10 @@ from models.postgres.driver import Blocked, Done, Driver, DriverError
 
 
 @pytest.fixture
-def drv(pg_server, request):
-    """A driver with sessions A and B, and a table `t` (k, v) of its own holding (1, 0) and (2, 0)."""
-    d = Driver(pg_server.dsn)
-    table = "t_" + request.node.name.replace("[", "_").replace("]", "").replace("-", "_")
-    setup = d.session("setup")
-    for sql in (f"DROP TABLE IF EXISTS {table}", f"CREATE TABLE {table} (k int PRIMARY KEY, v int NOT NULL)",
-                f"INSERT INTO {table} VALUES (1, 0), (2, 0)"):
-        assert d.run(setup, sql).outcome.ok
-    d.session("A")
-    d.session("B")
-    d.t = table
-    yield d
-    d.close()
+def drv(pg_driver):
+    """Sessions A and B, and a table (k, v) of the test's own holding (1, 0) and (2, 0) as `drv.t`."""
+    pg_driver.t = pg_driver.fresh("t", "k int PRIMARY KEY, v int NOT NULL", "(1, 0), (2, 0)")
+    return pg_driver
 
 
 def test_second_update_of_a_locked_row_is_blocked_on_its_holder(drv):
