@@ -66,9 +66,13 @@ class Session:
 @dataclass(frozen=True)
 class Step:
     """What one `Driver.run` did: the sent statement's outcome and the blocked sessions it released
-    (their own outcomes are on the sessions)."""
+    (their own outcomes are on the sessions). `raced`: two or more sessions waited, directly or
+    through each other, on the one that ran, and it woke them: which of them won was PostgreSQL's
+    choice, not the caller's (decided from the state before the statement, so it is the same in
+    every run; the outcomes may not be)."""
     outcome: Done | Blocked
     released: tuple[str, ...] = field(default=())
+    raced: tuple[str, ...] = field(default=())
 
 
 def _connect(dsn: str):
@@ -117,13 +121,13 @@ class Driver:
         s = self.sessions[session] if isinstance(session, str) else session
         if s.busy:
             raise DriverError(f"session {s.name} is still waiting: {s.outcome}")
-        waiting = [o for o in self.sessions.values() if o.busy]
+        before = {o.name: o.outcome for o in self.sessions.values() if o.busy}
+        behind = self._waiting_behind(s.name)
         s.pgconn.send_query(sql.encode())
         self._flush(s)
         s.busy, s.outcome = True, None
         self.settle()
-        released = tuple(o.name for o in waiting if not o.busy)
-        return Step(s.outcome, released)
+        return self._step(s, before, behind)
 
     def settle(self) -> None:
         """Wait until every statement in flight has finished or waits for a lock that only a session
@@ -153,12 +157,51 @@ class Driver:
         aborted) and settle; how a caller breaks a deadlock it found (see Blocked.deadlock)."""
         from psycopg import pq
         s = self.sessions[session] if isinstance(session, str) else session
-        waiting = [o for o in self.sessions.values() if o.busy and o is not s]
+        before = {o.name: o.outcome for o in self.sessions.values() if o.busy and o is not s}
+        behind = self._waiting_behind(s.name)
         r = self.monitor.exec_params(b"SELECT pg_cancel_backend($1::int)", [str(s.pid).encode()])
         if r.status != pq.ExecStatus.TUPLES_OK:
             raise DriverError(f"cancel failed: {r.get_error_message(encoding='utf-8').strip()}")
         self.settle()
-        return Step(s.outcome, tuple(o.name for o in waiting if not o.busy))
+        return self._step(s, before, behind)
+
+    def kill(self, session: Session | str) -> Step:
+        """A crash: terminate the session's backend (its open transaction rolls back, its locks go),
+        wait until it is gone, drop the session and settle. The step's outcome is the session's
+        statement's outcome before the crash (None if it had none)."""
+        from psycopg import pq
+        s = self.sessions[session] if isinstance(session, str) else session
+        before = {o.name: o.outcome for o in self.sessions.values() if o.busy and o is not s}
+        behind = self._waiting_behind(s.name)
+        ms = str(int(self.timeout * 1000)).encode()
+        r = self.monitor.exec_params(b"SELECT pg_terminate_backend($1::int, $2::bigint)", [str(s.pid).encode(), ms])
+        if r.status != pq.ExecStatus.TUPLES_OK or _rows(r) != (("t",),):
+            raise DriverError(f"session {s.name}: its backend did not end: {r.get_error_message(encoding='utf-8').strip()}")
+        del self.sessions[s.name]
+        s.close()
+        self.settle()
+        return self._step(s, before, behind)
+
+    def _waiting_behind(self, name: str) -> tuple[str, ...]:
+        """The sessions blocked on `name`, directly or through other blocked sessions (sorted)."""
+        found: list[str] = []
+        frontier = [name]
+        while frontier:
+            holder = frontier.pop()
+            for o in self.sessions.values():
+                if o.busy and isinstance(o.outcome, Blocked) and holder in o.outcome.on and o.name != name \
+                        and o.name not in found:
+                    found.append(o.name)
+                    frontier.append(o.name)
+        return tuple(sorted(found))
+
+    def _step(self, s: Session, before: dict, behind: tuple[str, ...]) -> Step:
+        released = tuple(n for n in before if n != s.name and not self.sessions[n].busy)
+        return Step(s.outcome, released, self._raced(before, behind))
+
+    def _raced(self, before: dict, behind: tuple[str, ...]) -> tuple[str, ...]:
+        woke = any(self.sessions[n].outcome != before.get(n) for n in behind)
+        return behind if woke and len(behind) > 1 else ()
 
     def _flush(self, s: Session) -> None:
         while s.pgconn.flush() != 0:

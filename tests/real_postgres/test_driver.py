@@ -73,6 +73,7 @@ def test_a_wait_cycle_is_reported_as_a_deadlock_and_cancel_breaks_it(drv):
     step = drv.cancel("B")
     assert step.outcome.sqlstate == "57014"       # query_canceled; B's transaction is aborted
     assert step.released == ("A",) and drv.sessions["A"].outcome.command == "UPDATE 1"
+    assert step.raced == ()      # A alone waited on B
 
 
 def test_a_busy_session_takes_no_second_statement(drv):
@@ -95,3 +96,45 @@ def test_a_bad_dsn_is_one_line():
     with pytest.raises(DriverError) as e:
         Driver("host=/nonexistent-folder port=1 user=x dbname=x")
     assert "cannot connect" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_commit_that_wakes_two_waiters_is_reported_as_raced(pg_driver):
+    t = pg_driver.fresh("t", "k int PRIMARY KEY, v text NOT NULL", "(1, '')")
+    pg_driver.run("A", "BEGIN")
+    pg_driver.run("A", f"UPDATE {t} SET v = v || 'A' WHERE k = 1")
+    assert pg_driver.run("B", f"UPDATE {t} SET v = v || 'B' WHERE k = 1").outcome == Blocked(on=("A",))
+    # C queues behind B, which holds the row's tuple lock while it waits for A
+    assert pg_driver.run("C", f"UPDATE {t} SET v = v || 'C' WHERE k = 1").outcome.on in (("A",), ("B",), ("A", "B"))
+    step = pg_driver.run("A", "COMMIT")
+    assert step.released == ("B", "C") and step.raced == ("B", "C")
+    # which of B and C went first was PostgreSQL's choice
+    assert pg_driver.run("setup", f"SELECT v FROM {t}").outcome.rows in ((("ABC",),), (("ACB",),))
+
+
+def test_a_commit_that_wakes_one_waiter_is_not_raced(drv):
+    drv.run("A", "BEGIN")
+    drv.run("A", f"UPDATE {drv.t} SET v = 1 WHERE k = 1")
+    drv.run("B", f"UPDATE {drv.t} SET v = 2 WHERE k = 1")
+    step = drv.run("A", "COMMIT")
+    assert step.released == ("B",) and step.raced == ()
+
+
+def test_a_killed_session_rolls_back_and_releases_its_waiter(drv):
+    t = drv.t
+    drv.run("A", "BEGIN")
+    drv.run("A", f"UPDATE {t} SET v = 1 WHERE k = 1")
+    drv.run("A", f"INSERT INTO {t} VALUES (3, 1)")
+    drv.run("B", f"UPDATE {t} SET v = v + 10 WHERE k = 1")
+    step = drv.kill("A")
+    assert step.released == ("B",) and "A" not in drv.sessions
+    assert drv.sessions["B"].outcome == Done(command="UPDATE 1")
+    assert drv.run("setup", f"SELECT k, v FROM {t} ORDER BY k").outcome.rows == (("1", "10"), ("2", "0"))
+
+
+def test_killing_a_session_blocked_mid_statement_frees_nobody_else(drv):
+    t = drv.t
+    drv.run("A", "BEGIN")
+    drv.run("A", f"UPDATE {t} SET v = 1 WHERE k = 1")
+    drv.run("B", f"UPDATE {t} SET v = 2 WHERE k = 1")
+    step = drv.kill("B")
+    assert step.released == () and drv.run("A", "COMMIT").outcome.ok
