@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from sim import current_process, now, ulid, ulids
+from sim import current_actor, current_process, now, ulid, ulids
 from sim.kernel import ULID_EPOCH_MS
 
 # ---- event types (section 1.3) --------------------------------------------------------------
@@ -97,22 +97,41 @@ def event_id_at(ms: int, seq: int, prefix: str = "evnt_") -> str:
     return prefix + ulids.text(((ULID_EPOCH_MS + ms) << 80) | seq)
 
 
-def mint_same_ms_event_id(prefix: str = "evnt_") -> str:
-    """A world's eventId when every process mints in the same millisecond: one monotonic ULID
-    factory per process (instance).
+def mint_process_ulid(prefix: str = "evnt_") -> str:
+    """An eventId from the monotonic ULID factory of the calling process (section 1.1): the
+    timestamp is virtual time, so with the clock standing still every id of a scenario falls in one
+    millisecond, as a storm's do.
 
-    Within a process and millisecond ids increase (the factory increments the
-    random part); the first id of each millisecond takes its order bits from the
-    tape, so ids minted in one millisecond by two processes may order either way."""
+    Within a process and millisecond ids increase (the factory increments the random part); the
+    first id of each millisecond takes its order bits from the tape (`sim.ulid`), so ids minted in
+    one millisecond by two processes order either way, whatever their order in time (consequence
+    1). The factory is volatile: a restarted process starts a fresh one.
+
+    The random part is laid out so ids never collide (real ULIDs have 80 random bits): the tape's
+    order bits, then bit 63 set (every id sorts above the ids of events seeded at time 0, which
+    were minted before the exploration), then the execution-wide counter of `sim.ulid`, then the
+    factory's increments."""
     vol = current_process().volatile
     t = now()
     last = vol.get("ulid")
     if last is not None and last[0] == t:
         value = last[1] + 1
     else:
-        value = ulids.value(ulid())
+        v = ulids.value(ulid())
+        value = (v >> 64 << 64) | (1 << 63) | ((v & _LOW64) << 24)
     vol["ulid"] = (t, value)
     return prefix + ulids.text(value)
+
+
+_LOW64 = (1 << 64) - 1
+
+
+def observe_log(observed: dict | None, run: str, log: list) -> None:
+    """Ghost state for I-LOG2: what the calling actor (a reader) saw of `run`'s log in this read, its
+    last event (the reader's frontier) and every id up to it. `observed` is None unless the workload
+    checks I-LOG2 (`Env(log_prefix=True)`)."""
+    if observed is not None and log:
+        observed[(run, current_actor().name)] = (log[-1]["eventId"], frozenset(e["eventId"] for e in log))
 
 
 def created_at_of(event_id: str) -> int:

@@ -62,6 +62,24 @@ def unique_event_ids(env):
     return None
 
 
+def prefix_stable(env):
+    """I-LOG2 (where a workload checks it): no event appears in a log below an event a reader has
+    already seen, i.e. every read was a prefix of the log as it is now. The worlds mint an event's key
+    before it is visible (world-local at E2, world-postgres inside a transaction that commits later),
+    so a late publish lands behind a reader's frontier, where cursor reads never return it (B25)."""
+    observed = env.storage.observed
+    if not observed:
+        return None
+    for (run, reader), (frontier, seen) in sorted(observed.items()):
+        for e in env.view.log(run):
+            if e["eventId"] == frontier:
+                break
+            if e["eventId"] not in seen:
+                return (f"run {ev.short(run)}: {ev.describe(e)} appeared below {ev.short(frontier)}, "
+                        f"which {reader} had already read")
+    return None
+
+
 def _id_scheme(e: dict) -> str:
     return e["eventId"].partition("_")[0]
 
@@ -513,6 +531,7 @@ def world_invariants(entity_after_event: bool = False, extra_always=(), extra_at
     lets writes elsewhere commute, and the kernel re-checks them only after a step that wrote a log."""
     inv = [
         always("I-LOG1", unique_event_ids, reads=_log_reads),
+        always("I-LOG2", prefix_stable, reads=_log_reads),
         always("I-S1", one_step_created, reads=_log_reads),
         always("I-S3", one_step_terminal, reads=_log_reads),
         always("I-S2", no_restart_after_terminal, reads=_log_reads),

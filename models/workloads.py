@@ -39,10 +39,15 @@ class Env:
     exec_in_flight: bool = False
     # #3749's stance (B29): I-W2 counts the waits of ended runs too, and I-R2 lets their wait_completed follow T
     waits_of_ended_runs: bool = False
+    # I-LOG2 (a diagnostic: both worlds break it before server-assigned positions): the worlds record
+    # what each reader saw of a log (models.events.observe_log)
+    log_prefix: bool = False
     view: Any = field(init=False)
 
     def __post_init__(self):
         self.view = self.world.view(self.storage)
+        if self.log_prefix:
+            self.storage.observed = {}
 
 
 def hc(hook: str, token: str, metadata=None, webhook: bool = False) -> dict:
@@ -311,13 +316,14 @@ async def approval_or_timeout():
     return "timed out" if payload is None else "approved"
 
 
-def wl_hook_sleep_race(rev, runtime: str = "R-June", workers: int = 1):
+def wl_hook_sleep_race(rev, runtime: str = "R-June", workers: int = 1, log_prefix: bool = False):
     """B22 (#2029): `Promise.race([hook, sleep(5 s)])`, a step on each branch, and a caller (a client
     process of its own) who resumes the hook either as soon as it exists or when the sleep elapses (the
     scheduler picks). The timeout comes back as a delayed delivery; the elapsed-wait scan of `runtime`
     (R-June: append to the loaded snapshot; R2029: re-read the log) completes the wait while the
     hook_received may be landing. One worker process by default: B22 needs no second process (D8 between
-    two is other workloads' business); world-local's process still runs its two messages at once (D9)."""
+    two is other workloads' business); world-local's process still runs its two messages at once (D9).
+    `log_prefix`: also check I-LOG2 (B25: an event published below what a reader already read)."""
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
     if workers < 1:
@@ -325,7 +331,7 @@ def wl_hook_sleep_race(rev, runtime: str = "R-June", workers: int = 1):
     run = ev.run_id("hook-sleep-race")
 
     def setup(sim):
-        env = Env(rev.storage(), rev, workflows={run: approval_or_timeout}, liveness=True)
+        env = Env(rev.storage(), rev, workflows={run: approval_or_timeout}, liveness=True, log_prefix=log_prefix)
         env.tokens[(run, ev.correlation_id("hook", run, 0))] = "approval"
         rev.seed_run(env.storage, run, "pending")
         q = run_queue(rev)
@@ -344,7 +350,7 @@ def wl_hook_sleep_race(rev, runtime: str = "R-June", workers: int = 1):
         sim.process("client", lambda p: p.spawn("resumeHook", caller, env.world(env.storage), queues["p1"]))
         return env
 
-    return setup, {"runtime": runtime, "workers": workers}
+    return setup, {"runtime": runtime, "workers": workers, **({"log_prefix": True} if log_prefix else {})}
 
 
 def wl_step_retry(rev, fails: int = 1, executors: int = 1, max_retries: int = 3, keyed: bool = False):
@@ -441,7 +447,8 @@ WORKLOADS = {
     "step-create-crash": (wl_step_create_crash, Faults(crashes=1), "#3081: step_created, a crash inside it, a retry"),
     "hook-sleep-race": (wl_hook_sleep_race, Faults(),
                         "#2029: race(hook, sleep); the scan appends to its snapshot"),
-    "hook-sleep-race-2029": (lambda rev, runtime="R2029", workers=1: wl_hook_sleep_race(rev, runtime, workers), Faults(),
+    "hook-sleep-race-2029": (lambda rev, runtime="R2029", workers=1, log_prefix=False:
+                             wl_hook_sleep_race(rev, runtime, workers, log_prefix), Faults(),
                              "#2029: race(hook, sleep); the scan re-reads the log"),
     "step-retry": (wl_step_retry, Faults(), "3.4: a step body fails once, then returns"),
     "step-retry-race": (lambda rev: wl_step_retry(rev, executors=2), Faults(),
@@ -493,6 +500,29 @@ def model_infos(world: str, notes: dict, aliases: dict | None = None) -> list:
     return [ModelInfo(f"{world}:{r}", note, tuple(b for b in bugs.split(", ") if b),
                       f"{world}:{names[i - 1]}" if i else "", tuple((aliases or {}).get(r, ())))
             for i, (r, (bugs, note)) in enumerate(notes.items())]
+
+
+ULID_SUFFIX = "u"
+
+
+def with_process_ulids(revisions: dict) -> dict:
+    """`revisions` and, for each, its twin `REVu`: the same code with event ids from each process's
+    monotonic ULID factory (domain doc 1.1) instead of the shared clock the plain revision stands
+    for (every mint in its own millisecond, every writer's clock agreeing). The id scheme did not
+    change between these revisions upstream: the plain one is the order a quiet system shows, the
+    twin the order a storm shows (many mints per millisecond, in several processes)."""
+    twins = {r + ULID_SUFFIX: type(cls.__name__ + ULID_SUFFIX, (cls,), {
+        "revision": r + ULID_SUFFIX, "process_ulids": True,
+        "__doc__": f"{r} with event ids from per-process ULID factories (same millisecond)."})
+        for r, cls in revisions.items()}
+    return {**revisions, **twins}
+
+
+def ulid_twin_infos(world: str, revisions) -> list:
+    """`sim list`'s entry for each `REVu`, a child of `REV`."""
+    return [ModelInfo(f"{world}:{r}{ULID_SUFFIX}", "event ids from per-process ULID factories, all in one "
+                      "millisecond (their cross-process order from the tape)", (), f"{world}:{r}")
+            for r in revisions if not r.endswith(ULID_SUFFIX)]
 
 
 def on_demand(world: str, workloads: dict, revisions: dict, scenario):

@@ -41,6 +41,7 @@ class DataDir:
         self.clock = Store("clock", {"ids": 0})   # how many ids were minted: see LocalWorld.mint
         self.flocks: dict[str, Lock] = {}
         self.writers: dict = {}   # ghost, for invariants: record -> (process, incarnation) that wrote it
+        self.observed: dict | None = None   # ghost, for I-LOG2 when checked: models.events.observe_log
         for path, value in (initial or {}).items():
             self.seed(path, value)
 

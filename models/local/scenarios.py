@@ -14,7 +14,8 @@ from models.local.invariants import local_invariants
 from models.local.world import claim_path
 from models.runtime import create
 from models.workloads_runs import RUN_WORKLOADS
-from models.workloads import WORKLOADS as SHARED, build_scenario, hc, job_consumers, job_env, model_infos, on_demand
+from models.workloads import (WORKLOADS as SHARED, build_scenario, hc, job_consumers, job_env, model_infos,
+                              on_demand, ulid_twin_infos, with_process_ulids)
 from models.workloads_lifecycle import WORKLOADS as LIFECYCLE
 from models.workflow import REFERENCE  # noqa: F401  (shown by `sim list`)
 from sim import Faults, Scenario
@@ -76,7 +77,7 @@ WORKLOADS = {
 }
 HOOK_WORKLOADS = [w for w in WORKLOADS if w.startswith("hook-")]
 
-REVISIONS = {**guards.REVISIONS, **hooks.REVISIONS}
+REVISIONS = with_process_ulids({**guards.REVISIONS, **hooks.REVISIONS})
 
 # revision -> (bug, what the round changed)
 MODEL_NOTES = {
@@ -171,14 +172,15 @@ BUG_OF = {("step-create-pair", "B14"): "B15", ("wait-create-pair", "B14"): "B15"
 
 def scenario(workload: str, revision: str, expect: str | None = None, **params) -> Scenario:
     expect = expect or EXPECT.get((workload, revision), "hold")
-    bug = FINDINGS.get((workload, revision)) or (BUG_OF.get((workload, revision), MODEL_NOTES[revision][0])
+    bug = FINDINGS.get((workload, revision)) or (BUG_OF.get((workload, revision), MODEL_NOTES.get(revision, ("",))[0])
                                                  if expect != "hold" else "")
     rev = REVISIONS[revision]
     return build_scenario(WORLD, revision, rev, WORKLOADS, workload, expect, bug,
                           local_invariants(rev.entity_after_event), "2", **params)
 
 
-MODELS = model_infos(WORLD, {r: (bug, note) for r, (bug, note) in MODEL_NOTES.items()}, {"B1": ("local:L0",)})
+MODELS = model_infos(WORLD, {r: (bug, note) for r, (bug, note) in MODEL_NOTES.items()}, {"B1": ("local:L0",)}) + \
+    ulid_twin_infos(WORLD, MODEL_NOTES)
 
 SCENARIOS = [scenario(w, r) for (w, r) in EXPECT]
 
@@ -190,7 +192,8 @@ build = on_demand(WORLD, WORKLOADS, REVISIONS, scenario)
 WORKLOADS.update(RUN_WORKLOADS)
 MODEL_NOTES["L3749"] = ("", "#3749 (open): a wait_completed of an ended run whose wait entity is gone publishes "
                             "its event (with the runtime's R3749)")
-MODELS = model_infos(WORLD, {r: (bug, note) for r, (bug, note) in MODEL_NOTES.items()}, {"B1": ("local:L0",)})
+MODELS = model_infos(WORLD, {r: (bug, note) for r, (bug, note) in MODEL_NOTES.items()}, {"B1": ("local:L0",)}) + \
+    ulid_twin_infos(WORLD, MODEL_NOTES)
 RUN_EXPECT = {
     # #1418 scenario 7 argues a late step_started meets the completed step (409); world-local's
     # step_started re-reads, then writes: it lands after step_completed or loses an attempt (D8)

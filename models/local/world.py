@@ -127,7 +127,7 @@ class LocalWorld:
 
     revision = "?"
     in_process_queue = True    # 2.4: one in-memory queue per process (models.queues)
-    same_ms_ids = False        # E2: see mint()
+    process_ulids = False      # E2: see mint()
     publish_exclusive = True   # E6: XCREATE the event file (L0: the racy no-overwrite write)
     hook_mutex = True          # E1: hook_created under hookLocks[(run, hook)]
     complete_ended_waits = False   # #3749: wait_completed of a terminal run whose wait entity is gone
@@ -191,7 +191,9 @@ class LocalWorld:
 
     async def events_list(self, run: str) -> list:
         """All of the run's events in log order: one directory snapshot (events never change)."""
-        return sorted(await self.fs.scan(events_dir(run), immutable=True), key=ev.log_order)
+        log = sorted(await self.fs.scan(events_dir(run), immutable=True), key=ev.log_order)
+        ev.observe_log(self.fs.observed, run, log)
+        return log
 
     async def runs_get(self, run: str):
         return await self.fs.read(run_path(run))
@@ -221,11 +223,12 @@ class LocalWorld:
 
     async def mint(self) -> str:
         """E2. By default ids are minted at distinct instants, so they order by mint: the order
-        is a shared clock, and minting is a step that every other mint depends on. With
-        `same_ms_ids`, every id falls in one millisecond and ids of two processes order as the
-        tape says (section 1.1, consequence 1): a log-order hazard of its own."""
-        if self.same_ms_ids:
-            return ev.mint_same_ms_event_id()
+        is a shared clock (every writer's clock agrees and no two mints share a millisecond), and
+        minting is a step that every other mint depends on. With `process_ulids` (the `u`
+        revisions), each process mints from its own monotonic ULID factory and ids of two processes
+        in one millisecond order as the tape says (section 1.1): no shared clock, no step of its own."""
+        if self.process_ulids:
+            return ev.mint_process_ulid()
         clock = self.fs.clock
         await point("E2 mint eventId", reads=(clock.key("ids"),), writes=(clock.key("ids"),))
         seq = clock["ids"] + 1

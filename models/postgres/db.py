@@ -71,14 +71,16 @@ class Transaction:
 class Database:
     """The `workflow` schema of one Postgres server, shared by every process (durable)."""
 
-    def __init__(self, creation_unique: bool = True):
+    def __init__(self, creation_unique: bool = True, process_ulids: bool = False):
         self.rows = Store("pg")
         self.index = Store("pgi")
         self.ids = Store("pg.ids", {"seq": 0})
         self.creation_unique = creation_unique
+        self.process_ulids = process_ulids   # getEventId() from each process's ULID factory (see _next_id)
         self.locks: dict[tuple, Lock] = {}
         self.run_ids: list = []   # runs with a log, for invariants (peek only)
         self.writers: dict = {}   # ghost, for invariants: record -> (process, incarnation) that wrote it
+        self.observed: dict | None = None   # ghost, for I-LOG2 when checked: models.events.observe_log
 
     # ---- setup-time writes (no points) ----------------------------------------------------------
 
@@ -162,10 +164,17 @@ class Database:
         """getEventId(): a ULID of the virtual clock. Ids are minted at distinct instants (the
         shared sequence orders them by mint), so `ORDER BY id` is mint order. `slot`: the id scheme of
         a run with a slot marker (model: the same sequence under its own prefix, SLOT_ID_PREFIX; the
-        real encoding is not reproduced, only that a log can mix the two schemes)."""
+        real encoding is not reproduced, only that a log can mix the two schemes).
+
+        With `process_ulids` (the `u` revisions) the id comes from the inserting process's monotonic
+        ULID factory (section 1.1: per storage instance), so ids of two processes in one millisecond
+        order as the tape says, and a transaction's ids are minted at its INSERT, visible at COMMIT."""
+        prefix = SLOT_ID_PREFIX if slot else LEGACY_ID_PREFIX
+        if self.process_ulids:
+            return ev.mint_process_ulid(prefix)
         seq = self.ids["seq"] + 1
         self.ids["seq"] = seq
-        return ev.event_id_at(now(), seq, SLOT_ID_PREFIX if slot else LEGACY_ID_PREFIX)
+        return ev.event_id_at(now(), seq, prefix)
 
     # ---- reading inside a statement ------------------------------------------------------------
 
@@ -304,7 +313,7 @@ class Database:
         u = (run, corr, t) if self.creation_unique and t in ev.CREATION_EVENTS else None
         locked = () if u is None else ((CREATION_UNIQUE, u),)
         uniq = () if u is None else (index_key(CREATION_UNIQUE, u),)
-        ids = (("pg.ids", "seq"),)
+        ids = () if self.process_ulids else (("pg.ids", "seq"),)
         marker = (row_key("slots", run),) if slots else ()
         await self._statement(f"INSERT events ({t}{'' if corr is None else ' ' + ev.short(corr)}){why}", tx, locked,
                               ids + uniq + marker, ids + (index_key("events.runId", run),) + uniq)

@@ -8,14 +8,16 @@ known bugs, the scenario names both ("I-A|I-B") or is left out.
 from __future__ import annotations
 
 from models.invariants import one_body_per_attempt, with_repairability, world_invariants
-from models.postgres.world import REVISIONS
-from models.workloads import WORKLOADS as SHARED, build_scenario, model_infos, on_demand
+from models.postgres.world import REVISIONS as CODE_REVISIONS
+from models.workloads import (WORKLOADS as SHARED, build_scenario, model_infos, on_demand, ulid_twin_infos,
+                              with_process_ulids)
 from models.workloads_lifecycle import WORKLOADS as LIFECYCLE
 from models.workloads_runs import RUN_WORKLOADS
 from models.workflow import REFERENCE  # noqa: F401  (shown by `sim list`)
 from sim import Scenario, at_end
 
 WORLD = "postgres"
+REVISIONS = with_process_ulids(CODE_REVISIONS)
 WORKLOADS = {**SHARED, **LIFECYCLE}
 
 # revision -> (bugs its code has that the workloads reach, what the revision changed)
@@ -141,7 +143,7 @@ def scenario(workload: str, revision: str, expect: str | None = None, **params) 
                           **params)
 
 
-MODELS = model_infos(WORLD, MODEL_NOTES)
+MODELS = model_infos(WORLD, MODEL_NOTES) + ulid_twin_infos(WORLD, MODEL_NOTES)
 SCENARIOS = [scenario(w, r) for (w, r) in EXPECT]
 
 

@@ -124,6 +124,7 @@ class PostgresWorld:
     queue_dedupe = "pending"    # 2.4: graphile's job_key dedupes against a pending job only (models.queues)
     slot_ids = False            # #3269/#3389: runs created with a slot marker get slot event ids
     run_create_tx = False       # #3656: run row, slot marker and run_created in one transaction
+    process_ulids = False       # getEventId(): a shared clock (False) or per-process ULID factories (Database)
 
     def __init__(self, db: Database):
         self.db = db
@@ -131,7 +132,7 @@ class PostgresWorld:
     @classmethod
     def storage(cls) -> Database:
         """The schema of this revision (the unique index exists from P1 on)."""
-        return Database(creation_unique=cls.creation_unique)
+        return Database(creation_unique=cls.creation_unique, process_ulids=cls.process_ulids)
 
     view = PostgresView
 
@@ -177,7 +178,9 @@ class PostgresWorld:
         return await getattr(self, "_" + t)(run, req, current)
 
     async def events_list(self, run: str) -> list:
-        return await self.db.events_of(run)
+        log = await self.db.events_of(run)
+        ev.observe_log(self.db.observed, run, log)
+        return log
 
     async def runs_get(self, run: str):
         return await self.db.select("runs", run)
