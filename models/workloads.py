@@ -311,6 +311,11 @@ async def approval_or_timeout():
     return "timed out" if payload is None else "approved"
 
 
+def _check_runtime(runtime: str) -> None:
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+
+
 def wl_hook_sleep_race(rev, runtime: str = "R-June", workers: int = 1):
     """B22 (#2029): `Promise.race([hook, sleep(5 s)])`, a step on each branch, and a caller (a client
     process of its own) who resumes the hook either as soon as it exists or when the sleep elapses (the
@@ -318,8 +323,7 @@ def wl_hook_sleep_race(rev, runtime: str = "R-June", workers: int = 1):
     (R-June: append to the loaded snapshot; R2029: re-read the log) completes the wait while the
     hook_received may be landing. One worker process by default: B22 needs no second process (D8 between
     two is other workloads' business); world-local's process still runs its two messages at once (D9)."""
-    if runtime not in RUNTIMES:
-        raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    _check_runtime(runtime)
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     run = ev.run_id("hook-sleep-race")
@@ -345,6 +349,36 @@ def wl_hook_sleep_race(rev, runtime: str = "R-June", workers: int = 1):
         return env
 
     return setup, {"runtime": runtime, "workers": workers}
+
+
+@workflow(name="twoSleeps")
+async def two_sleeps():
+    """#2113's follow-up: two sleeps in one Promise.all (two wait_created in one suspension), then a step."""
+    await Promise.all([sleep(1_000), sleep(1_000)])
+    await on_timeout()
+    return "slept"
+
+
+def wl_two_sleeps(rev, runtime: str = "R2113-broad", deliveries: int = 2):
+    """#2113's follow-up hang: `Promise.all([sleep, sleep])` run by `deliveries` run messages (wake-ups of
+    one run: a redelivery or a concurrent wake beside the timeout). Each delivery's elapsed-wait scan
+    completes the due waits; a 409 the runtime takes as "already completed" while the wait is open would
+    leave it open for good (I-LIVE names it)."""
+    _check_runtime(runtime)
+    if deliveries < 1:
+        raise ValueError(f"deliveries must be >= 1, got {deliveries}")
+    run = ev.run_id("two-sleeps")
+
+    def setup(sim):
+        env = Env(rev.storage(), rev, workflows={run: two_sleeps}, liveness=True)
+        rev.seed_run(env.storage, run, "pending")
+        q = run_queue(rev)
+        for _ in range(deliveries):
+            q.push({"runId": run})
+        runtime_processes(sim, env, q, names=("p1",), runtime=RUNTIMES[runtime])
+        return env
+
+    return setup, {"runtime": runtime, "deliveries": deliveries}
 
 
 def wl_step_retry(rev, fails: int = 1, executors: int = 1, max_retries: int = 3, keyed: bool = False):
@@ -443,6 +477,9 @@ WORKLOADS = {
                         "#2029: race(hook, sleep); the scan appends to its snapshot"),
     "hook-sleep-race-2029": (lambda rev, runtime="R2029", workers=1: wl_hook_sleep_race(rev, runtime, workers), Faults(),
                              "#2029: race(hook, sleep); the scan re-reads the log"),
+    "hook-sleep-race-2113": (lambda rev, runtime="R2113", workers=1: wl_hook_sleep_race(rev, runtime, workers),
+                             Faults(), "#2113: race(hook, sleep); the scan's wait_completed is fenced"),
+    "two-sleeps": (wl_two_sleeps, Faults(), "#2113 follow-up: two sleeps in one Promise.all, two wake-ups"),
     "step-retry": (wl_step_retry, Faults(), "3.4: a step body fails once, then returns"),
     "step-retry-race": (lambda rev: wl_step_retry(rev, executors=2), Faults(),
                         "3.4: two executors of a step whose body fails once"),

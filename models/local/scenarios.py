@@ -9,6 +9,7 @@ each workload; a pair not listed there is not registered.
 from __future__ import annotations
 
 from models import events as ev
+from models.fence import fenced
 from models.local import guards, hooks
 from models.local.invariants import local_invariants
 from models.local.world import claim_path
@@ -77,6 +78,7 @@ WORKLOADS = {
 HOOK_WORKLOADS = [w for w in WORKLOADS if w.startswith("hook-")]
 
 REVISIONS = {**guards.REVISIONS, **hooks.REVISIONS}
+REVISIONS["L1F"] = fenced(hooks.L1, "L1F")
 
 # revision -> (bug, what the round changed)
 MODEL_NOTES = {
@@ -221,3 +223,9 @@ RUN_FINDINGS = {("swallow-7", "L1"): "D8", ("wait-after-end", "L1"): "B29",
 EXPECT.update(RUN_EXPECT)
 FINDINGS.update(RUN_FINDINGS)
 SCENARIOS += [scenario(w, r) for (w, r) in RUN_EXPECT]
+
+
+# ---- #2113's fence (models.fence): world-local's log order with the server's compare-and-set -----------
+MODEL_NOTES["L1F"] = ("", "L1 with #2113's fence: a compare-and-set on lastKnownEventId under a per-run server lock "
+                          "(models.fence)")
+MODELS = model_infos(WORLD, {r: (bug, note) for r, (bug, note) in MODEL_NOTES.items()}, {"B1": ("local:L0",)})
