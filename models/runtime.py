@@ -37,7 +37,7 @@ from sim.primitives import INFLIGHT
 from sim.runtime import faults_injected
 from sim.tape import RAND
 
-__all__ = ["Ledger", "Runtime", "Runtime2029", "RuntimePre1418", "Runtime3749", "Runtime2780", "RUNTIMES", "create",
+__all__ = ["Ledger", "Runtime", "Runtime2029", "RuntimePre1418", "Runtime3749", "Runtime2780", "Runtime2113", "Runtime2113Broad", "RUNTIMES", "create",
            "resume_hook", "replay", "staged", "Workflow", "workflow"]
 
 
@@ -108,7 +108,7 @@ async def create(world, ledger: Ledger, run: str, req: dict, swallow=(409,)) -> 
     try:
         res = await world.events_create(run, req)
     except (EntityConflictError, RunExpiredError, HookNotFoundError) as e:
-        results.append(str(e.status))
+        results.append(getattr(e, "ledger_status", str(e.status)))
         if e.status in swallow:
             note(f"{req['eventType']}: {e.status} swallowed ({e})")
             return None
@@ -125,6 +125,13 @@ def min_wait(pending: list, t: int) -> int | None:
     if not waits:
         return None
     return min(-(-max(1000, at - t) // 1000) * 1000 for at in waits)
+
+
+def due_waits(log: list, t: int) -> list:
+    """The scan's work: the wait_created events of the snapshot that are due at `t` and not completed in it."""
+    done = {e["correlationId"] for e in log if e["eventType"] == ev.WAIT_COMPLETED}
+    return [e for e in log if e["eventType"] == ev.WAIT_CREATED and e["correlationId"] not in done
+            and t >= e["eventData"]["resumeAt"]]
 
 
 class Runtime:
@@ -247,10 +254,7 @@ class Runtime:
     async def complete_elapsed_waits(self, run: str, log: list) -> list:
         """The elapsed-wait scan: complete every wait of the snapshot that is due and not completed in the
         snapshot (409: already completed; anything else fails the delivery), then `after_scan`."""
-        done = {e["correlationId"] for e in log if e["eventType"] == ev.WAIT_COMPLETED}
-        t = now()
-        due = [e for e in log if e["eventType"] == ev.WAIT_CREATED and e["correlationId"] not in done
-               and t >= e["eventData"]["resumeAt"]]
+        due = due_waits(log, now())
         if not due:
             return log
         written = []
@@ -435,8 +439,75 @@ class Runtime2780(Runtime):
         await super().dispatch(run, op, log, delivery)
 
 
+def is_fence_conflict(e: Exception) -> bool:
+    """#2113 tells a fence conflict from other 409s by the server's message (/fence conflict/i)."""
+    return isinstance(e, EntityConflictError) and "fence conflict" in str(e).lower()
+
+
+class Runtime2113(Runtime2029):
+    """#2113 (open pull request, on top of #2029): the scan's wait_completed carries `lastKnownEventId`, the
+    tail of the loaded log (then the id of the scan's own last write). On a 409 the write is retried in
+    place up to `FENCE_ATTEMPTS` times in all: reload the log; a wait the reloaded log shows completed is
+    skipped; otherwise write again fenced on the reloaded tail. Exhausted attempts fail the delivery.
+    Needs a fenced world (models.fence); an unfenced world ignores the field.
+
+    Model difference: the backoff between attempts is a scheduling point, not a span of virtual time."""
+
+    revision = "R2113"
+    FENCE_ATTEMPTS = 5
+
+    async def complete_elapsed_waits(self, run: str, log: list) -> list:
+        due = due_waits(log, now())
+        if not due:
+            return log
+        fence = log[-1]["eventId"]
+        written = []
+        for e in due:
+            corr = e["correlationId"]
+            for attempt in range(1, self.FENCE_ATTEMPTS + 1):
+                try:
+                    res = await self.create(run, {
+                        "eventType": ev.WAIT_COMPLETED, "correlationId": corr, "lastKnownEventId": fence,
+                        "eventData": {"resumeAt": e["eventData"]["resumeAt"]}}, swallow=())
+                except EntityConflictError as err:
+                    if not self.retries(err) or attempt == self.FENCE_ATTEMPTS:
+                        if is_fence_conflict(err):
+                            raise
+                        note(f"wait_completed {ev.short(corr)}: 409 taken as already completed")
+                        break
+                    await point(f"backoff before fence retry {attempt} {run}")
+                    log, written = await self.world.events_list(run), []   # the reload holds what we wrote
+                    fence = log[-1]["eventId"]
+                    if any(x["eventType"] == ev.WAIT_COMPLETED and x["correlationId"] == corr for x in log):
+                        note(f"wait_completed {ev.short(corr)}: completed in the reloaded log")
+                        break
+                    continue
+                written.append(res["event"])
+                fence = res["event"]["eventId"]
+                break
+        return await self.after_scan(run, log, written)
+
+    @staticmethod
+    def retries(err: EntityConflictError) -> bool:
+        """Which 409s reload and retry: every one (a 409 is "already completed" only once the reloaded log
+        shows it)."""
+        return True
+
+
+class Runtime2113Broad(Runtime2113):
+    """#2113 as its stress run reports it: only a fence conflict reloads and retries; any other 409 is
+    taken as "Wait already completed, skipping" without looking (the follow-up hang of two sleeps in one
+    Promise.all)."""
+
+    revision = "R2113-broad"
+
+    @staticmethod
+    def retries(err: EntityConflictError) -> bool:
+        return is_fence_conflict(err)
+
+
 RUNTIMES = {cls.revision: cls for cls in (Runtime, Runtime2029, RuntimePre1418, Runtime3749, RuntimePre2171,
-                                              Runtime2780)}
+                                              Runtime2780, Runtime2113, Runtime2113Broad)}
 
 
 async def resume_hook(world, queue, ledger: Ledger, token: str, payload) -> bool:

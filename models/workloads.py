@@ -316,6 +316,11 @@ async def approval_or_timeout():
     return "timed out" if payload is None else "approved"
 
 
+def _check_runtime(runtime: str) -> None:
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+
+
 def wl_hook_sleep_race(rev, runtime: str = "R-June", workers: int = 1, log_prefix: bool = False):
     """B22 (#2029): `Promise.race([hook, sleep(5 s)])`, a step on each branch, and a caller (a client
     process of its own) who resumes the hook either as soon as it exists or when the sleep elapses (the
@@ -324,8 +329,7 @@ def wl_hook_sleep_race(rev, runtime: str = "R-June", workers: int = 1, log_prefi
     hook_received may be landing. One worker process by default: B22 needs no second process (D8 between
     two is other workloads' business); world-local's process still runs its two messages at once (D9).
     `log_prefix`: also check I-LOG2 (B25: an event published below what a reader already read)."""
-    if runtime not in RUNTIMES:
-        raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    _check_runtime(runtime)
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     run = ev.run_id("hook-sleep-race")
@@ -351,6 +355,36 @@ def wl_hook_sleep_race(rev, runtime: str = "R-June", workers: int = 1, log_prefi
         return env
 
     return setup, {"runtime": runtime, "workers": workers, **({"log_prefix": True} if log_prefix else {})}
+
+
+@workflow(name="twoSleeps")
+async def two_sleeps():
+    """#2113's follow-up: two sleeps in one Promise.all (two wait_created in one suspension), then a step."""
+    await Promise.all([sleep(1_000), sleep(1_000)])
+    await on_timeout()
+    return "slept"
+
+
+def wl_two_sleeps(rev, runtime: str = "R2113-broad", deliveries: int = 2):
+    """#2113's follow-up hang: `Promise.all([sleep, sleep])` run by `deliveries` run messages (wake-ups of
+    one run: a redelivery or a concurrent wake beside the timeout). Each delivery's elapsed-wait scan
+    completes the due waits; a 409 the runtime takes as "already completed" while the wait is open would
+    leave it open for good (I-LIVE names it)."""
+    _check_runtime(runtime)
+    if deliveries < 1:
+        raise ValueError(f"deliveries must be >= 1, got {deliveries}")
+    run = ev.run_id("two-sleeps")
+
+    def setup(sim):
+        env = Env(rev.storage(), rev, workflows={run: two_sleeps}, liveness=True)
+        rev.seed_run(env.storage, run, "pending")
+        q = run_queue(rev)
+        for _ in range(deliveries):
+            q.push({"runId": run})
+        runtime_processes(sim, env, q, names=("p1",), runtime=RUNTIMES[runtime])
+        return env
+
+    return setup, {"runtime": runtime, "deliveries": deliveries}
 
 
 def wl_step_retry(rev, fails: int = 1, executors: int = 1, max_retries: int = 3, keyed: bool = False):
@@ -450,6 +484,9 @@ WORKLOADS = {
     "hook-sleep-race-2029": (lambda rev, runtime="R2029", workers=1, log_prefix=False:
                              wl_hook_sleep_race(rev, runtime, workers, log_prefix), Faults(),
                              "#2029: race(hook, sleep); the scan re-reads the log"),
+    "hook-sleep-race-2113": (lambda rev, runtime="R2113", workers=1: wl_hook_sleep_race(rev, runtime, workers),
+                             Faults(), "#2113: race(hook, sleep); the scan's wait_completed is fenced"),
+    "two-sleeps": (wl_two_sleeps, Faults(), "#2113 follow-up: two sleeps in one Promise.all, two wake-ups"),
     "step-retry": (wl_step_retry, Faults(), "3.4: a step body fails once, then returns"),
     "step-retry-race": (lambda rev: wl_step_retry(rev, executors=2), Faults(),
                         "3.4: two executors of a step whose body fails once"),

@@ -9,6 +9,7 @@ each workload; a pair not listed there is not registered.
 from __future__ import annotations
 
 from models import events as ev
+from models.fence import fenced
 from models.local import guards, hooks
 from models.local.invariants import local_invariants
 from models.local.world import claim_path
@@ -78,6 +79,7 @@ WORKLOADS = {
 HOOK_WORKLOADS = [w for w in WORKLOADS if w.startswith("hook-")]
 
 REVISIONS = with_process_ulids({**guards.REVISIONS, **hooks.REVISIONS})
+REVISIONS["L1F"] = fenced(hooks.L1, "L1F")
 
 # revision -> (bug, what the round changed)
 MODEL_NOTES = {
@@ -122,6 +124,8 @@ EXPECT = {
     # found by this model: with #2029's re-read the log still corrupts when the hook_received, whose
     # eventId was minted before the scan's wait_completed, is published after the re-read (B25); D9 as above
     ("hook-sleep-race-2029", "L1"): "I-REPLAY|I-R2",
+    # #2113 on world-local: the world ignores lastKnownEventId (as it did then), so R2113 is R2029 here: B25
+    ("hook-sleep-race-2113", "L1"): "I-REPLAY|I-R2",
     # D8: the local twin of #2331. Two executors in two processes both pass step_started's re-read:
     # both PUT attempt 1 (the entity's attempt lags the log: I-S4), or one publishes after the other's
     # step_completed (I-S2); and D9: both see "all steps done", replay inline and write run_completed
@@ -159,7 +163,7 @@ EXPECT = {
     ("wait-complete-crash", "L1"): "I-ORPHAN",
 }
 FINDINGS = {("hook-1665-complete", "L1"): "D-L1-ZOMBIE", ("hook-sleep-race", "L1"): "B22, D9",
-            ("hook-sleep-race-2029", "L1"): "B25, D9", ("hook-1665-crash", "L1"): "D3, D4, D8",
+            ("hook-sleep-race-2029", "L1"): "B25, D9", ("hook-sleep-race-2113", "L1"): "B25, D9", ("hook-1665-crash", "L1"): "D3, D4, D8",
             ("step-create-crash", "L1"): "D3", ("step-2331", "L1"): "D8, D9", ("run-complete-crash", "L1"): "D5",
             ("run-complete-race", "L1"): "D9", ("step-retry-race", "L1"): "D8, D9",
             ("run-create-race", "L1"): "D-L-RUN-ORDER", ("run-create-crash", "L1"): "D-L-RUN-ORDER",
@@ -224,3 +228,13 @@ RUN_FINDINGS = {("swallow-7", "L1"): "D8", ("wait-after-end", "L1"): "B29",
 EXPECT.update(RUN_EXPECT)
 FINDINGS.update(RUN_FINDINGS)
 SCENARIOS += [scenario(w, r) for (w, r) in RUN_EXPECT]
+
+
+# ---- #2113's fence (models.fence): world-local's log order with the server's compare-and-set -----------
+MODEL_NOTES["L1F"] = ("", "L1 with #2113's fence: a compare-and-set on lastKnownEventId under a per-run server lock "
+                          "(models.fence)")
+MODELS = model_infos(WORLD, {r: (bug, note) for r, (bug, note) in MODEL_NOTES.items()}, {"B1": ("local:L0",)})
+# with the fence (one worker; world-local's two deliveries in flight): the scan's fenced wait_completed is
+# refused once hook_received is in, and its retry replays the reloaded log (sampled; see README)
+EXPECT[("hook-sleep-race-2113", "L1F")] = "hold"
+SCENARIOS.append(scenario("hook-sleep-race-2113", "L1F"))

@@ -7,6 +7,7 @@ known bugs, the scenario names both ("I-A|I-B") or is left out.
 """
 from __future__ import annotations
 
+from models.fence import fenced
 from models.invariants import one_body_per_attempt, with_repairability, world_invariants
 from models.postgres.world import REVISIONS as CODE_REVISIONS
 from models.workloads import (WORKLOADS as SHARED, build_scenario, model_infos, on_demand, ulid_twin_infos,
@@ -33,7 +34,10 @@ MODEL_NOTES = {
                    "and run_created still three autocommits"),
     "P4": ("", "#3656: run row, slot marker and run_created in one transaction"),
     "B33": ("B33", "#3465: P4 with a queue whose idempotency key claim outlives its message"),
+    "P4F": ("", "P4 with #2113's fence: a compare-and-set on lastKnownEventId under a per-run server lock "
+                "(models.fence)"),
 }
+REVISIONS = {**REVISIONS, "P4F": fenced(REVISIONS["P4"], "P4F")}
 
 HOLDS_FROM_P3 = ("P3", "B13", "P4")
 
