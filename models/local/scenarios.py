@@ -78,8 +78,8 @@ WORKLOADS = {
 }
 HOOK_WORKLOADS = [w for w in WORKLOADS if w.startswith("hook-")]
 
-REVISIONS = with_process_ulids({**guards.REVISIONS, **hooks.REVISIONS})
-REVISIONS["L1F"] = fenced(hooks.L1, "L1F")
+# the fenced L1 (#2113) before the twins, so it gets its per-process-id twin like every revision
+REVISIONS = with_process_ulids({**guards.REVISIONS, **hooks.REVISIONS, "L1F": fenced(hooks.L1, "L1F")})
 
 # revision -> (bug, what the round changed)
 MODEL_NOTES = {
@@ -233,7 +233,8 @@ SCENARIOS += [scenario(w, r) for (w, r) in RUN_EXPECT]
 # ---- #2113's fence (models.fence): world-local's log order with the server's compare-and-set -----------
 MODEL_NOTES["L1F"] = ("", "L1 with #2113's fence: a compare-and-set on lastKnownEventId under a per-run server lock "
                           "(models.fence)")
-MODELS = model_infos(WORLD, {r: (bug, note) for r, (bug, note) in MODEL_NOTES.items()}, {"B1": ("local:L0",)})
+MODELS = model_infos(WORLD, {r: (bug, note) for r, (bug, note) in MODEL_NOTES.items()}, {"B1": ("local:L0",)}) + \
+    ulid_twin_infos(WORLD, MODEL_NOTES)
 # with the fence (one worker; world-local's two deliveries in flight): the scan's fenced wait_completed is
 # refused once hook_received is in, and its retry replays the reloaded log (sampled; see README)
 EXPECT[("hook-sleep-race-2113", "L1F")] = "hold"

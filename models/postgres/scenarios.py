@@ -18,7 +18,6 @@ from models.workflow import REFERENCE  # noqa: F401  (shown by `sim list`)
 from sim import Scenario, at_end
 
 WORLD = "postgres"
-REVISIONS = with_process_ulids(CODE_REVISIONS)
 WORKLOADS = {**SHARED, **LIFECYCLE}
 
 # revision -> (bugs its code has that the workloads reach, what the revision changed)
@@ -37,7 +36,8 @@ MODEL_NOTES = {
     "P4F": ("", "P4 with #2113's fence: a compare-and-set on lastKnownEventId under a per-run server lock "
                 "(models.fence)"),
 }
-REVISIONS = {**REVISIONS, "P4F": fenced(REVISIONS["P4"], "P4F")}
+# the fenced P4 (#2113) before the twins, so it gets its per-process-id twin like every revision
+REVISIONS = with_process_ulids({**CODE_REVISIONS, "P4F": fenced(CODE_REVISIONS["P4"], "P4F")})
 
 HOLDS_FROM_P3 = ("P3", "B13", "P4")
 
