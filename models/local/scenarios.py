@@ -93,6 +93,10 @@ MODEL_NOTES = {
     "B6": ("B6", "marker keyed by (token, run, hook), exclusive only; entity overwritten before publish"),
     "B7": ("B7", "entity written after the publish; a collision answers 409 without repair"),
     "L1": ("", "merged #2295: collision repairs the entity from the event; claim rebuilt from the log"),
+    "L3749": ("", "#3749 (open): a wait_completed of an ended run whose wait entity is gone publishes "
+                  "its event (with the runtime's R3749)"),
+    "L1F": ("", "L1 with #2113's fence: a compare-and-set on lastKnownEventId under a per-run server lock "
+                "(models.fence)"),
 }
 
 # (workload, revision) -> expected verdict ("|": any of these, when several known bugs are reachable and
@@ -183,6 +187,7 @@ def scenario(workload: str, revision: str, expect: str | None = None, **params) 
                           local_invariants(rev.entity_after_event), "2", **params)
 
 
+
 MODELS = model_infos(WORLD, {r: (bug, note) for r, (bug, note) in MODEL_NOTES.items()}, {"B1": ("local:L0",)}) + \
     ulid_twin_infos(WORLD, MODEL_NOTES)
 
@@ -194,10 +199,6 @@ build = on_demand(WORLD, WORKLOADS, REVISIONS, scenario)
 
 # ---- how runs end and what the runtime swallows (models.workloads_runs): B26, B29, B31 -------------
 WORKLOADS.update(RUN_WORKLOADS)
-MODEL_NOTES["L3749"] = ("", "#3749 (open): a wait_completed of an ended run whose wait entity is gone publishes "
-                            "its event (with the runtime's R3749)")
-MODELS = model_infos(WORLD, {r: (bug, note) for r, (bug, note) in MODEL_NOTES.items()}, {"B1": ("local:L0",)}) + \
-    ulid_twin_infos(WORLD, MODEL_NOTES)
 RUN_EXPECT = {
     # #1418 scenario 7 argues a late step_started meets the completed step (409); world-local's
     # step_started re-reads, then writes: it lands after step_completed or loses an attempt (D8)
@@ -231,10 +232,6 @@ SCENARIOS += [scenario(w, r) for (w, r) in RUN_EXPECT]
 
 
 # ---- #2113's fence (models.fence): world-local's log order with the server's compare-and-set -----------
-MODEL_NOTES["L1F"] = ("", "L1 with #2113's fence: a compare-and-set on lastKnownEventId under a per-run server lock "
-                          "(models.fence)")
-MODELS = model_infos(WORLD, {r: (bug, note) for r, (bug, note) in MODEL_NOTES.items()}, {"B1": ("local:L0",)}) + \
-    ulid_twin_infos(WORLD, MODEL_NOTES)
 # with the fence (one worker; world-local's two deliveries in flight): the scan's fenced wait_completed is
 # refused once hook_received is in, and its retry replays the reloaded log (sampled; see README)
 EXPECT[("hook-sleep-race-2113", "L1F")] = "hold"
