@@ -20,7 +20,7 @@ def counterexample(s, expected: str, budget: int = BUG_BUDGET, past_others: bool
     assert res.violation is not None, f"{s.name}: no violation in {res.executions} executions"
     assert s.expects(res.violation.invariant) and expected in (s.expect, res.violation.invariant), res.violation
     trace = sim.make_trace(s, res.tape, strategy={"name": "portfolio", "seed": 1})
-    assert sim.replay(trace, scenario=s).same_verdict
+    assert sim.replay(trace, scenario=s).same
     return trace, run_tape(s, Replay(res.tape)).state
 
 

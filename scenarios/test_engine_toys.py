@@ -85,7 +85,7 @@ def test_bug_found_by_sampling(sim_explore, scenario, strategy):
     assert res.found_at == res.executions <= budget
     # the counterexample replays to the same violation at the same step
     again = sim.replay(res.trace, scenario=scenario)
-    assert again.same_verdict and again.replayed.verdict.step == res.violation.step
+    assert again.same and again.replayed.verdict.step == res.violation.step
 
 
 @pytest.mark.parametrize("strategy", ["random", "pct"])

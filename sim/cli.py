@@ -25,9 +25,9 @@ from sim import trace as traces
 from sim.clikit import (EXIT_MISMATCH, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, STEP_LOG_TAIL, Parser, UsageError,
                         add_load, check_engine, positive_float, positive_int, console, load_modules, print_step_log, print_table, say, table)
 from sim import parallel
-from sim.explore import DEFAULT_BUDGET
 from sim.units import Spec, default_jobs, prepare
 from sim.runtime import SimUsageError
+from sim.explore import DEFAULT_BUDGET, confirmed_trace
 from sim.strategy import ModelNondeterminism
 
 if TYPE_CHECKING:  # rich is imported where output is made: `--help` does without it
@@ -227,8 +227,11 @@ def _explore_sequential(scenario, args, show_progress: bool = True):
 
 
 def _report_violation(out: Console, scenario, described: dict, res, args):
-    trace = sim.make_trace(scenario, res.tape, strategy=described, engine=args.engine,
-                           execution=res.found_at, check_footprints=res.check_footprints)
+    try:
+        trace = confirmed_trace(scenario, res.tape, res.violation, strategy=described, engine=args.engine,
+                                execution=res.found_at, check_footprints=res.check_footprints)
+    except (ModelNondeterminism, SimUsageError) as e:
+        raise UsageError(f"scenario {scenario.name}: {e}") from None
     path = traces.save(trace, args.out, _stem(scenario.name, args.strategy, args.seed, trace.digest))
     v = res.violation
     say(out, f"{scenario.name}: {v.invariant} violated at step {v.step}: {v.message}", "bold red")
@@ -430,7 +433,7 @@ def cmd_replay(args, _rest) -> int:
     except traces.TraceError as e:
         raise UsageError(f"{args.trace}: {e}") from None
     out = console(sys.stdout)
-    if not result.same_verdict:
+    if not result.same:
         say(out, result.describe_mismatch())
         return EXIT_MISMATCH
     v = result.replayed.verdict

@@ -97,7 +97,7 @@ def cmd_shrink(args, _rest) -> int:
     engine = args.engine or trace.engine
     scenario, res = _reproduce(args.trace, trace, engine)
     out = console(sys.stdout)
-    if not res.same_verdict:
+    if not res.same:
         say(out, f"{args.trace}: {res.describe_mismatch()}; not shrunk")
         return EXIT_MISMATCH
     if trace.verdict.status != "violation":
@@ -144,7 +144,7 @@ def cmd_regress(args, _rest) -> int:
         raise UsageError(f"--name {args.name!r}: use letters, digits, '.', '_' and '-' (it becomes a file name)")
     trace = load_trace(args.trace)
     scenario, res = _reproduce(args.trace, trace, trace.engine)
-    if not res.same_verdict:
+    if not res.same:
         raise UsageError(f"{args.trace}: {res.describe_mismatch()}; a regression must replay as recorded")
     got = _verdict_name(trace)
     if args.expect is not None and args.expect != got:

@@ -11,7 +11,7 @@ from sim.scenario import Scenario
 from sim.stats import Observed
 from sim.strategy import Replay, Strategy
 from sim.tape import Divergence
-from sim.trace import SCHEMA_VERSION, TraceError, format_step, steps_of, verdict_of
+from sim.trace import SCHEMA_VERSION, TraceError, first_difference, format_step, steps_of, verdict_of
 
 DEFAULT_BUDGET = 1000
 
@@ -193,6 +193,33 @@ def make_trace(scenario: Scenario, tape: list[int], *, strategy: dict, engine: s
     return trace_of(scenario, k, strategy=strategy, engine=engine, execution=execution)
 
 
+def confirmed_trace(scenario: Scenario, tape: list[int], violation: Violation | None, *, strategy: dict,
+                    engine: str = "fast", execution: int | None = None, check_footprints: bool = False) -> Trace:
+    """`make_trace` for a counterexample just found, run twice: both runs must take the same steps and
+    end in the violation the search saw, else the model is nondeterministic (it reads the wall clock,
+    `random`, set order...) and ModelNondeterminism names the first step where the runs differ."""
+    from sim.strategy import ModelNondeterminism
+    runs = []
+    for _ in range(2):
+        try:
+            runs.append(make_trace(scenario, tape, strategy=strategy, engine=engine, execution=execution,
+                                   check_footprints=check_footprints))
+        except Divergence as d:
+            raise ModelNondeterminism(f"the model is nondeterministic: re-running the tape the search "
+                                      f"found asked other questions ({d})") from None
+    first, second = runs
+    differs = first_difference(first.steps, second.steps, names=("the first run has", "the second"))
+    if differs is not None:
+        raise ModelNondeterminism(f"the model is nondeterministic: two runs of the same tape differ at {differs}")
+    found = verdict_of(violation)
+    if first.verdict != second.verdict or first.verdict.invariant != found.invariant:
+        raise ModelNondeterminism(
+            f"the model is nondeterministic: the search saw {found.describe()}, re-running its tape gives "
+            f"{first.verdict.describe()}" + ("" if first.verdict == second.verdict else
+                                             f" and then {second.verdict.describe()}"))
+    return first
+
+
 def trace_of(scenario: Scenario, k, *, strategy: dict, engine: str, execution: int | None = None) -> Trace:
     from sim.tracemodel import Trace  # pydantic: imported once a trace is wanted
     return Trace(
@@ -211,10 +238,19 @@ class ReplayResult:
     trace: Trace
     replayed: Trace
     same_verdict: bool
+    step_difference: str | None = None   # the first step whose behaviour differs (None: the same log)
+
+    @property
+    def same(self) -> bool:
+        """Reproduced: the same verdict AND the same step log (actors, labels, footprints, notes)."""
+        return self.same_verdict and self.step_difference is None
 
     def describe_mismatch(self) -> str:
-        return (f"verdict changed: the trace recorded {self.trace.verdict.describe()}; "
-                f"replay gives {self.replayed.verdict.describe()}")
+        if not self.same_verdict:
+            return (f"verdict changed: the trace recorded {self.trace.verdict.describe()}; "
+                    f"replay gives {self.replayed.verdict.describe()}"
+                    + (f" (first difference: {self.step_difference})" if self.step_difference else ""))
+        return f"behaviour changed: {self.step_difference}"
 
 
 def replay(trace: Trace, engine: str | None = None, scenario: Scenario | None = None) -> ReplayResult:
@@ -234,8 +270,13 @@ def replay(trace: Trace, engine: str | None = None, scenario: Scenario | None = 
         rev = ""
         if trace.revision != scenario.revision:
             rev = f" (trace from model revision {trace.revision}, model is now revision {scenario.revision})"
+        earlier = first_difference(trace.steps, steps_of(d.log), prefix=True) if d.log is not None else None
+        if earlier is not None:
+            # the tape ran out of step with the model later than the behaviour changed: name the change
+            raise TraceError(f"behaviour changed at {earlier}; then {d}{rev}") from None
         was = next((s for s in trace.steps if s.i == d.step), None)
         what = f"; the trace's step {d.step} was {format_step(was)}" if was is not None else ""
         raise TraceError(f"{d}{rev}{what}") from None
     replayed = trace_of(scenario, k, strategy=trace.strategy, engine=trace.engine, execution=trace.execution)
-    return ReplayResult(trace, replayed, replayed.verdict == trace.verdict)
+    return ReplayResult(trace, replayed, replayed.verdict == trace.verdict,
+                        first_difference(trace.steps, replayed.steps))

@@ -234,6 +234,7 @@ class Kernel:
             # catches it: the engine re-raises `fatal` when the execution stops.
             if isinstance(e, Divergence) and e.step is None:
                 e.step = self.step
+                e.log = getattr(self, "log", None)
             if self.fatal is None:
                 self.fatal = e
             raise
@@ -439,6 +440,7 @@ class Kernel:
                     i = choose(STEP, n, view)
                 except Divergence as d:
                     d.step = step + 1  # the step being decided
+                    d.log = getattr(self, "log", None)   # what ran before it, so replay can name the first differing step
                     raise
                 tape.append(i)
                 if rec:

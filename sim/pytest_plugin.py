@@ -227,12 +227,12 @@ def _replay_warning(trace, scenario) -> str | None:
     if registered is scenario:
         return None
     try:
-        ok = sim.replay(trace).same_verdict
+        ok = sim.replay(trace).same
     except sim.TraceError as err:
         return f"the registered scenario {scenario.name!r} differs from the one explored here: {err}"
     if not ok:
         return (f"the registered scenario {scenario.name!r} differs from the one explored here: "
-                f"its replay gives another verdict")
+                f"its replay gives another verdict or step log")
     return None
 
 
@@ -322,7 +322,7 @@ class RegressionItem(pytest.Item):
             res = sim.replay(self.trace, engine=engine)
         except sim.TraceError as e:
             raise RegressionFailed(f"{self.path.name}: {e}") from None
-        if not res.same_verdict:
+        if not res.same:
             raise RegressionFailed(f"{self.path.name}: {res.describe_mismatch()}")
 
     def repr_failure(self, excinfo, style=None):

@@ -20,6 +20,7 @@ class Divergence(Exception):
         self.expected = expected
         self.got = got
         self.step = None  # filled in by the engine: the execution step it happened at
+        self.log = None   # filled in by the engine when recording: the steps run before it
         super().__init__(f"replay diverged at choice {position}: trace has {expected}, execution asked {got}")
 
     def __str__(self):

@@ -53,6 +53,35 @@ def steps_of(log) -> list[Step]:
                  reads=e[6], writes=e[7], notes=e[8]) for e in log]
 
 
+STEP_FIELDS = ("kind", "t", "process", "actor", "label", "reads", "writes", "notes")
+
+
+def _show(v) -> str:
+    text = repr(v)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def first_difference(recorded: list[Step], replayed: list[Step], prefix: bool = False,
+                     names: tuple[str, str] = ("trace has", "the model now gives")) -> str | None:
+    """The first step where the model's behaviour now differs from the recorded step log, as one
+    line naming the step and each differing field (None when the logs are the same; with `prefix`,
+    when `replayed` is a prefix of `recorded`). Replay recomputes the log from the model, so a
+    trace's step log can never vouch for itself."""
+    for a, b in zip(recorded, replayed):
+        if a == b:
+            continue
+        fields = [f for f in ("i",) + STEP_FIELDS if getattr(a, f) != getattr(b, f)]
+        what = "; ".join(f"{f}: {names[0]} {_show(getattr(a, f))}, {names[1]} {_show(getattr(b, f))}"
+                         for f in fields)
+        return f"step {a.i} ({a.actor or a.process or a.kind} {_show(a.label)}) differs: {what}"
+    if len(recorded) != len(replayed) and not (prefix and len(replayed) < len(recorded)):
+        n = min(len(recorded), len(replayed))
+        longer, who = (recorded, "the trace") if len(recorded) > n else (replayed, "the model now")
+        return (f"{who} has steps after step {longer[n - 1].i if n else 0}: the trace has {len(recorded)} "
+                f"steps, the model now takes {len(replayed)} (first extra: {format_step(longer[n])})")
+    return None
+
+
 def load(path: str | os.PathLike) -> Trace:
     from pydantic import ValidationError
 

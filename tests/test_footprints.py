@@ -37,7 +37,7 @@ def test_an_undeclared_write_is_a_footprint_violation_in_debug_mode(engine):
     # the trace records the mode, so the replay finds the same violation
     trace = make_trace(two_writers(False), res.tape, strategy={"name": "random"}, check_footprints=True)
     assert trace.check_footprints and trace.verdict.invariant == "footprint"
-    assert sim.replay(trace, scenario=two_writers(False)).same_verdict
+    assert sim.replay(trace, scenario=two_writers(False)).same
 
 
 def test_without_debug_mode_nothing_is_checked_and_declared_footprints_pass():

@@ -58,7 +58,7 @@ def test_failing_assert_holds_prints_invariant_step_log_and_replay_command(pytes
     [path] = replay_paths(out)
     tr = traces.load(pytester.path / path)
     assert len(re.findall(r"^  #\d+ ", out, re.M)) == len(tr.steps)
-    assert tr.verdict.invariant == "I-ONE-CREATED" and sim.replay(tr).same_verdict
+    assert tr.verdict.invariant == "I-ONE-CREATED" and sim.replay(tr).same
     # the printed command, run as printed from where pytest ran, reproduces the violation
     cmd = re.search(r"^replay: (python -m sim replay \S+)$", out, re.M).group(1).split()
     done = subprocess.run([sys.executable, *cmd[1:]], cwd=pytester.path, capture_output=True, text=True)
@@ -93,7 +93,7 @@ def test_a_failure_shows_the_counterexample_shrunk_unless_told_not_to(pytester):
     assert "► I-ONE-CREATED violated" in out                      # the shrunk timeline
     small = re.search(r"^shrunk trace: (\S+) ", out, re.M).group(1)
     tr = traces.load(pytester.path / small)
-    assert tr.verdict.invariant == "I-ONE-CREATED" and sim.replay(tr).same_verdict
+    assert tr.verdict.invariant == "I-ONE-CREATED" and sim.replay(tr).same
     result = run(pytester, "--sim-no-shrink")
     result.assert_outcomes(failed=1)
     assert "shrunk:" not in result.stdout.str() and "shrunk trace:" not in result.stdout.str()

@@ -35,7 +35,7 @@ def test_a_trace_replays_to_the_same_verdict_at_the_same_step(scn):
     t = found(scn, DFS())
     assert t.verdict.status == "violation" and t.verdict.invariant == scn.expect
     r = sim.replay(t)
-    assert r.same_verdict and r.replayed.verdict.step == t.verdict.step
+    assert r.same and r.replayed.verdict.step == t.verdict.step
     assert r.replayed.to_json() == t.to_json()
 
 
@@ -53,7 +53,7 @@ def test_a_saved_violation_replays_1000_times_with_the_same_verdict(cp_trace, tm
     path = save(cp_trace, tmp_path, "claim-publish")
     t = load(path)
     results = [sim.replay(t) for _ in range(1000)]
-    assert all(r.same_verdict for r in results)
+    assert all(r.same for r in results)
     assert {r.replayed.digest for r in results} == {t.digest}  # byte-identical every time
     assert t.verdict.invariant == "I-ONE-CREATED"
 
@@ -231,5 +231,5 @@ def test_trace_with_faults_round_trips(tmp_path):
     t = found(scn, DFS())
     assert any(s.kind == "crash" for s in t.steps) and t.faults == {"crashes": 1, "redeliveries": 0}
     back = load(save(t, tmp_path, "orphan"))
-    assert sim.replay(back).same_verdict
+    assert sim.replay(back).same
     assert Faults(**back.faults) == scn.faults

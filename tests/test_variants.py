@@ -120,7 +120,7 @@ def test_a_variants_trace_replays_from_its_name(tmp_path):
     assert tr.scenario == "lost-update[workers=3,max_steps=50]" and tr.params["workers"] == 3 and tr.max_steps == 50
     loaded = traces.load(traces.save(tr, tmp_path, "v"))
     again = sim.replay(loaded)
-    assert again.same_verdict and again.replayed.steps == tr.steps
+    assert again.same and again.replayed.steps == tr.steps
 
 
 def test_replay_refuses_a_trace_whose_scenario_now_differs(tmp_path, monkeypatch):
