@@ -150,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print("sim: error: " + " ".join(str(e).split()), file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("sim: interrupted", file=sys.stderr)
+        return 130
     except SystemExit as e:  # --help, or a delegate calling sys.exit; keep main() returning an int
         if isinstance(e.code, str):
             print(e.code, file=sys.stderr)

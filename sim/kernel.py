@@ -282,7 +282,7 @@ class Kernel:
             self.state = state = scenario.setup(self)
         except runtime.SimUsageError:
             raise
-        except Exception as e:
+        except MODEL_ERRORS as e:
             raise _model_error("setup", e) from e
         always = scenario.always
         at_end = scenario.at_end
@@ -307,7 +307,7 @@ class Kernel:
                     watching = watch.Watch(monitors, state, self.stores)
                     if not watching.groups:
                         watching = None
-            except Exception as e:   # the scenario's reads callable or keys_where predicate
+            except MODEL_ERRORS as e:   # the scenario's reads callable or keys_where predicate
                 raise _model_error("an invariant's reads", e) from e
         opts = self.options
         rec = self.record
@@ -336,7 +336,9 @@ class Kernel:
                         y = a.coro.send(None)
                     except StopIteration:
                         a.state = DONE
-                    except Exception as e:
+                    except KeyboardInterrupt:
+                        raise
+                    except BaseException as e:   # SystemExit too: a model never ends sim's process
                         a.state = DONE
                         a.error = e
                     else:
@@ -387,7 +389,7 @@ class Kernel:
                 except watch.ReadsOutside as e:
                     self.violation = Violation("footprint", step, str(e))
                     return
-                except Exception as e:
+                except MODEL_ERRORS as e:
                     raise _model_error(f"invariant {inv.name}", e) from e
             if step >= max_steps:
                 self.violation = Violation("livelock", step,
@@ -484,7 +486,9 @@ class Kernel:
                         o.state = DONE
                         actors.remove(o)  # _retire, inlined: an actor that ran a step is in both lists
                         o.process.actors.remove(o)
-                    except Exception as e:
+                    except KeyboardInterrupt:
+                        raise
+                    except BaseException as e:   # SystemExit too: a model never ends sim's process
                         o.state = DONE
                         o.error = e
                         self._retire(o)
@@ -584,7 +588,7 @@ class Kernel:
         for inv in self.scenario.at_end + self.scenario.eventually:
             try:
                 r = inv.fn(state)
-            except Exception as e:
+            except MODEL_ERRORS as e:
                 raise _model_error(f"invariant {inv.name}", e) from e
             if not (r is None or r is True):
                 prefix = "never held at quiescence: " if inv.when == "eventually" else ""
@@ -606,6 +610,12 @@ class ForeignAwait(runtime.SimUsageError):
 
 class ModelError(runtime.SimUsageError):
     """The scenario's own code (setup or an invariant) raised: a bug for its author to fix."""
+
+
+# What a model's own code (setup, an invariant) may raise that sim reports as the model's bug: every
+# exception, and the BaseExceptions that would otherwise end sim's process silently (sys.exit(0) in a
+# model used to make `explore` exit 0). KeyboardInterrupt is the user's, and stops sim.
+MODEL_ERRORS = (Exception, SystemExit, GeneratorExit)
 
 
 def _model_error(what: str, e: Exception) -> ModelError:

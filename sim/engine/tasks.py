@@ -53,7 +53,9 @@ async def _actor_main(k: TaskKernel, a) -> None:
         await a.coro
     except Crashed:
         pass
-    except Exception as e:
+    except (KeyboardInterrupt, trio.Cancelled):
+        raise
+    except BaseException as e:   # SystemExit too: a model never ends sim's process
         a.error = e
     a.state = DONE
     k._wake_controller()

@@ -1,0 +1,58 @@
+"""A model's BaseException never ends sim's process silently: sys.exit(0) or GeneratorExit raised by an
+actor is an `uncaught-exception` violation on both engines, and from setup or an invariant a one-line
+model error (exit 2); KeyboardInterrupt is the user's and stops sim with exit 130, no traceback."""
+from __future__ import annotations
+
+import pytest
+
+from sim import RandomWalk, Scenario, cli, explore, point
+
+
+def actor_raising(exc):
+    def setup(k):
+        async def w():
+            await point("step")
+            raise exc
+        k.process("p1", lambda p: p.spawn("w", w))
+        return {}
+    return Scenario("raising", setup)
+
+
+@pytest.mark.parametrize("engine", ["fast", "trio"])
+@pytest.mark.parametrize("exc", [SystemExit(0), GeneratorExit()], ids=["SystemExit", "GeneratorExit"])
+def test_an_actor_raising_a_base_exception_is_an_uncaught_exception(engine, exc):
+    res = explore(actor_raising(exc), RandomWalk(1), budget=1, engine=engine)
+    assert res.violation is not None and res.violation.invariant == "uncaught-exception"
+    assert type(exc).__name__ in res.violation.message
+
+
+def test_sys_exit_in_setup_or_an_invariant_is_a_one_line_model_error(tmp_path, monkeypatch, capsys):
+    (tmp_path / "exiting_model_for_tests.py").write_text(
+        "import sys\n"
+        "from sim import Scenario, at_end, point\n"
+        "def quits(k):\n    sys.exit(0)\n"
+        "def fine(k):\n"
+        "    async def w():\n        await point('step')\n"
+        "    k.process('p1', lambda p: p.spawn('w', w))\n    return {}\n"
+        "SCENARIOS = [Scenario('quits-in-setup', quits),\n"
+        "             Scenario('quits-in-invariant', fine, invariants=(at_end('I-Q', lambda s: sys.exit(0)),))]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name, where in (("quits-in-setup", "setup raised SystemExit"), ("quits-in-invariant", "invariant I-Q raised SystemExit")):
+        code = cli.main(["explore", "--load", "exiting_model_for_tests", "--scenario", name, "--out", str(tmp_path)])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and where in err, err
+
+
+def test_keyboard_interrupt_stops_sim_with_130(monkeypatch, capsys):
+    def interrupted(args, rest):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "cmd_list", interrupted)
+    parser_funcs = cli.build_parser
+    def build():
+        p = parser_funcs()
+        p._subparsers._group_actions[0].choices["list"].set_defaults(func=interrupted)
+        return p
+    monkeypatch.setattr(cli, "build_parser", build)
+    assert cli.main(["list"]) == 130
+    out, err = capsys.readouterr()
+    assert err == "sim: interrupted\n" and "Traceback" not in out
