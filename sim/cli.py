@@ -22,7 +22,8 @@ from sim import registry
 from sim import clivariants, counterexamples
 from sim import strategy as strategies
 from sim import trace as traces
-from sim.clikit import (EXIT_MISMATCH, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, STEP_LOG_TAIL, Parser, UsageError,
+from sim.clikit import (EXIT_INTERNAL, EXIT_MISMATCH, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, STEP_LOG_TAIL, Parser,
+                        UsageError, save_crash_report,
                         add_load, check_engine, positive_float, positive_int, console, load_modules, print_step_log, print_table, say, table)
 from sim import parallel
 from sim.units import Spec, default_jobs, prepare
@@ -157,6 +158,11 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(e.code, str):
             print(e.code, file=sys.stderr)
         return e.code if isinstance(e.code, int) else (0 if e.code is None else EXIT_USAGE)
+    except Exception as e:  # a bug of sim itself: one line and a saved report, never a traceback
+        where = save_crash_report(argv, e)
+        print(f"sim: internal error: {type(e).__name__}: {' '.join(str(e).split())[:300]} "
+              f"(a bug in sim; crash report: {where})", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 # ---- explore ------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # rich is imported where output is made: `--help` does withou
     from rich.console import Console
     from rich.table import Table
 
-EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_MISMATCH = 0, 1, 2, 3
+EXIT_OK, EXIT_VIOLATION, EXIT_USAGE, EXIT_MISMATCH, EXIT_INTERNAL = 0, 1, 2, 3, 4
 STEP_LOG_TAIL = 40            # a failing trace is for a person: show its end, where the bug is
 LOG_WIDTH = 200               # pipes and CI logs: long lines rather than tables wrapped at 80 columns
 
@@ -29,6 +29,26 @@ class Parser(argparse.ArgumentParser):
     def error(self, message):
         # argparse would print the usage block too; users get one line, like every other error
         raise UsageError(message)
+
+
+def save_crash_report(argv: list[str], error: BaseException) -> str:
+    """Write the traceback of an internal error of sim itself to a file named by its content (so a
+    report is never overwritten by another) in the temp folder; returns its path, or why not."""
+    import hashlib
+    import tempfile
+    import traceback
+
+    from sim.explore import sim_version
+    text = (f"sim {sim_version()} internal error\nargv: {argv!r}\npython: {sys.version.split()[0]}\n\n"
+            + "".join(traceback.format_exception(error)))
+    name = f"sim-crash-{hashlib.sha256(text.encode('utf-8', 'replace')).hexdigest()[:12]}.txt"
+    path = os.path.join(tempfile.gettempdir(), name)
+    try:
+        with open(path, "w", encoding="utf-8", errors="replace") as f:
+            f.write(text)
+    except OSError as e:
+        return f"not saved: {e.strerror or e}"
+    return path
 
 
 def console(stream) -> Console:

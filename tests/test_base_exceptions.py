@@ -43,16 +43,34 @@ def test_sys_exit_in_setup_or_an_invariant_is_a_one_line_model_error(tmp_path, m
         assert code == 2 and err.count("\n") == 1 and where in err, err
 
 
+def with_list_command(monkeypatch, func):
+    """`sim list` replaced by `func` (the parser binds commands when it is built)."""
+    real = cli.build_parser
+
+    def build():
+        p = real()
+        p._subparsers._group_actions[0].choices["list"].set_defaults(func=func)
+        return p
+    monkeypatch.setattr(cli, "build_parser", build)
+
+
 def test_keyboard_interrupt_stops_sim_with_130(monkeypatch, capsys):
     def interrupted(args, rest):
         raise KeyboardInterrupt
-    monkeypatch.setattr(cli, "cmd_list", interrupted)
-    parser_funcs = cli.build_parser
-    def build():
-        p = parser_funcs()
-        p._subparsers._group_actions[0].choices["list"].set_defaults(func=interrupted)
-        return p
-    monkeypatch.setattr(cli, "build_parser", build)
+    with_list_command(monkeypatch, interrupted)
     assert cli.main(["list"]) == 130
     out, err = capsys.readouterr()
     assert err == "sim: interrupted\n" and "Traceback" not in out
+
+
+def test_an_internal_error_of_sim_is_one_line_exit_4_with_a_saved_report(monkeypatch, capsys):
+    def broken(args, rest):
+        raise ZeroDivisionError("a bug in sim itself")
+
+    with_list_command(monkeypatch, broken)
+    assert cli.main(["list"]) == 4
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and err.startswith("sim: internal error: ZeroDivisionError: a bug in sim itself")
+    report = err.rsplit("crash report: ", 1)[1].rstrip(")\n")
+    text = open(report, encoding="utf-8").read()
+    assert "Traceback" in text and "ZeroDivisionError" in text and "['list']" in text
