@@ -24,7 +24,7 @@ from sim import strategy as strategies
 from sim import trace as traces
 from sim.clikit import (EXIT_INTERNAL, EXIT_MISMATCH, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, STEP_LOG_TAIL, Parser,
                         UsageError, save_crash_report,
-                        add_load, check_engine, positive_float, positive_int, console, load_modules, print_step_log, print_table, say, table)
+                        add_load, add_step_timeout, check_engine, positive_float, positive_int, console, load_modules, print_step_log, print_table, say, table)
 from sim import parallel
 from sim.units import Spec, default_jobs, prepare
 from sim.runtime import SimUsageError
@@ -115,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "and its HTML report, and print its timeline)")
     clivariants.add_options(ex)
     add_load(ex)
+    add_step_timeout(ex)
     ex.set_defaults(func=cmd_explore)
 
     rp = sub.add_parser("replay", help="replay a saved trace and check its verdict",
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("-v", "--verbose", action="store_true",
                     help=f"print every step (default: the last {STEP_LOG_TAIL})")
     add_load(rp)
+    add_step_timeout(rp)
     rp.set_defaults(func=cmd_replay)
 
     ls = sub.add_parser("list", help="list registered scenarios", description="List registered scenarios.")
@@ -147,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         args, rest = parser.parse_known_args(argv)
         if args.command != "bench" and rest:
             raise UsageError(f"unrecognized arguments: {' '.join(rest)}")
+        if getattr(args, "step_timeout", None) is not None:   # the environment reaches --jobs workers too
+            os.environ["SIM_STEP_TIMEOUT"] = repr(args.step_timeout)
         return args.func(args, rest)
     except UsageError as e:
         print("sim: error: " + " ".join(str(e).split()), file=sys.stderr)

@@ -135,6 +135,21 @@ def add_load(p: argparse.ArgumentParser) -> None:
                    help="import MODULE and register its SCENARIOS list (repeatable)")
 
 
+def add_step_timeout(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--step-timeout", type=nonnegative_float, default=None, metavar="SECONDS",
+                   help="give up on a step that runs this long without reaching a point (default 60; 0: never)")
+
+
+def nonnegative_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not v >= 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a finite number >= 0")
+    return v
+
+
 def load_trace(path: str) -> traces.Trace:
     try:
         return traces.load(path)

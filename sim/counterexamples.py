@@ -11,8 +11,8 @@ import sim
 from sim import registry, report
 from sim import trace as traces
 from sim import engine as engines
-from sim.clikit import (EXIT_MISMATCH, EXIT_OK, EXIT_VIOLATION, UsageError, add_load, check_engine, console,
-                        load_modules, load_trace, positive_int, print_step_log, say)
+from sim.clikit import (EXIT_MISMATCH, EXIT_OK, EXIT_VIOLATION, UsageError, add_load, add_step_timeout, check_engine,
+                        console, load_modules, load_trace, positive_int, print_step_log, say)
 from sim.report.text import DEFAULT_WIDTH as SWIMLANE_MAX
 from sim.shrink import Shrunk, shrink
 
@@ -178,6 +178,7 @@ def add_commands(sub, fmt) -> None:
     sh.add_argument("--engine", choices=engines.NAMES, help="engine (default: the trace's)")
     sh.add_argument("--out", metavar="DIR", help="where the shrunk trace goes (default: beside TRACE)")
     add_load(sh)
+    add_step_timeout(sh)
     sh.set_defaults(func=cmd_shrink)
 
     rp = sub.add_parser("report", help="render a trace: text swimlane, Markdown + Mermaid, HTML, or DOT",
@@ -201,4 +202,5 @@ def add_commands(sub, fmt) -> None:
     rg.add_argument("--dir", default=str(REGRESSIONS), metavar="DIR",
                     help=f"the corpus directory (default: {REGRESSIONS})")
     add_load(rg)
+    add_step_timeout(rg)
     rg.set_defaults(func=cmd_regress)

@@ -11,6 +11,7 @@ from sim.scenario import Scenario
 from sim.stats import Observed
 from sim.strategy import Replay, Strategy
 from sim.tape import Divergence
+from sim.watchdog import Watchdog
 from sim.trace import SCHEMA_VERSION, TraceError, first_difference, format_step, steps_of, verdict_of
 
 DEFAULT_BUDGET = 1000
@@ -164,7 +165,8 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
         res.crashes, res.redeliveries, res.pruned = crashes, redeliveries, pruned
         res.elapsed = time.perf_counter() - t0
 
-    eng.host(loop)
+    with Watchdog():
+        eng.host(loop)
     res.truncated = bool(strategy.truncated)
     if observed is not None:
         res.points, res.terminal_states = observed.distinct_points(), observed.distinct_states()
@@ -183,7 +185,8 @@ def run_tape(scenario: Scenario, strategy: Strategy, engine: str = "fast", check
         strategy.end_execution(k.view())
         return k
 
-    return eng.host(once)
+    with Watchdog():
+        return eng.host(once)
 
 
 def make_trace(scenario: Scenario, tape: list[int], *, strategy: dict, engine: str = "fast",
