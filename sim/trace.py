@@ -82,32 +82,69 @@ def first_difference(recorded: list[Step], replayed: list[Step], prefix: bool = 
     return None
 
 
+MAX_TRACE_BYTES = 256 << 20   # a trace is a tape and a step log; anything larger is not one of ours
+
+
+def _read(p: Path) -> str:
+    """The file's text, refusing what is not a regular file (a FIFO or /dev/zero would hang or fill
+    memory) or is larger than any trace."""
+    import stat
+    try:
+        with open(p, "rb", opener=lambda f, fl: os.open(f, fl | os.O_NONBLOCK)) as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise TraceError(f"{p}: not a regular file")
+            if st.st_size > MAX_TRACE_BYTES:
+                raise TraceError(f"{p}: {st.st_size:,} bytes is larger than any trace (limit {MAX_TRACE_BYTES:,})")
+            raw = fh.read(MAX_TRACE_BYTES + 1)
+    except FileNotFoundError:
+        raise TraceError(f"{p}: no such trace file") from None
+    except IsADirectoryError:
+        raise TraceError(f"{p}: is a directory, not a trace file") from None
+    except OSError as e:
+        raise TraceError(f"{p}: cannot read: {e.strerror or e}") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise TraceError(f"{p}: not UTF-8 text (byte {e.start})") from None
+
+
+def _check_text(value, p: Path) -> None:
+    """Strings must be valid Unicode (a lone surrogate cannot be printed or written back)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise TraceError(f"{p}: malformed trace: a string holds a lone surrogate") from None
+
+
 def load(path: str | os.PathLike) -> Trace:
     from pydantic import ValidationError
 
     from sim.tracemodel import Trace
     p = Path(path)
-    try:
-        raw = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TraceError(f"{p}: no such trace file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise TraceError(f"{p}: cannot read: {e}") from None
+    raw = _read(p)
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as e:
         raise TraceError(f"{p}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    except RecursionError:
+        raise TraceError(f"{p}: not a sim trace (JSON nested too deeply)") from None
+    except ValueError:   # an integer longer than Python converts (4300 digits)
+        raise TraceError(f"{p}: not a sim trace (an integer too long to read)") from None
     if not isinstance(data, dict):
         raise TraceError(f"{p}: not a sim trace (top level is not an object)")
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if type(version) is not int or version != SCHEMA_VERSION:   # `true == 1` in Python: not a version
         raise TraceError(f"{p}: trace schema version {version!r} is not supported (this sim reads {SCHEMA_VERSION})")
+    _check_text(data, p)
     try:
         trace = Trace.model_validate(data)
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(x) for x in first["loc"])
         raise TraceError(f"{p}: malformed trace: {where}: {first['msg']}") from None
+    except RecursionError:
+        raise TraceError(f"{p}: malformed trace: nested too deeply") from None
     if trace.digest != trace.content_digest():
         raise TraceError(f"{p}: digest mismatch: the trace was modified after it was written")
     return trace

@@ -325,3 +325,20 @@ def test_the_shipped_regressions_are_real_traces():
     assert len(shipped) >= 3
     verdicts = {traces.load(p).verdict.status for p in shipped}
     assert verdicts == {"ok", "violation"}
+
+
+def test_corrupt_files_in_the_regression_corpus_fail_their_own_items_only(pytester):
+    """One bad file (deep nesting, a 5000-digit integer, a lone surrogate) never stops collection."""
+    import shutil
+    d = pytester.path / "regressions"
+    d.mkdir()
+    good = Path(__file__).parents[1] / "scenarios" / "regressions" / "claim-publish-two-created.json"
+    shutil.copy(good, d / "good.json")
+    (d / "deep.json").write_text("[" * 100000 + "]" * 100000)
+    (d / "bigint.json").write_text('{"schema_version": 1, "max_steps": ' + "9" * 5000 + "}")
+    (d / "surrogate.json").write_text(good.read_text().replace('"claim-publish"', '"claim-publish\\ud800"', 1))
+    result = run(pytester, str(d))
+    result.assert_outcomes(passed=1, failed=3)
+    out = result.stdout.str()
+    assert "nested too deeply" in out and "integer too long" in out and "lone surrogate" in out
+    assert "Traceback" not in out

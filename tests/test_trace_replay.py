@@ -233,3 +233,35 @@ def test_trace_with_faults_round_trips(tmp_path):
     back = load(save(t, tmp_path, "orphan"))
     assert sim.replay(back).same
     assert Faults(**back.faults) == scn.faults
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("[" * 100000 + "]" * 100000, "nested too deeply"),
+    ('{"a": ' * 5000 + "1" + "}" * 5000, "nested too deeply"),
+    ('{"schema_version": 1, "max_steps": ' + "9" * 5000 + "}", "integer too long"),
+    ('{"schema_version": true}', "schema version True is not supported"),
+    (b"\xff\xfe not utf-8", "not UTF-8"),
+])
+def test_load_refuses_hostile_json_in_one_line(text, needle, tmp_path):
+    p = tmp_path / "hostile.json"
+    if isinstance(text, bytes):
+        p.write_bytes(text)
+    else:
+        p.write_text(text)
+    assert needle in one_line_error(p)
+
+
+def test_load_refuses_a_lone_surrogate(cp_trace, tmp_path):
+    text = cp_trace.to_json().replace('"claim-publish"', '"claim-publish\\ud800"', 1)
+    p = tmp_path / "surrogate.json"
+    p.write_text(text)
+    assert "lone surrogate" in one_line_error(p)
+
+
+def test_load_refuses_what_is_not_a_regular_file(tmp_path):
+    import os
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    assert "not a regular file" in one_line_error(fifo)        # would block forever on open/read
+    assert "not a regular file" in one_line_error("/dev/zero")  # would fill memory
+    assert "is a directory" in one_line_error(tmp_path)
