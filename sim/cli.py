@@ -245,7 +245,15 @@ def _report_violation(out: Console, scenario, described: dict, res, args):
                                 execution=res.found_at, check_footprints=res.check_footprints)
     except (ModelNondeterminism, SimUsageError) as e:
         raise UsageError(f"scenario {scenario.name}: {e}") from None
-    path = traces.save(trace, args.out, _stem(scenario.name, args.strategy, args.seed, trace.digest))
+    try:
+        path = traces.save(trace, args.out, _stem(scenario.name, args.strategy, args.seed, trace.digest))
+    except traces.TraceError as e:   # a full disk or a bad --out: say so, show it, go on with the rest
+        v = res.violation
+        say(out, f"{scenario.name}: {v.invariant} violated at step {v.step}: {v.message}", "bold red")
+        print_step_log(out, trace)
+        say(out, f"  trace NOT saved: {e}", "bold red")
+        say(out, "")
+        return None
     v = res.violation
     say(out, f"{scenario.name}: {v.invariant} violated at step {v.step}: {v.message}", "bold red")
     say(out, f"  found at execution {res.found_at} ({args.strategy}, seed {args.seed}, engine {args.engine}); "
@@ -379,6 +387,8 @@ def cmd_explore(args, _rest) -> int:
         # one cache per process: shared between workers, what is cut would depend on their timing
         raise UsageError("--cache-states goes with --strategy dfs on the fast engine, in one process "
                          "(without --jobs or --cluster)")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UsageError(f"--out {args.out}: exists and is not a folder (traces are written into a folder)")
     load_modules(args.load)
     check_engine(args.engine)
     scenarios = clivariants.apply(_select(args.scenario, args.model), args)

@@ -63,7 +63,15 @@ def shrink_found(out, scenario, original: traces.Trace, path: Path, engine: str,
         print_step_log(out, original)
         say(out, f"  trace:  {path}")
         return path
-    html = save_report(small, path.parent, small_path.name[:-len(".json")], stats)
+    except traces.TraceError as e:   # e.g. the disk filled up after the found trace was saved
+        print_step_log(out, original)
+        say(out, f"  trace:  {path}")
+        say(out, f"  shrunk trace NOT saved: {e}", "bold red")
+        return path
+    try:
+        html = save_report(small, path.parent, small_path.name[:-len(".json")], stats)
+    except traces.TraceError as e:
+        html = f"NOT saved: {e}"
     for line in describe_shrink(r):
         say(out, "  " + line)
     print_timeline(out, small)

@@ -161,27 +161,65 @@ def save(trace: Trace, directory: str | os.PathLike, stem: str) -> Path:
     return save_text(trace.to_json(), directory, stem, ".json")
 
 
+MAX_NAME_BYTES = 200   # below every common filesystem's 255, leaving room for "-N" and the temp prefix
+
+
+def _fit(stem: str, ext: str) -> str:
+    """`stem`, its middle replaced by a digest of the whole when the file name would be too long (a
+    300-digit `--seed` in the name); the end, where suffixes such as `-shrunk` are, is kept."""
+    if len((stem + ext).encode("utf-8")) <= MAX_NAME_BYTES:
+        return stem
+    import hashlib
+    digest = hashlib.sha256(stem.encode("utf-8", "replace")).hexdigest()[:12]
+    tail = stem[-24:]
+    room = MAX_NAME_BYTES - len(ext) - len(digest) - 2 - len(tail.encode("utf-8"))
+    head = stem.encode("utf-8")[:room].decode("utf-8", "ignore")
+    return f"{head}-{digest}-{tail}"
+
+
+def _sweep_temp_files(d: Path) -> None:
+    """Remove temp files a killed sim left behind in `d` (named `.NAME.PID.tmp*`, see save_text)."""
+    for leftover in d.glob(".*.tmp*"):
+        parts = leftover.name.split(".")
+        pid = next((int(x) for x in reversed(parts) if x.isdigit()), None)
+        if pid is None or pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:        # its writer is gone: nobody will finish or remove it
+            leftover.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
 def save_text(text: str, directory: str | os.PathLike, stem: str, ext: str) -> Path:
     """Write `text` atomically as `directory/stem+ext`, or `stem-1+ext`, ... : an existing file with
-    the same content is reused, a different one is never overwritten."""
+    the same content is reused, a different one is never overwritten. Any failure to write (a full
+    disk, no permission, `directory` being a file) is a one-line TraceError."""
     d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    for k in range(1000):
-        p = d / (f"{stem}{ext}" if k == 0 else f"{stem}-{k}{ext}")
-        if p.exists():
-            if p.read_text(encoding="utf-8") == text:
-                return p
-            continue
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=d)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a trace is an ordinary file
-            try:
-                os.link(tmp, p)  # fails if p appeared meanwhile: never clobber
-            except FileExistsError:
+    stem = _fit(stem, ext)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        _sweep_temp_files(d)
+        for k in range(1000):
+            p = d / (f"{stem}{ext}" if k == 0 else f"{stem}-{k}{ext}")
+            if p.exists():
+                if p.is_file() and p.read_bytes() == text.encode("utf-8"):
+                    return p
                 continue
-        finally:
-            os.unlink(tmp)
-        return p
+            fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.{os.getpid()}.tmp", dir=d)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    f.write(text)
+                os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a trace is an ordinary file
+                try:
+                    os.link(tmp, p)  # fails if p appeared meanwhile: never clobber
+                except FileExistsError:
+                    continue
+            finally:
+                os.unlink(tmp)
+            return p
+    except OSError as e:
+        where = e.filename or d
+        raise TraceError(f"cannot write {stem}{ext} to {d}: {e.strerror or e} ({where})") from None
     raise TraceError(f"{d}: too many files named {stem}{ext}")

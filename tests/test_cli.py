@@ -367,3 +367,48 @@ def test_a_workload_named_on_a_model_it_is_not_registered_for_is_built_not_a_tra
                              "--no-shrink", "--out", str(tmp_path))
     assert "Traceback" not in out + err
     assert "step-dup@postgres:B2" in out
+
+
+# ---- output paths and disk errors ---------------------------------------------------------
+
+@pytest.mark.parametrize("out", ["a-file", "/dev/null"])
+def test_an_out_that_is_not_a_folder_is_a_usage_error(out, tmp_path, capsys):
+    if out == "a-file":
+        out = tmp_path / "a-file"
+        out.write_text("a user's file\n")
+    assert_one_line_error(*run_cli(capsys, "explore", "--scenario", "claim-publish", "--out", out),
+                          "exists and is not a folder")
+    if not str(out).startswith("/dev"):
+        assert out.read_text() == "a user's file\n"
+
+
+def test_an_unwritable_out_keeps_the_verdict_and_says_the_trace_was_not_saved(tmp_path, capsys, monkeypatch):
+    from sim import trace as traces
+
+    def full_disk(*a, **kw):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(traces.tempfile, "mkstemp", full_disk)
+    code, out, err = run_cli(capsys, "explore", "--scenario", "claim-publish", "--out", tmp_path / "t")
+    assert code == 1 and "Traceback" not in out + err
+    assert "I-ONE-CREATED violated" in out and "trace NOT saved: cannot write" in out
+    assert "No space left on device" in out and "#8 " in out     # the counterexample is still shown
+
+
+def test_a_huge_seed_gives_file_names_that_fit(tmp_path, capsys):
+    code, out, _ = run_cli(capsys, "explore", "--scenario", "claim-publish", "--seed", 10 ** 300, "--out", tmp_path)
+    assert code == 1
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names and all(len(n.encode()) <= 200 for n in names)
+    assert any(n.endswith("-shrunk.json") for n in names)
+
+
+def test_temp_files_of_a_killed_writer_are_swept(tmp_path, capsys):
+    import subprocess
+    dead = subprocess.Popen(["true"])
+    dead.wait()                     # a process id nobody holds any more
+    left = tmp_path / f".claim-publish-x.json.{dead.pid}.tmpabc123"
+    left.write_text("half a trace")
+    mine = tmp_path / "notes.txt"
+    mine.write_text("a user's notes")
+    run_cli(capsys, "explore", "--scenario", "claim-publish", "--out", tmp_path)
+    assert not left.exists() and mine.read_text() == "a user's notes"
