@@ -155,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print("sim: error: " + " ".join(str(e).split()), file=sys.stderr)
         return EXIT_USAGE
+    except (ModelNondeterminism, SimUsageError) as e:  # the model's own error, from any command
+        print("sim: error: " + " ".join(str(e).split()), file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("sim: interrupted", file=sys.stderr)
         return 130

@@ -74,3 +74,27 @@ def test_an_internal_error_of_sim_is_one_line_exit_4_with_a_saved_report(monkeyp
     report = err.rsplit("crash report: ", 1)[1].rstrip(")\n")
     text = open(report, encoding="utf-8").read()
     assert "Traceback" in text and "ZeroDivisionError" in text and "['list']" in text
+
+
+def test_replay_shrink_and_regress_of_a_model_that_now_raises_are_one_line_errors(tmp_path, monkeypatch, capsys):
+    """A trace found on a model whose setup now raises: every command says so in one line, exit 2."""
+    from sim import registry
+    from scenarios import engine_toys
+
+    registry.all_scenarios()
+    monkeypatch.setattr(registry, "_registry", {})
+    toy = engine_toys.claim_then_publish()
+    registry.register(toy)
+    assert cli.main(["explore", "--scenario", toy.name, "--no-shrink", "--out", str(tmp_path)]) == 1
+    [found] = [p for p in tmp_path.glob("*.json")]
+    capsys.readouterr()
+
+    def broken(k):
+        raise RuntimeError("the model's setup now fails")
+    monkeypatch.setattr(registry, "_registry", {})
+    registry.register(Scenario(toy.name, broken, revision=toy.revision, params=toy.params, faults=toy.faults,
+                               max_steps=toy.max_steps, expect=toy.expect))
+    for argv in (["replay", found], ["shrink", found], ["regress", found, "--name", "x", "--dir", tmp_path / "c"]):
+        code = cli.main([str(a) for a in argv])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and "the model's setup now fails" in err, (argv[0], err)
