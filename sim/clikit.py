@@ -57,10 +57,19 @@ def console(stream) -> Console:
     return Console(file=stream, width=None if tty else LOG_WIDTH)
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x20), *range(0x7f, 0xa0)) if chr(c) not in "\n\t"}
+
+
+def visible(text: str) -> str:
+    """`text` with control characters shown as `\\xNN`: a label or note from a model or a trace must
+    not move the cursor, retitle or clear the user's terminal."""
+    return text.translate(_CONTROL)
+
+
 def say(out: Console, text: str, style: str | None = None) -> None:
     from rich.text import Text
     # Text, not str: labels like "[r: x]" must not be read as rich markup
-    out.print(Text(text, style=style or ""), soft_wrap=True)
+    out.print(Text(visible(text), style=style or ""), soft_wrap=True)
 
 
 def table() -> Table:

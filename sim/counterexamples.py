@@ -12,7 +12,7 @@ from sim import registry, report
 from sim import trace as traces
 from sim import engine as engines
 from sim.clikit import (EXIT_MISMATCH, EXIT_OK, EXIT_VIOLATION, UsageError, add_load, add_step_timeout, check_engine,
-                        console, load_modules, load_trace, positive_int, print_step_log, say)
+                        console, load_modules, load_trace, positive_int, print_step_log, say, visible)
 from sim.report.text import DEFAULT_WIDTH as SWIMLANE_MAX
 from sim.shrink import Shrunk, shrink
 
@@ -129,6 +129,8 @@ def cmd_report(args, _rest) -> int:
     trace = load_trace(args.trace)
     text = report.render(trace, args.format)
     if args.output is None:
+        if args.format != "html":
+            text = visible(text)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return EXIT_OK
     dest = Path(args.output)

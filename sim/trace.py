@@ -181,7 +181,7 @@ def _sweep_temp_files(d: Path) -> None:
     """Remove temp files a killed sim left behind in `d` (named `.NAME.PID.tmp*`, see save_text)."""
     for leftover in d.glob(".*.tmp*"):
         parts = leftover.name.split(".")
-        pid = next((int(x) for x in reversed(parts) if x.isdigit()), None)
+        pid = next((int(x) for x in reversed(parts) if x.isascii() and x.isdigit()), None)
         if pid is None or pid == os.getpid():
             continue
         try:

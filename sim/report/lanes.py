@@ -41,7 +41,7 @@ def truncate(text: str, width: int) -> str:
 
 def natural_key(name: str) -> tuple:
     """p2 before p10: process names are read as numbered workers."""
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name))
+    return tuple((0, int(part), "") if part.isascii() and part.isdigit() else (1, 0, part) for part in re.split(r"([0-9]+)", name))
 
 
 def role_of(actor: str) -> str:
