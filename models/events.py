@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 
-from sim import current_actor, current_process, now, ulid, ulids
+from sim import Store, choose, current_actor, current_process, now, ulids
 from sim.kernel import ULID_EPOCH_MS
+from sim.runtime import faults_injected
+from sim.tape import RAND, ULID as ULID_BITS
 
 # ---- event types (section 1.3) --------------------------------------------------------------
 
@@ -97,41 +99,60 @@ def event_id_at(ms: int, seq: int, prefix: str = "evnt_") -> str:
     return prefix + ulids.text(((ULID_EPOCH_MS + ms) << 80) | seq)
 
 
-def mint_process_ulid(prefix: str = "evnt_") -> str:
-    """An eventId from the monotonic ULID factory of the calling process (section 1.1): the
-    timestamp is virtual time, so with the clock standing still every id of a scenario falls in one
-    millisecond, as a storm's do.
+def mint_process_ulid(wall: Store, prefix: str = "evnt_") -> str:
+    """An eventId from the monotonic ULID factory of the calling process (section 1.1), on a wall
+    clock every process shares (`wall`, a managed store of the world's durable state: reading the
+    clock is what makes two mints depend on each other).
 
-    Within a process and millisecond ids increase (the factory increments the random part); the
-    first id of each millisecond takes its order bits from the tape (`sim.ulid`), so ids minted in
-    one millisecond by two processes order either way, whatever their order in time (consequence
-    1). The factory is volatile: a restarted process starts a fresh one.
+    Real time passes between any two mints, and a millisecond may or may not end between them: each
+    mint either starts a new millisecond (the default, tape value 0: its id sorts above every id
+    minted before it, as in the plain revisions) or, by a tape choice, falls in the millisecond of the
+    mint before it (a storm). Within one millisecond a process's ids increase (the factory increments
+    its last id) and the first id of a process that joins a millisecond another process started takes
+    its order bits from the tape, so ids of two processes in one millisecond order either way (1.1's
+    consequence 1), and only there. The virtual millisecond (`now()`) is the ULID time; the real
+    milliseconds inside it are ordered by a counter in the random part, so createdAt stays virtual
+    time. A millisecond never spans a sleep (virtual time moved) or a crash or redelivery (a restart
+    and a visibility timeout take far more than a millisecond), so those mints sort above every
+    earlier id. The factory is volatile: a restarted process starts a fresh one.
 
-    The random part is laid out so ids never collide (real ULIDs have 80 random bits): the tape's
-    order bits, then bit 63 set (every id sorts above the ids of events seeded at time 0, which
-    were minted before the exploration), then the execution-wide counter of `sim.ulid`, then the
-    factory's increments."""
-    vol = current_process().volatile
-    t = now()
-    last = vol.get("ulid")
-    if last is not None and last[0] == t:
-        value = last[1] + 1
+    Random part (80 bits): the real millisecond's ordinal within the virtual one, 16 tape order bits
+    (fixed for the process that started the millisecond), the factory's increments, then an
+    execution-wide counter (ids never collide, as real ULIDs' 80 random bits practically never do;
+    last, so a trace's short ids differ). Every
+    id sorts above the ids of events seeded at time 0 (ordinal 0), minted before the exploration."""
+    t, faults = now(), faults_injected()
+    ms, epoch, seen_faults, count = wall.get("wall") or (-1, 0, 0, 0)
+    if ms != t:
+        ms, epoch, joined = t, 1, False
+    elif seen_faults != faults or choose(RAND, 2, "same millisecond as the last mint") == 0:
+        epoch, joined = epoch + 1, False
     else:
-        v = ulids.value(ulid())
-        value = (v >> 64 << 64) | (1 << 63) | ((v & _LOW64) << 24)
-    vol["ulid"] = (t, value)
+        joined = True
+    if epoch >> 16:
+        raise ValueError(f"more than {(1 << 16) - 1} milliseconds of mints at virtual time {t}")
+    vol = current_process().volatile
+    last = vol.get("ulid")
+    count += 1
+    if joined and last is not None and last[:2] == (ms, epoch):
+        value = last[2] + (1 << 24)
+    else:
+        bits = choose(ULID_BITS, 1 << 16, "ulid order") if joined else 1 << 15
+        value = ((ULID_EPOCH_MS + ms) << 80) | (epoch << 64) | (bits << 48) | count
+    wall["wall"] = (ms, epoch, faults, count)
+    vol["ulid"] = (ms, epoch, value)
     return prefix + ulids.text(value)
 
 
-_LOW64 = (1 << 64) - 1
-
-
-def observe_log(observed: dict | None, run: str, log: list) -> None:
+def observe_log(observed: dict | None, run: str, log: list, page: bool = False) -> None:
     """Ghost state for I-LOG2: what the calling actor (a reader) saw of `run`'s log in this read, its
-    last event (the reader's frontier) and every id up to it. `observed` is None unless the workload
-    checks I-LOG2 (`Env(log_prefix=True)`)."""
+    last event (the reader's frontier) and every id up to it. `page`: a cursor read (the events after
+    the reader's cursor), which adds to what the reader saw before. `observed` is None unless the
+    workload checks I-LOG2 (`Env(log_prefix=True)`)."""
     if observed is not None and log:
-        observed[(run, current_actor().name)] = (log[-1]["eventId"], frozenset(e["eventId"] for e in log))
+        key = (run, current_actor().name)
+        before = observed.get(key, (None, frozenset()))[1] if page else frozenset()
+        observed[key] = (log[-1]["eventId"], before | frozenset(e["eventId"] for e in log))
 
 
 def created_at_of(event_id: str) -> int:

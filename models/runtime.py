@@ -345,11 +345,14 @@ class Runtime2029(Runtime):
     revision = "R2029"
 
     async def after_scan(self, run: str, log: list, written: list) -> list:
-        fresh = await self.world.events_list(run)
+        # the re-query after the snapshot's cursor (domain 3.5): an event whose key is below the cursor
+        # but that was committed after the snapshot is in neither (the mint-before-commit hazard, B25)
+        delta = await self.world.events_list(run, after=log[-1]["eventId"]) if log else \
+            await self.world.events_list(run)
         known = {e["eventId"] for e in log} | {e["eventId"] for e in written}
-        if any(e["eventId"] not in known for e in fresh):
-            note("#2029 re-read: events arrived after the snapshot; replaying the fresh log")
-            return fresh
+        if any(e["eventId"] not in known for e in delta):
+            note("#2029 re-read: events arrived after the snapshot's cursor; replaying the refreshed log")
+            return log + [e for e in delta if e["eventId"] not in {x["eventId"] for x in log}]
         return log + written
 
 

@@ -83,8 +83,9 @@ class _Listing:
     def __init__(self, log):
         self.log = log
 
-    async def events_list(self, run):
-        return list(self.log)
+    async def events_list(self, run, after=None):
+        # ids of _event order as the log does: a cursor page is what sorts above the cursor
+        return [e for e in self.log if after is None or e["eventId"] > after]
 
 
 def _drive(coro):
@@ -110,4 +111,16 @@ def test_after_the_scan_only_r2029_replays_an_event_committed_after_the_snapshot
     assert log[-1] == own or log == snapshot + [received, own]
     # nothing but our own wait_completed arrived: both replay the augmented snapshot
     rt = RUNTIMES[revision](_Listing(snapshot + [own]), None, None, {})
+    assert _drive(rt.after_scan(RUN, snapshot, [own])) == snapshot + [own]
+
+
+def test_r2029_re_reads_after_the_cursor_and_misses_an_event_committed_below_it():
+    """The re-query lists the events after the snapshot's cursor (3.5): hook_received, its key minted
+    before the snapshot's last event but committed after the snapshot, is below the cursor and missed
+    (the mint-before-commit hazard), so the augmented snapshot is replayed."""
+    from models.runtime import RUNTIMES
+    snapshot = [_event(1, ev.RUN_CREATED), _event(3, ev.WAIT_CREATED, "wait_1")]
+    below, own = _event(2, ev.HOOK_RECEIVED, "hook_0"), _event(4, ev.WAIT_COMPLETED, "wait_1")
+    durable = [snapshot[0], below, snapshot[1], own]
+    rt = RUNTIMES["R2029"](_Listing(durable), None, None, {})
     assert _drive(rt.after_scan(RUN, snapshot, [own])) == snapshot + [own]

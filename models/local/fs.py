@@ -38,7 +38,7 @@ class DataDir:
     def __init__(self, initial: dict | None = None):
         self.files = Store("fs")
         self.dirs = Store("dir")
-        self.clock = Store("clock", {"ids": 0})   # how many ids were minted: see LocalWorld.mint
+        self.clock = Store("clock", {"ids": 0, "wall": None})   # ids minted, the machine's clock: LocalWorld.mint
         self.flocks: dict[str, Lock] = {}
         self.writers: dict = {}   # ghost, for invariants: record -> (process, incarnation) that wrote it
         self.observed: dict | None = None   # ghost, for I-LOG2 when checked: models.events.observe_log

@@ -8,6 +8,8 @@ each workload; a pair not listed there is not registered.
 """
 from __future__ import annotations
 
+import dataclasses
+
 from models import events as ev
 from models.fence import fenced
 from models.local import guards, hooks
@@ -236,3 +238,8 @@ SCENARIOS += [scenario(w, r) for (w, r) in RUN_EXPECT]
 # refused once hook_received is in, and its retry replays the reloaded log (sampled; see README)
 EXPECT[("hook-sleep-race-2113", "L1F")] = "hold"
 SCENARIOS.append(scenario("hook-sleep-race-2113", "L1F"))
+
+# B25 by search as I-LOG2 (a diagnostic, opt-in): hook_received's key, minted before the scan's
+# wait_completed, is published after a reader (the re-read after the snapshot's cursor) passed it
+SCENARIOS.append(dataclasses.replace(scenario("hook-sleep-race-2029", "L1", log_prefix=True),
+                                     expect="I-LOG2", bug="B25"))

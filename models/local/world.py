@@ -189,10 +189,14 @@ class LocalWorld:
         async with lock:
             return await self._create(run, req)
 
-    async def events_list(self, run: str) -> list:
-        """All of the run's events in log order: one directory snapshot (events never change)."""
+    async def events_list(self, run: str, after: str | None = None) -> list:
+        """All of the run's events in log order: one directory snapshot (events never change). `after`:
+        a cursor page (2.2.9), only the events whose key (createdAt, eventId) is above the cursor's."""
         log = sorted(await self.fs.scan(events_dir(run), immutable=True), key=ev.log_order)
-        ev.observe_log(self.fs.observed, run, log)
+        if after is not None:
+            cursor = (ev.created_at_of(after), after)
+            log = [e for e in log if ev.log_order(e) > cursor]
+        ev.observe_log(self.fs.observed, run, log, page=after is not None)
         return log
 
     async def runs_get(self, run: str):
@@ -225,12 +229,14 @@ class LocalWorld:
         """E2. By default ids are minted at distinct instants, so they order by mint: the order
         is a shared clock (every writer's clock agrees and no two mints share a millisecond), and
         minting is a step that every other mint depends on. With `process_ulids` (the `u`
-        revisions), each process mints from its own monotonic ULID factory and ids of two processes
-        in one millisecond order as the tape says (section 1.1): no shared clock, no step of its own."""
-        if self.process_ulids:
-            return ev.mint_process_ulid()
+        revisions), each process mints from its own monotonic ULID factory on the machine's clock,
+        and a mint may fall in the millisecond of the mint before it, where ids of two processes
+        order as the tape says (section 1.1; `models.events.mint_process_ulid`)."""
         clock = self.fs.clock
-        await point("E2 mint eventId", reads=(clock.key("ids"),), writes=(clock.key("ids"),))
+        key = clock.key("wall" if self.process_ulids else "ids")
+        await point("E2 mint eventId", reads=(key,), writes=(key,))
+        if self.process_ulids:
+            return ev.mint_process_ulid(clock)
         seq = clock["ids"] + 1
         clock["ids"] = seq
         return ev.event_id_at(now(), seq)

@@ -74,7 +74,7 @@ class Database:
     def __init__(self, creation_unique: bool = True, process_ulids: bool = False):
         self.rows = Store("pg")
         self.index = Store("pgi")
-        self.ids = Store("pg.ids", {"seq": 0})
+        self.ids = Store("pg.ids", {"seq": 0, "wall": None})   # see _next_id
         self.creation_unique = creation_unique
         self.process_ulids = process_ulids   # getEventId() from each process's ULID factory (see _next_id)
         self.locks: dict[tuple, Lock] = {}
@@ -168,10 +168,12 @@ class Database:
 
         With `process_ulids` (the `u` revisions) the id comes from the inserting process's monotonic
         ULID factory (section 1.1: per storage instance), so ids of two processes in one millisecond
-        order as the tape says, and a transaction's ids are minted at its INSERT, visible at COMMIT."""
+        order as the tape says where they fall in one millisecond of the clock the servers share
+        (`models.events.mint_process_ulid`), and a transaction's ids are minted at its INSERT, visible
+        at COMMIT."""
         prefix = SLOT_ID_PREFIX if slot else LEGACY_ID_PREFIX
         if self.process_ulids:
-            return ev.mint_process_ulid(prefix)
+            return ev.mint_process_ulid(self.ids, prefix)
         seq = self.ids["seq"] + 1
         self.ids["seq"] = seq
         return ev.event_id_at(now(), seq, prefix)
@@ -313,7 +315,7 @@ class Database:
         u = (run, corr, t) if self.creation_unique and t in ev.CREATION_EVENTS else None
         locked = () if u is None else ((CREATION_UNIQUE, u),)
         uniq = () if u is None else (index_key(CREATION_UNIQUE, u),)
-        ids = () if self.process_ulids else (("pg.ids", "seq"),)
+        ids = (self.ids.key("wall" if self.process_ulids else "seq"),)
         marker = (row_key("slots", run),) if slots else ()
         await self._statement(f"INSERT events ({t}{'' if corr is None else ' ' + ev.short(corr)}){why}", tx, locked,
                               ids + uniq + marker, ids + (index_key("events.runId", run),) + uniq)

@@ -177,9 +177,12 @@ class PostgresWorld:
             raise WorkflowRunNotFoundError(f"run {run} not found")
         return await getattr(self, "_" + t)(run, req, current)
 
-    async def events_list(self, run: str) -> list:
+    async def events_list(self, run: str, after: str | None = None) -> list:
+        """`SELECT ... WHERE run_id = ? [AND id > cursor] ORDER BY id`."""
         log = await self.db.events_of(run)
-        ev.observe_log(self.db.observed, run, log)
+        if after is not None:
+            log = [e for e in log if e["eventId"] > after]
+        ev.observe_log(self.db.observed, run, log, page=after is not None)
         return log
 
     async def runs_get(self, run: str):
