@@ -28,7 +28,7 @@ from sim.clikit import (EXIT_INTERNAL, EXIT_MISMATCH, EXIT_OK, EXIT_USAGE, EXIT_
 from sim import parallel
 from sim.units import Spec, default_jobs, prepare
 from sim.runtime import SimUsageError
-from sim.explore import DEFAULT_BUDGET, confirmed_trace
+from sim.explore import DEFAULT_BUDGET, confirmed_trace, load_recorded
 from sim.strategy import ModelNondeterminism
 
 if TYPE_CHECKING:  # rich is imported where output is made: `--help` does without it
@@ -55,6 +55,9 @@ exit status:
        violation in a "hold" scenario, or a different invariant than expected
        (the mismatches are listed after the summary)
   2  usage error (bad option, unknown scenario, --load module that fails to import)
+     or a model error (its setup or an invariant raised, a nondeterministic model,
+     a step that never reaches a point)
+  4  an internal error of sim itself (a crash report is saved; one line names it)
 """
 
 REPLAY_EPILOG = """\
@@ -63,7 +66,9 @@ exit status:
   1  the replay reproduces the recorded violation
   2  the trace cannot be used: missing, not JSON, wrong schema version, tampered,
      unknown scenario, or the replay diverged from the tape (the model changed)
-  3  the replay ran to the end but gives a different verdict than the recorded one
+  3  the replay ran to the end but gives a different verdict or step log than the
+     recorded one (the first differing step is named)
+  4  an internal error of sim itself (a crash report is saved; one line names it)
 """
 
 
@@ -196,13 +201,21 @@ def _progress(name: str, total: int | None):
         yield lambda n: bar.update(task, completed=n)
 
 
-def _select(name: str, model: str | None = None):
+def _select(name: str, model: str | None = None, loaded: tuple = ()):
+    """The scenarios to explore; with `--load`, "all" means all of the loaded modules' scenarios (a user
+    exploring their own model does not want the repository's ~200 mixed in)."""
     if name == "all" and model is None and not registry.all_scenarios():
         raise UsageError("no scenarios are registered (use --load MODULE)")
     try:
-        return registry.select(name, model)
+        found = registry.select(name, model)
     except registry.UnknownScenario as e:
         raise UsageError(str(e)) from None
+    if name == "all" and loaded:
+        found = [s for s in found if registry.origin(s.name) in loaded]
+        if not found:
+            raise UsageError(f"--load {', '.join(loaded)} registered no scenarios"
+                             + (f" for model {model}" if model else "") + " (a module lists them in SCENARIOS)")
+    return found
 
 
 def _stem(scenario: str, strategy: str, seed: int, digest: str) -> str:
@@ -394,7 +407,7 @@ def cmd_explore(args, _rest) -> int:
         raise UsageError(f"--out {args.out}: exists and is not a folder (traces are written into a folder)")
     load_modules(args.load)
     check_engine(args.engine)
-    scenarios = clivariants.apply(_select(args.scenario, args.model), args)
+    scenarios = clivariants.apply(_select(args.scenario, args.model, tuple(args.load)), args)
     out = console(sys.stdout)
     for line in clivariants.notes(scenarios):
         say(out, line)
@@ -455,6 +468,7 @@ def cmd_replay(args, _rest) -> int:
     engine = args.engine or trace.engine
     check_engine(engine)
     try:
+        load_recorded(trace, near=args.trace)
         result = sim.replay(trace, engine=engine)
     except traces.TraceError as e:
         raise UsageError(f"{args.trace}: {e}") from None
@@ -478,6 +492,7 @@ def cmd_replay(args, _rest) -> int:
 def cmd_list(args, _rest) -> int:
     load_modules(args.load)
     out = console(sys.stdout)
+    from rich.markup import escape  # names and text are data: `name[k=v]` and `[a, b]` are not markup
     models = registry.all_models()
     if models:
         t = table()
@@ -485,14 +500,14 @@ def cmd_list(args, _rest) -> int:
         for col in ("model", "aliases", "after", "bugs", "what changed"):
             t.add_column(col)
         for m in models:
-            t.add_row(m.name, ", ".join(m.aliases), m.parent, ", ".join(m.bugs) or "-", m.summary)
+            t.add_row(*map(escape, (m.name, ", ".join(m.aliases), m.parent or "", ", ".join(m.bugs) or "-",
+                                    m.summary)))
         print_table(out, t)
     for title, rows in registry.all_references().items():
         t = table()
         t.title = title
         for col in ("construct", "example", "what it does"):
             t.add_column(col)
-        from rich.markup import escape  # examples are code: `[a, b]` is not markup
         for row in rows:
             t.add_row(*map(escape, row))
         print_table(out, t)
@@ -501,7 +516,7 @@ def cmd_list(args, _rest) -> int:
     for col in ("name", "bug", "expect", "faults", "revision", "description"):
         t.add_column(col)
     for s in registry.all_scenarios():
-        t.add_row(s.name, s.bug or "-", s.expect, s.faults.describe(), s.revision, s.description)
+        t.add_row(*map(escape, (s.name, s.bug or "-", s.expect, s.faults.describe(), s.revision, s.description)))
     print_table(out, t)
     print_table(out, clivariants.parameters_table(registry.all_scenarios()))
     return EXIT_OK

@@ -94,6 +94,9 @@ def load_modules(names: list[str]) -> None:
     for name in names:
         try:
             registry.load_module(name)
+        except ModuleNotFoundError as e:
+            hint = "" if registry.is_path(name) else " (a module name on sys.path, or a file path such as models/mine.py)"
+            raise UsageError(f"--load {name}: {e}{hint}") from None
         except Exception as e:  # whatever a user module raises is the user's problem, told in one line
             raise UsageError(f"--load {name}: {type(e).__name__}: {e}") from None
 

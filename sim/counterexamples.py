@@ -14,6 +14,7 @@ from sim import engine as engines
 from sim.clikit import (EXIT_MISMATCH, EXIT_OK, EXIT_VIOLATION, UsageError, add_load, add_step_timeout, check_engine,
                         console, load_modules, load_trace, positive_int, print_step_log, say, visible)
 from sim.report.text import DEFAULT_WIDTH as SWIMLANE_MAX
+from sim.explore import load_recorded
 from sim.shrink import Shrunk, shrink
 
 DEFAULT_CANDIDATES = 3_000
@@ -89,8 +90,9 @@ def _reproduce(path: str, trace: traces.Trace, engine: str):
     user's to see, in one line, before anything is built on it."""
     check_engine(engine)
     try:
+        load_recorded(trace, near=path)
         scenario = registry.get(trace.scenario)
-    except registry.UnknownScenario as e:
+    except (registry.UnknownScenario, traces.TraceError) as e:
         raise UsageError(f"{path}: {e}") from None
     try:
         res = sim.replay(trace, engine=engine, scenario=scenario)

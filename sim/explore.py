@@ -230,7 +230,7 @@ def trace_of(scenario: Scenario, k, *, strategy: dict, engine: str, execution: i
         revision=scenario.revision, params=dict(scenario.params),
         faults={"crashes": scenario.faults.crashes, "redeliveries": scenario.faults.redeliveries},
         max_steps=scenario.max_steps, strategy=strategy, engine=engine, execution=execution,
-        check_footprints=k.check_footprints,
+        check_footprints=k.check_footprints, load=[o] if (o := registry.origin(scenario.name)) else [],
         tape=list(zip(k.tape_kinds, k.tape_ns, k.tape)), steps=steps_of(k.log),
         verdict=verdict_of(k.violation),
     ).sealed()
@@ -256,10 +256,31 @@ class ReplayResult:
         return f"behaviour changed: {self.step_difference}"
 
 
+def load_recorded(trace: Trace, near=None) -> None:
+    """Load the `--load` module or file the trace's scenario came from, unless it is registered already:
+    a trace is enough to replay, shrink or report a user's own model. A relative file path is tried
+    from the current folder, then (given `near`, the trace file's path) from the trace's folder and
+    each folder above it, so a trace saved under the project still finds its model from elsewhere."""
+    import os
+    from pathlib import Path
+    for spec in trace.load:
+        if registry.origin(trace.scenario) is not None:
+            return
+        candidates = [spec]
+        if near is not None and registry.is_path(spec) and not os.path.isabs(spec) and not os.path.exists(spec):
+            candidates += [str(d / spec) for d in Path(near).resolve().parents if (d / spec).is_file()][:1]
+        try:
+            registry.load_module(candidates[-1])
+        except Exception as e:
+            raise TraceError(f"the trace's scenario {trace.scenario!r} comes from --load {spec}, which cannot be "
+                             f"loaded here: {type(e).__name__}: {e}") from None
+
+
 def replay(trace: Trace, engine: str | None = None, scenario: Scenario | None = None) -> ReplayResult:
     """Replay a trace against the current model. Raises TraceError on divergence or unknown scenario."""
     if scenario is None:
         try:
+            load_recorded(trace)
             scenario = registry.get(trace.scenario)
         except registry.UnknownScenario as e:
             raise TraceError(str(e)) from None

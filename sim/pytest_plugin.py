@@ -315,10 +315,12 @@ class RegressionItem(pytest.Item):
 
     def runtest(self):
         import sim
+        from sim.explore import load_recorded
         if self.load_error is not None:
             raise RegressionFailed(self.load_error)
         engine = self.config.getoption("sim_engine")
         try:
+            load_recorded(self.trace, near=self.path)
             res = sim.replay(self.trace, engine=engine)
         except sim.TraceError as e:
             raise RegressionFailed(f"{self.path.name}: {e}") from None

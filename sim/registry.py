@@ -13,6 +13,9 @@ theirs.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
+import sys
 
 from sim import variants
 from sim.scenario import ModelInfo, Scenario
@@ -23,6 +26,7 @@ _aliases: dict[str, str] = {}
 _builders: list = []
 _references: dict[str, tuple] = {}   # title -> rows (construct, example, what it does)
 _variants: dict[str, tuple] = {}   # name asked for -> (the scenario it varies, the variant)
+_origins: dict[str, str] = {}   # scenario or workload name -> the `--load` module or file that registered it
 _loaded = False
 
 
@@ -61,15 +65,66 @@ def all_references() -> dict[str, tuple]:
     return dict(_references)
 
 
-def load_module(name: str) -> None:
-    mod = importlib.import_module(name)
+def is_path(spec: str) -> bool:
+    """`--load` takes a module name or a file path (`models/mine.py`)."""
+    return spec.endswith(".py") or "/" in spec or os.sep in spec
+
+
+def _import(spec: str):
+    if not is_path(spec):
+        return importlib.import_module(spec)
+    path = os.path.abspath(spec)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no such file {spec}")
+    name = os.path.splitext(os.path.basename(path))[0]
+    mod = sys.modules.get(name)
+    if mod is not None and getattr(mod, "__file__", None) == path:
+        return mod
+    folder = os.path.dirname(path)
+    if folder not in sys.path:   # so the file imports its neighbours, as `python file.py` would
+        sys.path.insert(0, folder)
+    found = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(found)
+    sys.modules[name] = mod
+    try:
+        found.loader.exec_module(mod)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return mod
+
+
+def load_module(name: str, *, user: bool = True) -> None:
+    """Register what module (or file) `name` exposes; `user`: a `--load`, recorded as the origin of its
+    scenarios so that their traces name it and replay, shrink and report work from the trace alone."""
+    mod = _import(name)
     register_models(*getattr(mod, "MODELS", ()))
     for title, rows in getattr(mod, "REFERENCE", {}).items():
         register_reference(title, rows)
-    register(*getattr(mod, "SCENARIOS", ()))
+    scenarios = getattr(mod, "SCENARIOS", ())
+    register(*scenarios)
+    if user:
+        for s in scenarios:
+            _origins.setdefault(s.name, name)
+            _origins.setdefault(s.workload, name)
     build = getattr(mod, "build", None)
     if build is not None and build not in _builders:
         _builders.append(build)
+
+
+def origin(name: str) -> str | None:
+    """The `--load` module or file a scenario (or its variant, or its workload built on another model)
+    came from; None for the built-in ones."""
+    try:
+        base = variants.split(name)[0]
+    except variants.VariantError:
+        return None
+    return _origins.get(base) or _origins.get(base.partition("@")[0])
+
+
+def loaded_from(spec: str) -> list[Scenario]:
+    """The registered scenarios a `--load` brought in."""
+    return [s for s in all_scenarios() if _origins.get(s.name) == spec]
 
 
 def _load_entry_points() -> None:
@@ -79,7 +134,7 @@ def _load_entry_points() -> None:
     _loaded = True
     from importlib.metadata import entry_points  # slow to import; `--help` never gets here
     for ep in sorted(entry_points(group="sim.scenarios"), key=lambda e: e.name):
-        load_module(ep.value.split(":")[0])
+        load_module(ep.value.split(":")[0], user=False)
 
 
 def all_scenarios() -> list[Scenario]:
@@ -99,8 +154,17 @@ def get(name: str) -> Scenario:
         built = [s for s in (b(workload, model) for b in _builders) if s is not None] if model else []
         if built and built[0].name == name:
             return built[0]
-        known = ", ".join(sorted(_registry)) or "none"
-        raise UnknownScenario(f"unknown scenario {name!r} (known: {known})") from None
+        raise UnknownScenario(f"unknown scenario {name!r} ({_suggest(name)})") from None
+
+
+def _suggest(name: str) -> str:
+    """Close names, not all ~200: a one-line error must stay readable."""
+    import difflib
+    if not _registry:
+        return "no scenarios are registered"
+    close = difflib.get_close_matches(name, sorted(_registry), n=5, cutoff=0.5)
+    hint = f"did you mean: {', '.join(close)}? " if close else ""
+    return f"{hint}{len(_registry)} known; `python -m sim list` lists them"
 
 
 def _variant(name: str) -> Scenario:

@@ -51,6 +51,7 @@ class Trace(BaseModel):
     engine: str
     execution: int | None = None
     check_footprints: bool = False   # footprint violations were checked (replay checks them too)
+    load: list[str] = []             # the `--load` module or file the scenario came from (replay loads it)
     tape: list[tuple[str, int, int]]
     steps: list[Step]
     verdict: Verdict
@@ -61,6 +62,8 @@ class Trace(BaseModel):
         # traces keep their bytes and their digests
         if not self.check_footprints:
             exclude = exclude | {"check_footprints"}
+        if not self.load:
+            exclude = exclude | {"load"}
         return self.model_dump(mode="json", exclude=exclude)
 
     def content_digest(self) -> str:

@@ -184,7 +184,8 @@ def test_explore_never_overwrites(tmp_path, capsys):
 # ---- usage errors: one line, exit 2 -------------------------------------------------------
 
 @pytest.mark.parametrize("argv, needles", [
-    (["explore", "--scenario", "no-such"], ["unknown scenario 'no-such'", "lost-update"]),
+    (["explore", "--scenario", "no-such"], ["unknown scenario 'no-such'", "`python -m sim list` lists them"]),
+    (["explore", "--scenario", "claim-publis"], ["did you mean: claim-publish"]),
     (["explore", "--budget", "0"], ["--budget", "positive"]),
     (["explore", "--budget", "-3"], ["--budget"]),
     (["explore", "--time", "0"], ["--time"]),
@@ -284,7 +285,8 @@ def test_list_shows_every_registered_scenario(capsys):
     lines = out.splitlines()
     start = next(i for i, ln in enumerate(lines) if ln.split()[:3] == ["name", "bug", "expect"])
     end = next(i for i, ln in enumerate(lines) if "workload parameters" in ln)
-    rows = {ln.split()[0]: ln for ln in lines[start + 2:end] if ln.strip()}
+    # a row's name starts at the first column; a wrapped description continues on lines that start blank
+    rows = {ln.split()[0]: ln for ln in lines[start + 2:end] if ln.strip() and not ln.startswith("  ")}
     scenarios = registry.all_scenarios()
     assert set(rows) == {s.name for s in scenarios}
     for s in scenarios:
@@ -316,8 +318,47 @@ def test_user_module_outside_the_package(tmp_path):
     assert ex.returncode == 1, ex.stderr
     path = only_file(tmp_path / "out")
     assert sim_process("replay", path, "--load", "my_world", cwd=tmp_path).returncode == 1
-    bare = sim_process("replay", path, cwd=tmp_path)
-    assert bare.returncode == 2 and bare.stderr.count("\n") == 1 and "unknown scenario 'user-counter'" in bare.stderr
+    # the trace records what was loaded: replay needs nothing else
+    assert json.loads(path.read_text())["load"] == ["my_world"]
+    assert sim_process("replay", path, cwd=tmp_path).returncode == 1
+    elsewhere = sim_process("replay", path, cwd=tmp_path / "out")     # my_world is not importable there
+    assert elsewhere.returncode == 2 and elsewhere.stderr.count("\n") == 1
+    assert "comes from --load my_world, which cannot be loaded here" in elsewhere.stderr
+
+
+def test_a_model_loaded_by_file_path_explores_replays_shrinks_and_reports_from_its_traces_alone(tmp_path):
+    (tmp_path / "proj" / "models").mkdir(parents=True)
+    (tmp_path / "proj" / "models" / "counter_world.py").write_text(textwrap.dedent("""
+        from sim import Scenario, at_end, point
+
+        def setup(k):
+            st = {"n": 0}
+            async def inc():
+                await point("read n", reads=("n",))
+                v = st["n"]
+                await point("write n", writes=("n",))
+                st["n"] = v + 1
+            for i in range(2):
+                k.process(f"w{i}", lambda p: p.spawn("inc", inc))
+            return st
+
+        SCENARIOS = [Scenario("file-counter", setup, invariants=(at_end("I-N", lambda s: s["n"] == 2),),
+                              expect="I-N")]
+    """))
+    proj = tmp_path / "proj"
+    ex = sim_process("explore", "--load", "models/counter_world.py", "--out", "out", cwd=proj)
+    # "all" with --load is the loaded module's scenarios only
+    assert ex.returncode == 0 and "file-counter" in ex.stdout and "claim-publish" not in ex.stdout, ex.stderr
+    assert "all 1 scenario(s) matched" in ex.stdout
+    shrunk = next((proj / "out").glob("*-shrunk.json"))
+    assert json.loads(shrunk.read_text())["load"] == ["models/counter_world.py"]
+    # from another folder: the relative path is found above the trace
+    for argv, code in ((["replay", shrunk], 1), (["shrink", shrunk, "--out", tmp_path / "s"], 1),
+                       (["report", shrunk], 0)):
+        p = sim_process(*argv, cwd=tmp_path)
+        assert p.returncode == code and "Traceback" not in p.stderr, (argv[0], p.stderr)
+    missing = sim_process("explore", "--load", "models/nope.py", cwd=proj)
+    assert missing.returncode == 2 and "no such file models/nope.py" in missing.stderr
 
 
 def test_bench_passes_its_arguments_through(monkeypatch):
@@ -335,6 +376,7 @@ def test_help_documents_exit_codes(capsys):
     assert code == 0 and "mismatch" in out and "expectation" in out
     code, out, _ = run_cli(capsys, "replay", "--help")
     assert code == 0 and "3  the replay ran to the end but gives a different verdict" in out
+    assert "4  an internal error of sim itself" in out
 
 
 class _Tty(io.StringIO):
