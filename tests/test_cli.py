@@ -293,25 +293,30 @@ def test_list_shows_every_registered_scenario(capsys):
         assert s.expect in rows[s.name] and s.faults.describe() in rows[s.name]
 
 
-def test_user_module_outside_the_package(tmp_path):
-    """--load registers a user's scenarios; its traces need the same --load to replay."""
-    (tmp_path / "my_world.py").write_text(textwrap.dedent("""
+def counter_model(name: str, extra: str = "") -> str:
+    """The source of a user's own model: two unlocked increments (I-N: the lost update)."""
+    return textwrap.dedent(f"""
         from sim import Scenario, at_end, point
 
-        def setup(sim):
-            st = {"n": 0}
+        def setup(k):
+            st = {{"n": 0}}
             async def inc():
                 await point("read n", reads=("n",))
                 v = st["n"]
                 await point("write n", writes=("n",))
                 st["n"] = v + 1
             for i in range(2):
-                sim.process(f"w{i}", lambda p: p.spawn("inc", inc))
+                k.process(f"w{{i}}", lambda p: p.spawn("inc", inc))
             return st
 
-        SCENARIOS = [Scenario("user-counter", setup, invariants=(at_end("I-N", lambda s: s["n"] == 2),),
-                              expect="I-N", description="a user's own model")]
-    """))
+        SCENARIOS = [Scenario({name!r}, setup, invariants=(at_end("I-N", lambda s: s["n"] == 2),),
+                              expect="I-N", {extra})]
+    """)
+
+
+def test_user_module_outside_the_package(tmp_path):
+    """--load registers a user's scenarios; its traces need the same --load to replay."""
+    (tmp_path / "my_world.py").write_text(counter_model("user-counter", 'description="a user\'s own model"'))
     listed = sim_process("list", "--load", "my_world", cwd=tmp_path)
     assert listed.returncode == 0 and "user-counter" in listed.stdout and "a user's own model" in listed.stdout
     ex = sim_process("explore", "--scenario", "user-counter", "--load", "my_world", "--out", "out", cwd=tmp_path)
@@ -328,23 +333,7 @@ def test_user_module_outside_the_package(tmp_path):
 
 def test_a_model_loaded_by_file_path_explores_replays_shrinks_and_reports_from_its_traces_alone(tmp_path):
     (tmp_path / "proj" / "models").mkdir(parents=True)
-    (tmp_path / "proj" / "models" / "counter_world.py").write_text(textwrap.dedent("""
-        from sim import Scenario, at_end, point
-
-        def setup(k):
-            st = {"n": 0}
-            async def inc():
-                await point("read n", reads=("n",))
-                v = st["n"]
-                await point("write n", writes=("n",))
-                st["n"] = v + 1
-            for i in range(2):
-                k.process(f"w{i}", lambda p: p.spawn("inc", inc))
-            return st
-
-        SCENARIOS = [Scenario("file-counter", setup, invariants=(at_end("I-N", lambda s: s["n"] == 2),),
-                              expect="I-N")]
-    """))
+    (tmp_path / "proj" / "models" / "counter_world.py").write_text(counter_model("file-counter"))
     proj = tmp_path / "proj"
     ex = sim_process("explore", "--load", "models/counter_world.py", "--out", "out", cwd=proj)
     # "all" with --load is the loaded module's scenarios only
