@@ -22,6 +22,7 @@ A choice with a single option is not asked (and not on the tape).
 """
 from __future__ import annotations
 
+import inspect
 import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -206,7 +207,7 @@ class Kernel:
         self.processes.append(p)
         self._process_names[name] = p
         if start is not None:
-            start(p)
+            _start(p)
         return p
 
     def spawn(self, proc: Process, name: str, fn, args) -> Actor:
@@ -552,7 +553,7 @@ class Kernel:
         if p.restart and p.start is not None:
             if self.record:
                 self.note(f"restart {p.name} as {p.name}#{p.incarnation}")
-            p.start(p)
+            _start(p)
         else:
             p.alive = False
 
@@ -616,6 +617,17 @@ class ModelError(runtime.SimUsageError):
 # exception, and the BaseExceptions that would otherwise end sim's process silently (sys.exit(0) in a
 # model used to make `explore` exit 0). KeyboardInterrupt is the user's, and stops sim.
 MODEL_ERRORS = (Exception, SystemExit, GeneratorExit)
+
+
+def _start(p: Process) -> None:
+    """Run a process's start function, which spawns its actors; an `async def` one would spawn nothing
+    and leave only a 'never awaited' warning, so it is refused."""
+    r = p.start(p)
+    if inspect.iscoroutine(r):
+        r.close()
+        raise runtime.SimUsageError(
+            f"the start function of process {p.name!r} is a coroutine function: it must be a plain function that "
+            f"spawns actors (lambda p: p.spawn('name', actor_fn)), not an actor itself")
 
 
 def _model_error(what: str, e: Exception) -> ModelError:

@@ -49,6 +49,10 @@ class Faults:
         return f"{self.crashes} crash(es), {self.redeliveries} redelivery(ies)"
 
 
+# what `expect` may name besides the scenario's invariants: the kernel's own verdicts
+BUILTIN_VERDICTS = frozenset({"hold", "deadlock", "livelock", "uncaught-exception", "footprint"})
+
+
 @dataclass(frozen=True)
 class Scenario:
     """A system (built by `setup(sim)`, which returns the state invariants inspect) and its invariants.
@@ -90,6 +94,12 @@ class Scenario:
         object.__setattr__(self, "always", tuple(i for i in invs if i.when == "always"))
         object.__setattr__(self, "at_end", tuple(i for i in invs if i.when == "at_end"))
         object.__setattr__(self, "eventually", tuple(i for i in invs if i.when == "eventually"))
+        known = {i.name for i in invs} | BUILTIN_VERDICTS
+        wrong = [v for v in self.expect.split("|") if v not in known]
+        if wrong:   # a misspelt expectation would make every run a mismatch, or hide one
+            raise ValueError(f"scenario {self.name}: expect={self.expect!r}: {', '.join(map(repr, wrong))} is neither "
+                             f"'hold', a built-in verdict, nor one of its invariants "
+                             f"({', '.join(sorted({i.name for i in invs})) or 'none'})")
         names = [(i.name, i.when) for i in invs]
         if len(set(names)) != len(names):
             dup = sorted({n for n, w in names if names.count((n, w)) > 1})

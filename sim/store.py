@@ -29,7 +29,10 @@ class Store:
         self.name = name
         self._data = dict(initial or {})
         self.version = 0   # bumped by every write through the store (see Derived)
-        runtime._k().stores[name] = self
+        stores = runtime._k().stores
+        if name in stores:   # their footprint keys would be one: DPOR would see two stores as one
+            raise runtime.SimUsageError(f"two Stores named {name!r} in one execution: give each its own name")
+        stores[name] = self
 
     def key(self, k) -> tuple:
         return (self.name, k)
