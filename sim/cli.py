@@ -265,13 +265,13 @@ def _report_violation(out: Console, scenario, described: dict, res, args):
         path = traces.save(trace, args.out, _stem(scenario.name, args.strategy, args.seed, trace.digest))
     except traces.TraceError as e:   # a full disk or a bad --out: say so, show it, go on with the rest
         v = res.violation
-        say(out, f"{scenario.name}: {v.invariant} violated at step {v.step}: {v.message}", "bold red")
+        say(out, f"{scenario.name}: {v.describe()}", "bold red")
         print_step_log(out, trace)
         say(out, f"  trace NOT saved: {e}", "bold red")
         say(out, "")
         return None
     v = res.violation
-    say(out, f"{scenario.name}: {v.invariant} violated at step {v.step}: {v.message}", "bold red")
+    say(out, f"{scenario.name}: {v.describe()}", "bold red")
     say(out, f"  found at execution {res.found_at} ({args.strategy}, seed {args.seed}, engine {args.engine}); "
              f"{len(trace.steps)} steps")
     stats = res.stats_text() if args.stats else None

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from sim import engine as engines
 from sim import registry
 from sim import trace as traces
-from sim.trace import format_step
 
 if TYPE_CHECKING:  # rich is imported where output is made: `--help` does without it
     from rich.console import Console
@@ -116,10 +115,9 @@ def print_step_log(out: Console, trace: traces.Trace, limit: int | None = STEP_L
     if len(shown) < len(steps):
         say(out, f"  ... {len(steps) - len(shown)} earlier step(s) not shown "
                   f"(`python -m sim replay -v` prints all {len(steps)})", "dim")
-    v = trace.verdict
-    for s in shown:
-        hit = v.status == "violation" and s.i == v.step
-        say(out, "  " + format_step(s, f"  <== {v.invariant}" if hit else ""), "bold" if hit else None)
+    lines = traces.step_lines(trace)
+    for line, hit in lines[len(steps) - len(shown):]:
+        say(out, "  " + line, "bold" if hit else None)
 
 
 def positive_int(text: str) -> int:

@@ -28,7 +28,7 @@ def shrink_and_save(scenario, original: traces.Trace, directory, stem: str, engi
     says what it was shrunk from. (Shrunk, shrunk trace, its path); ValueError when the tape does
     not fail as recorded (a model reading outside the tape)."""
     r = shrink(scenario, [v for _, _, v in original.tape], original.verdict.invariant,
-               max_candidates=candidates, engine=engine)
+               max_candidates=candidates, engine=engine, check_footprints=original.check_footprints)
     strategy = {"name": "shrink", "candidates": r.executions, "from": original.strategy,
                 "from_digest": original.digest[:16]}
     small = sim.make_trace(scenario, r.tape, strategy=strategy, engine=engine, execution=original.execution,

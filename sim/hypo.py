@@ -473,7 +473,7 @@ class Execution:
         if self.violation is None:
             return f"{self.scenario}: holds ({self.steps} steps)"
         v = self.violation
-        return f"{self.scenario}: {v.invariant} violated at step {v.step}: {v.message} (tape {self.tape})"
+        return f"{self.scenario}: {v.describe()} (tape {self.tape})"
 
 
 def schedules(scenario: Scenario, *, encoding: str = "choices", engine: str = "fast"):

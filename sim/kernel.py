@@ -126,6 +126,10 @@ class Violation:
     step: int
     message: str
 
+    def describe(self) -> str:
+        from sim.tracemodel import describe_violation
+        return describe_violation(self.invariant, self.step, self.message)
+
 
 class Kernel:
     """State of one execution. Built fresh for every execution (cheap: a few objects)."""
@@ -592,7 +596,9 @@ class Kernel:
             except MODEL_ERRORS as e:
                 raise _model_error(f"invariant {inv.name}", e) from e
             if not (r is None or r is True):
-                prefix = "never held at quiescence: " if inv.when == "eventually" else ""
+                # checked after the last step, not by it: the message says so, and step logs mark it
+                # below the last step (sim.trace.step_lines)
+                prefix = "never held at quiescence: " if inv.when == "eventually" else "at quiescence: "
                 self.violation = Violation(inv.name, self.step, prefix + _message(r))
                 return
 

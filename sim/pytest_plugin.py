@@ -184,7 +184,7 @@ class Outcome:
 
 
 def _violation(v) -> str:
-    return f"{v.invariant} violated at step {v.step}: {v.message}"
+    return v.describe()
 
 
 def _describe_strategy(s: dict) -> str:
@@ -194,13 +194,8 @@ def _describe_strategy(s: dict) -> str:
 
 def format_steps(trace) -> list[str]:
     """The step log, one line per step, exactly as `python -m sim replay` prints it."""
-    from sim.trace import format_step
-    v = trace.verdict
-    out = [format_step(s, f"  <== {v.invariant}" if v.status == "violation" and s.i == v.step else "")
-           for s in trace.steps]
-    if v.status == "violation" and not any(s.i == v.step for s in trace.steps):
-        out.append(f"(at quiescence after step {v.step}: {v.invariant})")
-    return out
+    from sim.trace import step_lines
+    return [line for line, _ in step_lines(trace)]
 
 
 def _show(path: Path) -> str:

@@ -36,6 +36,7 @@ class UnknownScenario(LookupError):
 
 def register(*scenarios: Scenario) -> None:
     for s in scenarios:
+        s.check_expect()
         old = _registry.get(s.name)
         if old is not None and old is not s:
             raise ValueError(f"scenario name {s.name!r} registered twice")

@@ -94,16 +94,22 @@ class Scenario:
         object.__setattr__(self, "always", tuple(i for i in invs if i.when == "always"))
         object.__setattr__(self, "at_end", tuple(i for i in invs if i.when == "at_end"))
         object.__setattr__(self, "eventually", tuple(i for i in invs if i.when == "eventually"))
-        known = {i.name for i in invs} | BUILTIN_VERDICTS
-        wrong = [v for v in self.expect.split("|") if v not in known]
-        if wrong:   # a misspelt expectation would make every run a mismatch, or hide one
-            raise ValueError(f"scenario {self.name}: expect={self.expect!r}: {', '.join(map(repr, wrong))} is neither "
-                             f"'hold', a built-in verdict, nor one of its invariants "
-                             f"({', '.join(sorted({i.name for i in invs})) or 'none'})")
         names = [(i.name, i.when) for i in invs]
         if len(set(names)) != len(names):
             dup = sorted({n for n, w in names if names.count((n, w)) > 1})
             raise ValueError(f"scenario {self.name}: invariant(s) {', '.join(dup)} declared twice for the same check")
+
+    def check_expect(self) -> None:
+        """ValueError unless every verdict `expect` names is "hold", a built-in verdict or one of the
+        scenario's invariants: a misspelt expectation would make every run a mismatch, or hide one.
+        Checked when a scenario is registered (a copy made with `dataclasses.replace` to count
+        schedules without invariants need not be consistent)."""
+        known = {i.name for i in self.invariants} | BUILTIN_VERDICTS
+        wrong = [v for v in self.expect.split("|") if v not in known]
+        if wrong:
+            raise ValueError(f"scenario {self.name}: expect={self.expect!r}: {', '.join(map(repr, wrong))} is neither "
+                             f"'hold', a built-in verdict, nor one of its invariants "
+                             f"({', '.join(sorted({i.name for i in self.invariants})) or 'none'})")
 
     def expects(self, verdict: str) -> bool:
         """Is `verdict` ("hold" or the violated invariant's name) what this scenario expects?"""

@@ -121,17 +121,19 @@ class Shrunk:
 
 
 def shrink(scenario: Scenario, tape, invariant: str | None = None, *, max_candidates: int = 3_000,
-           time_limit: float | None = None, engine: str = "fast") -> Shrunk:
+           time_limit: float | None = None, engine: str = "fast", check_footprints: bool = False) -> Shrunk:
     """Minimize `tape`, which must end in a violation (of `invariant`, if given) of `scenario`.
 
     `max_candidates` bounds the work and keeps the result deterministic (the same tape shrinks to the
-    same tape on any machine); `time_limit` is an optional extra bound that trades that away."""
+    same tape on any machine); `time_limit` is an optional extra bound that trades that away.
+    `check_footprints`: the tape was found with footprints checked (a "footprint" violation only
+    exists then)."""
     eng = engines.make(engine)
     out: dict = {}
 
     def run(values):
         g = Guided(values)
-        k = eng.execute(scenario, g, False, False)
+        k = eng.execute(scenario, g, False, check_footprints)
         return k, shape_of(k, g)
 
     def loop():

@@ -39,6 +39,24 @@ def format_step(s: Step, mark: str = "") -> str:
     return line + mark
 
 
+def at_quiescence(v: Verdict) -> bool:
+    """An end-of-run violation: found by checking the final state, after the last step."""
+    return v.status == "violation" and (v.message or "").startswith(("at quiescence: ", "never held at quiescence: "))
+
+
+def step_lines(trace: Trace) -> list[tuple[str, bool]]:
+    """The step log as printed: (line, is-the-violation). A violation found at quiescence gets a line of
+    its own after the last step instead of marking that step (often an unrelated `ack`)."""
+    v = trace.verdict
+    quiet = at_quiescence(v) or (v.status == "violation" and not any(s.i == v.step for s in trace.steps))
+    lines = [(format_step(s, f"  <== {v.invariant}" if not quiet and v.status == "violation" and s.i == v.step
+                          else ""), not quiet and v.status == "violation" and s.i == v.step)
+             for s in trace.steps]
+    if quiet:
+        lines.append((f"   (at quiescence, after step {v.step})  <== {v.invariant}", True))
+    return lines
+
+
 def verdict_of(violation) -> Verdict:
     from sim.tracemodel import Verdict
     if violation is None:

@@ -12,6 +12,18 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 
+QUIESCENCE = "at quiescence: "   # how the kernel's message starts for a violation found after the last step
+
+
+def describe_violation(invariant: str | None, step: int | None, message: str | None) -> str:
+    """`I-X violated at step N: why`, or, for a violation of the final state, `I-X violated at
+    quiescence (after step N): why`."""
+    message = message or ""
+    if message.startswith(QUIESCENCE):
+        return f"{invariant} violated at quiescence (after step {step}): {message[len(QUIESCENCE):]}"
+    return f"{invariant} violated at step {step}: {message}"
+
+
 class Step(BaseModel):
     model_config = ConfigDict(extra="forbid")
     i: int
@@ -35,7 +47,7 @@ class Verdict(BaseModel):
     def describe(self) -> str:
         if self.status == "ok":
             return "ok (no invariant violated)"
-        return f"{self.invariant} violated at step {self.step}: {self.message}"
+        return describe_violation(self.invariant, self.step, self.message)
 
 
 class Trace(BaseModel):

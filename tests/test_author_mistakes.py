@@ -18,11 +18,14 @@ def test_an_async_start_function_is_refused():
         explore(Scenario("async-start", setup), DFS())
 
 
-def test_a_misspelt_expectation_is_refused():
+def test_a_misspelt_expectation_is_refused_when_registered(monkeypatch):
+    from sim import registry
+    registry.all_scenarios()
+    monkeypatch.setattr(registry, "_registry", {})
     inv = at_end("I-ONE", lambda s: True)
     with pytest.raises(ValueError, match=r"expect='I-0NE': 'I-0NE' is neither 'hold'.*\(I-ONE\)"):
-        Scenario("typo", lambda k: {}, invariants=(inv,), expect="I-0NE")
-    Scenario("fine", lambda k: {}, invariants=(inv,), expect="I-ONE|deadlock")   # built-ins count
+        registry.register(Scenario("typo", lambda k: {}, invariants=(inv,), expect="I-0NE"))
+    registry.register(Scenario("fine", lambda k: {}, invariants=(inv,), expect="I-ONE|deadlock"))   # built-ins count
 
 
 def test_two_stores_with_one_name_are_refused():

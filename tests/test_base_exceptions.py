@@ -92,7 +92,7 @@ def test_replay_shrink_and_regress_of_a_model_that_now_raises_are_one_line_error
     def broken(k):
         raise RuntimeError("the model's setup now fails")
     monkeypatch.setattr(registry, "_registry", {})
-    registry.register(Scenario(toy.name, broken, revision=toy.revision, params=toy.params, faults=toy.faults,
+    registry.register(Scenario(toy.name, broken, toy.invariants, revision=toy.revision, params=toy.params, faults=toy.faults,
                                max_steps=toy.max_steps, expect=toy.expect))
     for argv in (["replay", found], ["shrink", found], ["regress", found, "--name", "x", "--dir", tmp_path / "c"]):
         code = cli.main([str(a) for a in argv])

@@ -145,3 +145,17 @@ def test_keys_where_asks_its_predicate_once_per_key():
 def test_reads_given_as_a_string_is_refused():
     with pytest.raises(TypeError, match="not the string 'x'"):
         sim.always("I", lambda s: True, reads="x")
+
+
+def test_explore_shrinks_a_footprint_violation(tmp_path, monkeypatch, capsys):
+    """The shrinker re-runs candidates with footprints checked, as they were found (it used to say
+    'not shrunk: the tape does not fail')."""
+    from sim import cli, registry
+    registry.all_scenarios()
+    monkeypatch.setattr(registry, "_registry", {})
+    registry.register(two_writers(False))
+    code = cli.main(["explore", "--scenario", "two-writers", "--check-footprints", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 1 and "footprint violated" in out and "not shrunk" not in out, out
+    shrunk = next(tmp_path.glob("*-shrunk.json"))
+    assert sim.trace.load(shrunk).verdict.invariant == "footprint"

@@ -127,8 +127,9 @@ def test_assert_violates_wrong_invariant_shows_the_counterexample(pytester):
     result = run(pytester)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
-        "scenario lost-update: expected I-SOMETHING-ELSE to be violated, got I-COUNTER violated at step *",
-        "  #* t=0 p*/worker write x [[]w: x[]]  -- x = 1  <== I-COUNTER",
+        "scenario lost-update: expected I-SOMETHING-ELSE to be violated, got I-COUNTER violated at quiescence (after step *)*",
+        "  #* t=0 p*/worker write x [[]w: x[]]  -- x = 1",
+        "*(at quiescence, after step *)  <== I-COUNTER",
         "replay: python -m sim replay reports/traces/lost-update-random-seed1-*.json",
     ])
 
@@ -168,7 +169,7 @@ def test_a_model_that_ignores_the_tape_is_called_out(pytester):
     result = run(pytester)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
-        "scenario flaky: I-EVEN violated at step 1: run 1",
+        "scenario flaky: I-EVEN violated at quiescence (after step 1): run 1",
         "note:   re-running this tape gave ok (no invariant violated): the model depends on something outside*",
         "note:   scenario 'flaky' is not registered*",
     ])
