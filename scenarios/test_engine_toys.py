@@ -213,7 +213,7 @@ def test_crash_orphan_trace(sim_explore, strategy):
     assert redelivered.i > crash.i and redelivered.actor == "worker#1/consumer"
     trusted = step_with_note(tr, "side record job1 exists: treat as already done")
     assert trusted.i > redelivered.i and trusted.actor == "worker#1/consumer"
-    assert tr.verdict.message == "side record(s) without their event: job1"
+    assert tr.verdict.message == "at quiescence: side record(s) without their event: job1"
 
 
 def test_repaired_crash_orphan_holds_exhaustively(sim_explore):

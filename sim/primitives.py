@@ -92,6 +92,28 @@ class Delivery:
         return self.message.payload
 
 
+# A handler raising one of these has a bug (a wrong signature, a typo, a failed assertion): redelivering
+# the message would only repeat it until the step limit
+MODEL_BUGS = (TypeError, NameError, AttributeError, AssertionError, ImportError, SyntaxError)
+
+
+def _check_handler(handler, queue: str) -> None:
+    """A handler must be `async def handler(payload, delivery)`: refused at `consume`, not found by a
+    livelock 2000 steps later."""
+    import inspect
+    fn = getattr(handler, "__call__", handler) if not inspect.isroutine(handler) else handler
+    if not (inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(handler)):
+        raise SimUsageError(f"queue {queue}: the handler {getattr(handler, '__name__', handler)!r} must be an "
+                            f"`async def handler(payload, delivery)`")
+    try:
+        inspect.signature(handler).bind(None, None)
+    except TypeError as e:
+        raise SimUsageError(f"queue {queue}: the handler {getattr(handler, '__name__', handler)!r} is called as "
+                            f"handler(payload, delivery): {e}") from None
+    except ValueError:   # no signature to read (a C callable): trust it
+        pass
+
+
 class Queue:
     """At-least-once delivery with a visibility timeout.
 
@@ -213,7 +235,10 @@ class Queue:
     def consume(self, proc, handler, name: str = "consumer", concurrency: int = 1) -> None:
         """Spawn consumer loops in `proc`: receive, `await handler(payload, delivery)`, ack.
 
-        A handler that raises leaves the message unacked (redelivered later)."""
+        A handler that raises leaves the message unacked (redelivered later), except for the errors
+        that are bugs of the model rather than failures it models (MODEL_BUGS): those end the
+        execution as `uncaught-exception`, instead of a redelivery loop that ends as livelock."""
+        _check_handler(handler, self.name)
         for i in range(concurrency):
             proc.spawn(name if concurrency == 1 else f"{name}{i}", self._loop, handler)
 
@@ -222,6 +247,8 @@ class Queue:
             d = await self.receive()
             try:
                 await handler(d.payload, d)
+            except MODEL_BUGS:
+                raise
             except Exception as e:
                 runtime.note(f"handler failed on {d.message.id}: {type(e).__name__}: {e}")
                 self.nack(d)

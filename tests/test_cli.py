@@ -15,7 +15,7 @@ import pytest
 from rich.console import Console
 
 import sim
-from sim import cli, registry
+from sim import at_end, cli, registry
 from sim import strategy as strategies
 from sim import trace as traces
 from sim.trace import format_step
@@ -122,7 +122,8 @@ def test_all_matches_when_every_expectation_is_met(own_registry, tmp_path, capsy
 
 def test_all_reports_each_kind_of_mismatch(own_registry, tmp_path, capsys):
     own_registry(dataclasses.replace(lost_update(), name="buggy-but-expects-hold", expect="hold"),
-                 dataclasses.replace(lost_update(), name="other-invariant", expect="I-OTHER"),
+                 dataclasses.replace(lost_update(), name="other-invariant", expect="I-OTHER",
+                                     invariants=lost_update().invariants + (at_end("I-OTHER", lambda s: True),)),
                  lost_update(locked=True))
     code, out, _ = run_cli(capsys, "explore", "--strategy", "dfs", "--out", tmp_path)
     assert code == 1

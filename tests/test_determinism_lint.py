@@ -10,11 +10,8 @@ SIM = Path(__file__).resolve().parents[1] / "sim"
 # shrinker's and the Hypothesis hunt's elapsed time; their bounds count executions; a parallel exploration's
 # elapsed time and --time, while what it folds is decided in key order)
 CLOCK_OK = {"bench.py", "bare.py", "explore.py", "cli.py", "pytest_plugin.py", "uncontrolled.py", "shrink.py",
-            "hypo.py", "parallel.py", "units.py"}
-# id() is fine where it only tells objects apart within one computation and never leaves it: the state
-# fingerprint's walk numbers objects by the order it meets them, and keys that numbering by identity
-ID_OK = {"statehash.py"}
-
+            "hypo.py", "parallel.py", "units.py",
+            "watchdog.py"}   # when to give up on a step that never yields: an error, never a schedule
 # id() is fine where it only names an object kept alive for a lookup, never a value or an order: the state
 # fingerprint's memo of mutable objects already walked (what it records is the traversal index)
 ID_OK = {"statehash.py"}

@@ -26,6 +26,10 @@ def in_sim(fn):
 
 
 def _env(rev, status="running", events=()):
+    # each env stands for the storage of an execution of its own: forget the stores of the last one
+    # (two Stores with one name in one execution are refused)
+    from sim import runtime
+    runtime._kernel.stores.clear()
     env = Env(rev.storage(), rev)
     rev.seed_run(env.storage, RUN, status)
     rev.seed_step(env.storage, RUN, STEP, "a", "running", 1)
