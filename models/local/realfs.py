@@ -52,6 +52,7 @@ class BackendDivergence(RuntimeError):
 _base: dict = {}   # pid -> [base directory, executions made]: forked workers must not share counters
 _live: list = []   # the newest executions' roots; older ones are removed (executions run one at a time)
 KEEP = 4
+DIR_ENV = "SIM_FS_DIR"   # where the executions' directories go (default: the system's temporary folder)
 
 
 def _cleanup(path: str) -> None:
@@ -63,7 +64,7 @@ def fresh_root() -> str:
     pid = os.getpid()
     entry = _base.get(pid)
     if entry is None:
-        entry = _base[pid] = [tempfile.mkdtemp(prefix="sim-fs-"), 0]
+        entry = _base[pid] = [tempfile.mkdtemp(prefix="sim-fs-", dir=os.environ.get(DIR_ENV) or None), 0]
         _live.clear()   # a forked child inherits the parent's list: those are not its own
         atexit.register(_cleanup, entry[0])
         try:   # pool workers leave through os._exit: multiprocessing runs its finalizers, not atexit
