@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--engine", choices=engines.NAMES, help="engine to replay on (default: the trace's)")
     rp.add_argument("-v", "--verbose", action="store_true",
                     help=f"print every step (default: the last {STEP_LOG_TAIL})")
+    backends.add_option(rp)
     add_load(rp)
     rp.set_defaults(func=cmd_replay)
 

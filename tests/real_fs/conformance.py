@@ -12,6 +12,7 @@ the same steps are enabled in the same states.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from models.events import EntityConflictError
@@ -80,17 +81,15 @@ def scenario(prog: Program, real: bool) -> Scenario:
 
 
 def final_state(state, real: bool) -> tuple:
-    """(results, records, listings, leftovers) at the end of an execution."""
-    fs = state["results"], state["fs"]
-    results, fs = fs
+    """(results, records, listings, temp files left) at the end of an execution."""
+    results, fs = state["results"], state["fs"]
     if real:
         records = fs.contents()
         listings = {}
-        import os
-        for top, dirs, _files in os.walk(fs.data):
-            rel = os.path.relpath(top, fs.data)
+        for top, _dirs, _files in os.walk(fs.data):
+            rel = os.path.relpath(top, fs.data).replace(os.sep, "/")
             if rel != ".":
-                listings[rel.replace(os.sep, "/")] = fs.listing(rel.replace(os.sep, "/"))
+                listings[rel] = fs.listing(rel)
         leftovers = len(fs.leftovers())
     else:
         records = dict(sorted(fs.files._data.items()))

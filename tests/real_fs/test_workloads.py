@@ -29,6 +29,8 @@ def test_a_trace_found_on_the_real_directory_replays_on_the_model_and_on_the_dir
         assert sim.replay(trace).same_verdict
     with backends.using("model"):
         assert sim.replay(trace).same_verdict
+        # the same tape recorded on the model: the very same trace, byte for byte
+        assert sim.make_trace(sc, res.tape, strategy=res.strategy).digest == trace.digest
 
 
 def test_cli_backend_fs_explores_world_local_only(capsys, monkeypatch, tmp_path):
@@ -36,6 +38,10 @@ def test_cli_backend_fs_explores_world_local_only(capsys, monkeypatch, tmp_path)
     assert main(["explore", "--scenario", "hook-pairs@local:B3", "--backend", "fs", "--budget", "20",
                  "--no-shrink", "--out", str(tmp_path)]) == 1
     assert "I-H1" in capsys.readouterr().out
+    [trace] = tmp_path.glob("*.json")
+    assert main(["replay", str(trace), "--backend", "fs"]) == 1   # reproduced on the directory
+    assert main(["replay", str(trace), "--backend", "model"]) == 1
+    assert "reproduced: I-H1" in capsys.readouterr().out
     assert main(["explore", "--scenario", "step-2331@postgres:P2", "--backend", "fs"]) == 2
     assert "world-local scenarios only" in capsys.readouterr().err
     # several scenarios: explored in worker processes, which inherit the backend (B14 and B15 find I-S1)
