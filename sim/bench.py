@@ -498,6 +498,13 @@ def main(argv: list[str]) -> int:
     if "--zoo" in argv:  # the bug-finding benchmark has its own options
         from sim.zoo import main as zoo_main
         return zoo_main([a for a in argv if a != "--zoo"])
+    if "--backends" in argv:  # the storage backends against their models (benchmarks/, from the repository root)
+        try:
+            from benchmarks.backends_fs import main as backends_main
+        except ImportError as e:
+            _error(f"--backends runs from the repository root (benchmarks/backends_fs.py): {e}")
+            return 2
+        return backends_main([a for a in argv if a != "--backends"])
     try:
         cfg = _config(_parser().parse_args(argv))
     except UsageError as e:

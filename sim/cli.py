@@ -25,7 +25,7 @@ from sim import trace as traces
 from sim.clikit import (EXIT_INTERNAL, EXIT_MISMATCH, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, STEP_LOG_TAIL, Parser,
                         UsageError, save_crash_report,
                         add_load, add_step_timeout, check_engine, positive_float, positive_int, console, load_modules, print_step_log, print_table, say, table)
-from sim import parallel
+from sim import backends, parallel
 from sim.units import Spec, default_jobs, prepare
 from sim.runtime import SimUsageError
 from sim.explore import DEFAULT_BUDGET, confirmed_trace, load_recorded
@@ -119,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="save and print a violation as found (default: also shrink it, save the shrunk trace "
                          "and its HTML report, and print its timeline)")
     clivariants.add_options(ex)
+    backends.add_option(ex)
     add_load(ex)
     add_step_timeout(ex)
     ex.set_defaults(func=cmd_explore)
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--engine", choices=engines.NAMES, help="engine to replay on (default: the trace's)")
     rp.add_argument("-v", "--verbose", action="store_true",
                     help=f"print every step (default: the last {STEP_LOG_TAIL})")
+    backends.add_option(rp)
     add_load(rp)
     add_step_timeout(rp)
     rp.set_defaults(func=cmd_replay)
@@ -407,9 +409,10 @@ def cmd_explore(args, _rest) -> int:
         raise UsageError(f"--out {args.out}: exists and is not a folder (traces are written into a folder)")
     load_modules(args.load)
     check_engine(args.engine)
-    scenarios = clivariants.apply(_select(args.scenario, args.model, tuple(args.load)), args)
+    scenarios, backend_notes = _use_backend(
+        args, clivariants.apply(_select(args.scenario, args.model, tuple(args.load)), args))
     out = console(sys.stdout)
-    for line in clivariants.notes(scenarios):
+    for line in clivariants.notes(scenarios) + backend_notes:
         say(out, line)
     rows = []
     executor = _executor(args)
@@ -452,6 +455,18 @@ def cmd_explore(args, _rest) -> int:
     return EXIT_VIOLATION
 
 
+def _use_backend(args, scenarios: list) -> tuple[list, list[str]]:
+    """--backend: select it (for worker processes too) and keep the scenarios it applies to."""
+    if args.backend != "model" and getattr(args, "cluster", None) not in (None, "local"):
+        # a remote cluster's workers do not share this machine's environment or its temporary directory
+        raise UsageError(f"--backend {args.backend} runs on this machine: not with --cluster ADDRESS")
+    kept, notes = backends.apply(args.backend, scenarios)
+    if not kept:
+        raise UsageError(f"--backend {args.backend} applies to world-{backends.BACKENDS[args.backend]} "
+                         f"scenarios only, and none is selected")
+    return kept, notes
+
+
 # ---- replay -------------------------------------------------------------------------------
 
 def _describe_strategy(d: dict) -> str:
@@ -469,6 +484,11 @@ def cmd_replay(args, _rest) -> int:
     check_engine(engine)
     try:
         load_recorded(trace, near=args.trace)
+    except traces.TraceError as e:
+        raise UsageError(f"{args.trace}: {e}") from None
+    with contextlib.suppress(registry.UnknownScenario):   # sim.replay says so in its own words
+        _use_backend(args, [registry.get(trace.scenario)])
+    try:
         result = sim.replay(trace, engine=engine)
     except traces.TraceError as e:
         raise UsageError(f"{args.trace}: {e}") from None

@@ -12,7 +12,7 @@ from models import events as ev
 from models.events import (EntityConflictError, HookNotFoundError, RunExpiredError, TooEarlyError,
                            WorkflowRunNotFoundError, WorkflowWorldError)
 from models.local.fs import DataDir, instance_mutex
-from sim import keys_where, note, now, point
+from sim import backends, keys_where, note, now, point
 from sim.store import Derived
 
 # E3: these events do not read the run first
@@ -138,7 +138,11 @@ class LocalWorld:
 
     @classmethod
     def storage(cls) -> DataDir:
-        """The durable state every process's instance shares (a scenario makes one per execution)."""
+        """The durable state every process's instance shares (a scenario makes one per execution): the
+        model, or with `--backend fs` a fresh real directory (models.local.realfs)."""
+        if backends.current() == "fs":
+            from models.local.realfs import RealDataDir
+            return RealDataDir()
         return DataDir()
 
     view = LocalView

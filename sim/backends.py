@@ -1,0 +1,53 @@
+"""`--backend`: which storage a world's scenarios run on, its model (default) or the real thing.
+
+The choice travels in the environment (`SIM_BACKEND`), so worker processes started after it is made
+(`--jobs`, the pool that spreads scenarios) build their scenarios on the same backend. A world reads
+it with `current()` when it makes an execution's storage. A backend other than `model` stands in
+for one world's model only: the scenarios of other worlds are left out, with a note.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+
+ENV = "SIM_BACKEND"
+# backend -> the world whose storage it replaces (None: every world's model)
+BACKENDS = {"model": None, "fs": "local"}
+
+
+def current() -> str:
+    return os.environ.get(ENV, "model")
+
+
+def add_option(parser) -> None:
+    parser.add_argument("--backend", default="model", choices=tuple(BACKENDS),
+                        help="storage the scenarios run on: model (default) or fs (world-local's files in a "
+                             "real temporary directory; only world-local scenarios)")
+
+
+def apply(backend: str, scenarios: list) -> tuple[list, list[str]]:
+    """Select `backend` for this process and its future workers; the scenarios it applies to, and notes."""
+    os.environ[ENV] = backend
+    world = BACKENDS[backend]
+    if world is None:
+        return scenarios, []
+    kept = [s for s in scenarios if s.model.split(":", 1)[0] == world]
+    notes = [] if len(kept) == len(scenarios) else [
+        f"--backend {backend}: {len(scenarios) - len(kept)} scenario(s) not on world-{world} left out"]
+    return kept, notes
+
+
+@contextlib.contextmanager
+def using(backend: str):
+    """Run the body's executions on `backend` (tests and benchmarks; the CLI uses `apply`)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r} (one of {', '.join(BACKENDS)})")
+    old = os.environ.get(ENV)
+    os.environ[ENV] = backend
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[ENV]
+        else:
+            os.environ[ENV] = old
