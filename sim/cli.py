@@ -115,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--cluster", metavar="ADDRESS|local",
                     help="run the units on a Dask cluster: a scheduler address, or local for a LocalCluster of "
                          "--jobs workers (default: the machine's cores; needs the dask extra)")
+    ex.add_argument("--timelines", action="store_true",
+                    help="with several scenarios, print the full account (timeline, step log) of every violation; "
+                         "by default an expected one gets two lines (where its report is) and only mismatches "
+                         "are printed in full")
     ex.add_argument("--no-shrink", action="store_true",
                     help="save and print a violation as found (default: also shrink it, save the shrunk trace "
                          "and its HTML report, and print its timeline)")
@@ -257,7 +261,24 @@ def _explore_sequential(scenario, args, show_progress: bool = True):
         raise UsageError(f"scenario {scenario.name}: {e}") from None
 
 
-def _report_violation(out: Console, scenario, described: dict, res, args):
+@dataclasses.dataclass(frozen=True)
+class Saved:
+    """What explore saved for one violation: for the summary line and reports/index.html."""
+    invariant: str
+    trace: str | None       # the trace to replay (the shrunk one unless --no-shrink)
+    report: str | None      # its HTML report
+
+
+def _report_violation(out: Console, scenario, described: dict, res, args, brief: bool = False) -> Saved:
+    """Save, shrink and report one violation. `brief` (an expected violation in a run of several
+    scenarios, without --timelines): the full account goes nowhere and two lines say where it is."""
+    v = res.violation
+    full = out
+    if brief:
+        import io
+
+        from rich.console import Console as RichConsole
+        full = RichConsole(file=io.StringIO(), width=out.width)
     try:
         trace = confirmed_trace(scenario, res.tape, res.violation, strategy=described, engine=args.engine,
                                 execution=res.found_at, check_footprints=res.check_footprints)
@@ -266,29 +287,32 @@ def _report_violation(out: Console, scenario, described: dict, res, args):
     try:
         path = traces.save(trace, args.out, _stem(scenario.name, args.strategy, args.seed, trace.digest))
     except traces.TraceError as e:   # a full disk or a bad --out: say so, show it, go on with the rest
-        v = res.violation
         say(out, f"{scenario.name}: {v.describe()}", "bold red")
         print_step_log(out, trace)
         say(out, f"  trace NOT saved: {e}", "bold red")
         say(out, "")
-        return None
-    v = res.violation
-    say(out, f"{scenario.name}: {v.describe()}", "bold red")
-    say(out, f"  found at execution {res.found_at} ({args.strategy}, seed {args.seed}, engine {args.engine}); "
-             f"{len(trace.steps)} steps")
+        return Saved(v.invariant, None, None)
+    say(full, f"{scenario.name}: {v.describe()}", "bold red")
+    say(full, f"  found at execution {res.found_at} ({args.strategy}, seed {args.seed}, engine {args.engine}); "
+              f"{len(trace.steps)} steps")
     stats = res.stats_text() if args.stats else None
     if not args.no_shrink:
-        counterexamples.shrink_found(out, scenario, trace, path, args.engine, counterexamples.DEFAULT_CANDIDATES,
-                                     stats)
-        say(out, "")
-        return path
-    print_step_log(out, trace)
-    html = counterexamples.save_report(trace, path.parent, path.name[:-len(".json")], stats)
-    say(out, f"  trace:  {path}")
-    say(out, f"  report: {html}")
-    say(out, f"  replay: python -m sim replay {shlex.quote(str(path))}", "bold")
-    say(out, "")
-    return path
+        replay_path, html = counterexamples.shrink_found(full, scenario, trace, path, args.engine,
+                                                         counterexamples.DEFAULT_CANDIDATES, stats)
+        say(full, "")
+    else:
+        print_step_log(full, trace)
+        html = counterexamples.save_report(trace, path.parent, path.name[:-len(".json")], stats)
+        replay_path = path
+        say(full, f"  trace:  {path}")
+        say(full, f"  report: {html}")
+        say(full, f"  replay: python -m sim replay {shlex.quote(str(replay_path))}", "bold")
+        say(full, "")
+    if brief:
+        say(out, f"{scenario.name}: {v.invariant} found at execution {res.found_at}, as expected "
+                 f"({len(trace.steps)} steps); report: {html or '-'}")
+        say(out, f"  replay: python -m sim replay {shlex.quote(str(replay_path))}")
+    return Saved(v.invariant, str(replay_path), None if html is None else str(html))
 
 
 def _task_result(future, scenario):
@@ -363,13 +387,16 @@ def _stats_table(rows) -> Table:
     return t
 
 
-def _report_all(out: Console, scenario, res, args) -> None:
-    for found in res.violations.values():  # the first of each violated invariant
-        _report_violation(out, scenario, found.strategy or res.strategy, dataclasses.replace(
-            res, violation=found.violation, found_at=found.execution, tape=found.tape), args)
+def _report_all(out: Console, scenario, res, args, several: bool = False) -> list[Saved]:
+    """Report every violation of a scenario (the first of each invariant). In a run of several
+    scenarios, one that matched its expectation is told in two lines unless --timelines."""
+    brief = several and not args.timelines and _matches(scenario, res)
+    return [_report_violation(out, scenario, found.strategy or res.strategy, dataclasses.replace(
+                res, violation=found.violation, found_at=found.execution, tape=found.tape), args, brief)
+            for found in res.violations.values()]
 
 
-def _scenario_task(args, name: str, look):
+def _scenario_task(args, name: str, look, several: bool = False):
     """One whole scenario in a worker process: explored there, its violations reported into text that
     the command prints in scenario order (as wide and styled as its own console). Without --jobs and
     --cluster it is explored as in one process (one stream per member), so the output is the same
@@ -383,8 +410,9 @@ def _scenario_task(args, name: str, look):
         else _explore_sequential(scenario, args, show_progress=False)
     buf = io.StringIO()
     width, terminal, colors = look
-    _report_all(Console(file=buf, width=width, force_terminal=terminal, color_system=colors), scenario, res, args)
-    return dataclasses.replace(res, scenario=None), buf.getvalue()
+    saved = _report_all(Console(file=buf, width=width, force_terminal=terminal, color_system=colors), scenario, res,
+                        args, several)
+    return dataclasses.replace(res, scenario=None), buf.getvalue(), saved
 
 
 def _executor(args):
@@ -415,6 +443,8 @@ def cmd_explore(args, _rest) -> int:
     for line in clivariants.notes(scenarios) + backend_notes:
         say(out, line)
     rows = []
+    reports: dict[str, list[Saved]] = {}
+    several = len(scenarios) > 1 or args.scenario == "all"
     executor = _executor(args)
     if executor is None and len(scenarios) > 1 and default_jobs() > 1:
         # several scenarios, no --jobs: whole scenarios spread over the cores, each explored as in one
@@ -424,25 +454,30 @@ def cmd_explore(args, _rest) -> int:
         if len(scenarios) > 1 and executor is not None and not isinstance(executor, parallel.Inline):
             # whole scenarios are the units: the cheapest way to fill the workers
             look = (out.width, out.is_terminal, out.color_system)
-            futures = [executor.submit(_scenario_task, args, s.name, look) for s in scenarios]
+            futures = [executor.submit(_scenario_task, args, s.name, look, several) for s in scenarios]
             for scenario, f in zip(scenarios, futures):
-                res, text = _task_result(f, scenario)
+                res, text, saved = _task_result(f, scenario)
                 res.scenario = scenario
                 out.file.write(text)
                 out.file.flush()
                 rows.append((scenario, res))
+                reports[scenario.name] = saved
         else:
             for scenario in scenarios:
                 res = _explore_one(scenario, args, executor)
-                _report_all(out, scenario, res, args)
+                reports[scenario.name] = _report_all(out, scenario, res, args, several)
                 rows.append((scenario, res))
     finally:
         if executor is not None:
             executor.close()
-    all_mode = len(scenarios) > 1 or args.scenario == "all"
+    all_mode = several
     print_table(out, _summary(rows, with_match=all_mode))
     if args.stats:
         print_table(out, _stats_table(rows))
+    if all_mode:
+        index = _write_index(rows, reports, args)
+        if index is not None:
+            say(out, f"reports: {index}")
     if not all_mode:
         return EXIT_OK if rows[0][1].violation is None else EXIT_VIOLATION
     bad = [_mismatch(s, r) for s, r in rows if not _matches(s, r)]
@@ -453,6 +488,42 @@ def cmd_explore(args, _rest) -> int:
     for line in bad:
         say(out, "  " + line)
     return EXIT_VIOLATION
+
+
+def _write_index(rows, reports: dict, args) -> str | None:
+    """One HTML page linking every scenario's verdict to its report and trace: `reports/index.html` for
+    the default --out (`reports/traces`), else `index.html` in --out. Never overwrites another page."""
+    import html as H
+    from pathlib import Path
+    out_dir = Path(args.out)
+    where = out_dir.parent if os.path.normpath(args.out) == os.path.normpath(DEFAULT_OUT) else out_dir
+
+    def link(p: str | None, text: str) -> str:
+        if p is None:
+            return "-"
+        return f'<a href="{H.escape(os.path.relpath(p, where))}">{H.escape(text)}</a>'
+
+    body = []
+    for scenario, res in rows:
+        ok = _matches(scenario, res)
+        saved = reports.get(scenario.name) or []
+        found = "; ".join(f"{link(s.report, s.invariant)} ({link(s.trace, 'trace')})" for s in saved) or "-"
+        body.append(f'<tr class="{"ok" if ok else "bad"}"><td>{H.escape(scenario.name)}</td>'
+                    f"<td>{H.escape(scenario.expect)}</td><td>{H.escape(_verdict(res))}</td>"
+                    f"<td>{'yes' if ok else 'NO'}</td><td>{res.executions}</td><td>{H.escape(res.bounds())}</td>"
+                    f"<td>{found}</td></tr>")
+    matched = sum(_matches(s, r) for s, r in rows)
+    page = ("<!doctype html>\n<meta charset=\"utf-8\"><title>sim: exploration results</title>\n"
+            "<style>body{font:14px system-ui,sans-serif;margin:2em}td,th{padding:2px 8px;text-align:left}"
+            "tr.bad{background:#fdd}tr.ok td:nth-child(4){color:#070}</style>\n"
+            f"<h1>sim: {matched} of {len(rows)} scenario(s) matched their expectation</h1>\n"
+            f"<p>{H.escape(args.strategy)}, seed {args.seed}, engine {H.escape(args.engine)}</p>\n"
+            "<table><tr><th>scenario</th><th>expected</th><th>verdict</th><th>match</th><th>executions</th>"
+            "<th>coverage</th><th>report (trace)</th></tr>\n" + "\n".join(body) + "\n</table>\n")
+    try:
+        return str(traces.save_text(page, where, "index", ".html"))
+    except traces.TraceError:
+        return None
 
 
 def _use_backend(args, scenarios: list) -> tuple[list, list[str]]:

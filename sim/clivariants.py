@@ -32,9 +32,12 @@ def apply(scenarios: list, args) -> list:
 
 def notes(scenarios: list) -> list[str]:
     """One line per variant: what it varies, and that its expectation is not known."""
+    from sim import registry
     out = []
     for s in scenarios:
         base, spec = variants.split(s.name)
+        if spec and registry.is_registered(s):   # a registered variant has its own expectation
+            continue
         if spec:
             out.append(f"{s.name}: a variant of {base}; its expectation is unknown, so it is checked as \"hold\"")
     return out

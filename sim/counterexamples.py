@@ -54,33 +54,35 @@ def print_timeline(out, trace: traces.Trace) -> None:
 
 
 def shrink_found(out, scenario, original: traces.Trace, path: Path, engine: str, candidates: int,
-                 stats: str | None = None) -> Path:
+                 stats: str | None = None) -> tuple[Path, Path | None]:
     """explore's default: shrink a violation, save the shrunk trace and its HTML report beside the
-    original, and print the shrunk timeline."""
+    original, and print the shrunk timeline. Returns (the trace to replay, its report or None)."""
     try:
         r, small, small_path = shrink_and_save(scenario, original, path.parent, path.stem, engine, candidates)
     except ValueError as e:  # re-running the tape did not fail the same way: the model reads outside it
         say(out, f"  not shrunk: {e}", "bold")
         print_step_log(out, original)
         say(out, f"  trace:  {path}")
-        return path
+        return path, None
     except traces.TraceError as e:   # e.g. the disk filled up after the found trace was saved
         print_step_log(out, original)
         say(out, f"  trace:  {path}")
         say(out, f"  shrunk trace NOT saved: {e}", "bold red")
-        return path
+        return path, None
+    html = None
     try:
         html = save_report(small, path.parent, small_path.name[:-len(".json")], stats)
     except traces.TraceError as e:
-        html = f"NOT saved: {e}"
+        say(out, f"  report NOT saved: {e}", "bold red")
     for line in describe_shrink(r):
         say(out, "  " + line)
     print_timeline(out, small)
     say(out, f"  trace:  {path} (as found)")
     say(out, f"  shrunk: {small_path}")
-    say(out, f"  report: {html}")
+    if html is not None:
+        say(out, f"  report: {html}")
     say(out, f"  replay: python -m sim replay {shlex.quote(str(small_path))}", "bold")
-    return small_path
+    return small_path, html
 
 
 # ---- shrink -------------------------------------------------------------------------------

@@ -138,6 +138,12 @@ def _load_entry_points() -> None:
         load_module(ep.value.split(":")[0], user=False)
 
 
+def is_registered(s: Scenario) -> bool:
+    """`s` itself is registered (not merely built from a registered one)."""
+    _load_entry_points()
+    return _registry.get(s.name) is s
+
+
 def all_scenarios() -> list[Scenario]:
     _load_entry_points()
     return [_registry[k] for k in sorted(_registry)]

@@ -444,3 +444,19 @@ def test_temp_files_of_a_killed_writer_are_swept(tmp_path, capsys):
     mine.write_text("a user's notes")
     run_cli(capsys, "explore", "--scenario", "claim-publish", "--out", tmp_path)
     assert not left.exists() and mine.read_text() == "a user's notes"
+
+
+def test_all_mode_tells_expected_violations_briefly_and_links_them_from_an_index(own_registry, tmp_path, capsys):
+    own_registry(lost_update(), dataclasses.replace(lost_update(), name="buggy-but-expects-hold", expect="hold"))
+    out_dir = tmp_path / "reports" / "traces"
+    code, out, _ = run_cli(capsys, "explore", "--out", out_dir)
+    assert code == 1
+    # the expected one: two lines, no timeline; the mismatch: in full
+    assert "lost-update: I-COUNTER found at execution" in out and "as expected" in out
+    assert out.count("step ║") == 1 and "buggy-but-expects-hold: I-COUNTER violated" in out
+    index = tmp_path / "reports" / "traces" / "index.html"
+    assert f"reports: {index}" in out
+    page = index.read_text()
+    assert "1 of 2 scenario(s) matched" in page and "-shrunk.html" in page and 'class="bad"' in page
+    code, out, _ = run_cli(capsys, "explore", "--out", out_dir, "--timelines")
+    assert out.count("step ║") == 2     # --timelines: every violation in full
