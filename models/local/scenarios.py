@@ -13,6 +13,7 @@ from models.fence import fenced
 from models.local import guards, hooks
 from models.local.invariants import local_invariants
 from models.local.world import claim_path
+from models.resume import RESUME_WORKLOADS
 from models.runtime import create
 from models.workloads_runs import RUN_WORKLOADS
 from models.workloads import (WORKLOADS as SHARED, build_scenario, hc, job_consumers, job_env, model_infos,
@@ -236,3 +237,13 @@ SCENARIOS += [scenario(w, r) for (w, r) in RUN_EXPECT]
 # refused once hook_received is in, and its retry replays the reloaded log (sampled; see README)
 EXPECT[("hook-sleep-race-2113", "L1F")] = "hold"
 SCENARIOS.append(scenario("hook-sleep-race-2113", "L1F"))
+
+
+# ---- the resilient resumeHook (models.resume): B32 --------------------------------------------------
+# the consumer's re-ensure checks the snapshot its delivery loaded, the client's own hook_received commits
+# after it: two hook_received for one resumeId (I-H9); through the (runId, resumeId) key it holds
+WORKLOADS.update(RESUME_WORKLOADS)
+RESUME_EXPECT = {("resume-resilient", "L1"): "I-H9", ("resume-resilient-keyed", "L1"): "hold"}
+EXPECT.update(RESUME_EXPECT)
+FINDINGS[("resume-resilient", "L1")] = "B32"
+SCENARIOS += [scenario(w, r) for (w, r) in RESUME_EXPECT]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from models.fence import fenced
 from models.invariants import one_body_per_attempt, with_repairability, world_invariants
 from models.postgres.world import REVISIONS as CODE_REVISIONS
+from models.resume import RESUME_WORKLOADS
 from models.workloads import (WORKLOADS as SHARED, build_scenario, model_infos, on_demand, ulid_twin_infos,
                               with_process_ulids)
 from models.workloads_lifecycle import WORKLOADS as LIFECYCLE
@@ -189,3 +190,12 @@ for _w, _by_rev in RUN_EXPECT_BY_WORKLOAD.items():
             BUGS[(_w, _r)] = _b
         SCENARIOS.append(scenario(_w, _r))
 build = on_demand(WORLD, WORKLOADS, REVISIONS, scenario)
+
+
+# ---- the resilient resumeHook (models.resume): B32 as on world-local --------------------------------
+WORKLOADS.update(RESUME_WORKLOADS)
+for _w, _v in (("resume-resilient", "I-H9"), ("resume-resilient-keyed", "hold")):
+    EXPECT[(_w, "P4")] = _v
+    if _v != "hold":
+        BUGS[(_w, "P4")] = "B32"
+    SCENARIOS.append(scenario(_w, "P4"))
