@@ -201,7 +201,7 @@ def wl_resume_resilient(rev, runtime: str = "R1834", workers: int = 1):
 
 RESUME_WORKLOADS = {
     "resume-resilient": (wl_resume_resilient, Faults(),
-                         "B32: the resilient resume's consumer re-ensures hook_received against its snapshot"),
+                         "B32: resilient resume; the wake re-ensures hook_received"),
     "resume-resilient-keyed": (lambda rev, runtime="R1834-keyed", workers=1: wl_resume_resilient(rev, runtime, workers),
-                               Faults(), "B32 fixed: hook_received through the (runId, resumeId) unique key"),
+                               Faults(), "B32 fixed: a (runId, resumeId) unique key"),
 }
