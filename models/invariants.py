@@ -224,6 +224,26 @@ def no_self_conflict(env):
     return None
 
 
+def one_received_per_resume(env):
+    """I-H9: at most one hook_received per resumeId, where resumes carry one (the resilient resumeHook,
+    models.resume): its wake's consumer re-ensures the event, and a second copy delivers the payload twice.
+    Checked where a workload's resumes carry resumeIds (`env.resume_ids`): elsewhere it would only cost a
+    scan of every log after every write."""
+    if not getattr(env, "resume_ids", False):
+        return None
+    for run in env.view.runs():
+        seen: dict = {}
+        for e in env.view.log(run):
+            rid = e["eventData"].get("resumeId") if e["eventType"] == ev.HOOK_RECEIVED else None
+            if rid is None:
+                continue
+            if rid in seen:
+                return (f"resumeId {ev.short(rid)} of hook {ev.short(e['correlationId'])} of run {ev.short(run)} "
+                        f"has two hook_received: {ids([seen[rid], e])}")
+            seen[rid] = e
+    return None
+
+
 def _hook_mismatch(env, entity: dict):
     hook = entity["hookId"]
     created = by_corr(env.view.log(entity["runId"]), ev.HOOK_CREATED).get(hook)
@@ -419,27 +439,44 @@ def cold_replay(env, run: str, wf):
     return r
 
 
+def _derived(r) -> str:
+    """What a replay result amounts to, as the log would show it: the terminal event with its output or
+    error, or "no terminal event" (suspended on what it waits for)."""
+    t = r.terminal()
+    if t is None:
+        return f"no terminal event (suspended on {', '.join(r.waiting_on()) or 'nothing'})"
+    if t[0] == ev.RUN_COMPLETED:
+        return f"{t[0]} (output {t[1]['output']!r})"
+    return f"{t[0]} (errorCode {t[1]['errorCode']!r}, error {t[1]['error']!r})"
+
+
 def replays_cleanly(env):
-    """I-REPLAY: a cold replay of every run's final log without its terminal event raises no corrupted-log
-    error, and re-derives that terminal event: run_completed with the same output, or run_failed with the
-    same errorCode (run_cancelled comes from outside the workflow and is not re-derived)."""
+    """I-REPLAY (5.7): a cold replay of every run's final log without its terminal event, with the same
+    workflow code, raises no corrupted-log error and re-derives what the log says of the run's end: the
+    same terminal event with the same output (run_completed) or the same errorCode and error
+    (run_failed), and no terminal event (a suspension) when the log has none. The last clause is checked
+    on the runs a workload drives to their end (`env.liveness`, as I-LIVE): a job workload stops before
+    any delivery would write the end it has reached. run_cancelled comes from outside the workflow and is
+    not re-derived."""
     for run, wf in env.workflows.items():
         full = env.view.log(run)
         r = cold_replay(env, run, wf)
         if r.code == "CORRUPTED_EVENT_LOG":
             return f"replaying run {ev.short(run)}: {r.error}"
         t = terminal_index(full)
-        if t is None or full[t]["eventType"] == ev.RUN_CANCELLED:
+        derived = r.terminal()
+        if t is None:
+            if derived is not None and getattr(env, "liveness", False):
+                return (f"run {ev.short(run)}'s log has no terminal event, but replaying it derives "
+                        f"{_derived(r)}")
             continue
         held, data = full[t]["eventType"], full[t]["eventData"]
-        derived = r.terminal()
-        if derived is None:
-            return (f"run {ev.short(run)}'s log ends in {held}, but replaying it suspends on "
-                    f"{', '.join(r.waiting_on()) or 'nothing'}")
-        key = "output" if held == ev.RUN_COMPLETED else "errorCode"
-        if derived[0] != held or derived[1].get(key) != data.get(key):
-            return (f"run {ev.short(run)}'s log ends in {held} ({key} {data.get(key)!r}), but replaying it "
-                    f"derives {derived[0]} ({key} {derived[1].get(key)!r})")
+        if held == ev.RUN_CANCELLED:
+            continue
+        keys = ("output",) if held == ev.RUN_COMPLETED else ("errorCode", "error")
+        if derived is None or derived[0] != held or any(derived[1].get(k) != data.get(k) for k in keys):
+            said = ", ".join(f"{k} {data.get(k)!r}" for k in keys)
+            return f"run {ev.short(run)}'s log ends in {held} ({said}), but replaying it derives {_derived(r)}"
     return None
 
 
@@ -541,6 +578,7 @@ def world_invariants(entity_after_event: bool = False, extra_always=(), extra_at
         always("I-W1", waits_once, reads=_log_reads),
         always("I-H1", one_hook_created, reads=_log_reads),
         always("I-H2", no_self_conflict, reads=_log_reads),
+        always("I-H9", one_received_per_resume, reads=_log_reads),
         always("I-ORPHAN", no_wait_orphan, reads=_wait_reads),
         *extra_always,
     ]

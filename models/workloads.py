@@ -42,6 +42,8 @@ class Env:
     # I-LOG2 (a diagnostic: both worlds break it before server-assigned positions): the worlds record
     # what each reader saw of a log (models.events.observe_log)
     log_prefix: bool = False
+    # I-H9: resumes carry a resumeId (the resilient resumeHook, models.resume)
+    resume_ids: bool = False
     view: Any = field(init=False)
 
     def __post_init__(self):

@@ -182,9 +182,45 @@ def test_i_replay_compares_the_terminal_event_with_what_the_log_holds():
     wrong = inv.replays_cleanly(_Env(race_hook_sleep, log_of(*body, (ev.RUN_COMPLETED, None, {"output": "no"}))))
     assert "output 'no'" in wrong and "output 'yes'" in wrong
     early = inv.replays_cleanly(_Env(race_hook_sleep, log_of(HOOK_CREATED, (ev.RUN_COMPLETED, None, {"output": "yes"}))))
-    assert "suspends on hook lang-approval" in early
+    assert "derives no terminal event (suspended on hook lang-approval" in early
     cancelled = log_of(HOOK_CREATED, (ev.RUN_CANCELLED,))
     assert inv.replays_cleanly(_Env(race_hook_sleep, cancelled)) is None
+
+
+def test_i_replay_compares_a_failure_s_error_and_not_only_its_code():
+    failed = (created("step", 0, "lang-a"), created("step", 1, "lang-b"), (ev.STEP_FAILED, cid("step", 0), {"error": "boom"}))
+    r = replay(two_in_parallel, RUN, log_of(*failed))
+    same = {"errorCode": "USER_ERROR", "error": r.error}
+    assert inv.replays_cleanly(_Env(two_in_parallel, log_of(*failed, (ev.RUN_FAILED, None, same)))) is None
+    other = {"errorCode": "USER_ERROR", "error": "StepFailedError: step lang-b failed: boom"}
+    bad = inv.replays_cleanly(_Env(two_in_parallel, log_of(*failed, (ev.RUN_FAILED, None, other))))
+    assert bad and "step lang-b failed" in bad and "step lang-a failed" in bad
+    # a completion the log holds where the workflow fails
+    bad = inv.replays_cleanly(_Env(two_in_parallel, log_of(*failed, (ev.RUN_COMPLETED, None, {"output": None}))))
+    assert bad and "derives run_failed (errorCode 'USER_ERROR'" in bad
+
+
+def test_i_replay_a_log_without_its_end_must_replay_to_a_suspension():
+    body = (HOOK_CREATED, WAIT_CREATED, RECEIVED, created("step", BRANCH, "lang-onHook"), done(BRANCH, None))
+    # the workflow returns on this log, which never got its run_completed
+    lacking = inv.replays_cleanly(_Env(race_hook_sleep, log_of(*body)))
+    assert lacking == (f"run {ev.short(RUN)}'s log has no terminal event, but replaying it derives run_completed "
+                       f"(output 'yes')")
+    assert inv.replays_cleanly(_Env(race_hook_sleep, log_of(*body[:-1]))) is None   # still waiting on the step
+    # a job workload drives no run to its end: nobody was going to write it
+    assert inv.replays_cleanly(_Env(race_hook_sleep, log_of(*body), liveness=False)) is None
+
+
+def test_i_replay_fails_when_the_workflow_code_is_not_the_one_that_wrote_the_log():
+    @workflow
+    async def race_other_output():   # the same calls, another return value
+        payload = await Promise.race([create_hook("lang-approval"), sleep(1_000)])
+        await (t_timeout() if payload is None else t_hook())
+        return "changed"
+    body = (HOOK_CREATED, WAIT_CREATED, RECEIVED, created("step", BRANCH, "lang-onHook"), done(BRANCH, None))
+    log = log_of(*body, (ev.RUN_COMPLETED, None, {"output": "yes"}))
+    assert inv.replays_cleanly(_Env(race_hook_sleep, log)) is None
+    assert "derives run_completed (output 'changed')" in inv.replays_cleanly(_Env(race_other_output, log))
 
 
 def test_i_live_names_what_a_quiescent_run_is_stuck_on():

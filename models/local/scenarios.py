@@ -15,6 +15,7 @@ from models.fence import fenced
 from models.local import guards, hooks
 from models.local.invariants import local_invariants
 from models.local.world import claim_path
+from models.resume import RESUME_WORKLOADS
 from models.runtime import create
 from models.workloads_runs import RUN_WORKLOADS
 from models.workloads import (WORKLOADS as SHARED, build_scenario, hc, job_consumers, job_env, model_infos,
@@ -243,3 +244,12 @@ SCENARIOS.append(scenario("hook-sleep-race-2113", "L1F"))
 # wait_completed, is published after a reader (the re-read after the snapshot's cursor) passed it
 SCENARIOS.append(dataclasses.replace(scenario("hook-sleep-race-2029", "L1", log_prefix=True),
                                      expect="I-LOG2", bug="B25"))
+
+# ---- the resilient resumeHook (models.resume): B32 --------------------------------------------------
+# the consumer's re-ensure checks the snapshot its delivery loaded, the client's own hook_received commits
+# after it: two hook_received for one resumeId (I-H9); through the (runId, resumeId) key it holds
+WORKLOADS.update(RESUME_WORKLOADS)
+RESUME_EXPECT = {("resume-resilient", "L1"): "I-H9", ("resume-resilient-keyed", "L1"): "hold"}
+EXPECT.update(RESUME_EXPECT)
+FINDINGS[("resume-resilient", "L1")] = "B32"
+SCENARIOS += [scenario(w, r) for (w, r) in RESUME_EXPECT]

@@ -12,6 +12,7 @@ import dataclasses
 from models.fence import fenced
 from models.invariants import one_body_per_attempt, with_repairability, world_invariants
 from models.postgres.world import REVISIONS as CODE_REVISIONS
+from models.resume import RESUME_WORKLOADS
 from models.workloads import (WORKLOADS as SHARED, build_scenario, model_infos, on_demand, ulid_twin_infos,
                               with_process_ulids)
 from models.workloads_lifecycle import WORKLOADS as LIFECYCLE
@@ -199,3 +200,12 @@ for _w, _by_rev in RUN_EXPECT_BY_WORKLOAD.items():
 SCENARIOS.append(dataclasses.replace(scenario("hook-sleep-race-2029", "P4", log_prefix=True),
                                      expect="I-LOG2", bug="B25"))
 build = on_demand(WORLD, WORKLOADS, REVISIONS, scenario)
+
+
+# ---- the resilient resumeHook (models.resume): B32 as on world-local --------------------------------
+WORKLOADS.update(RESUME_WORKLOADS)
+for _w, _v in (("resume-resilient", "I-H9"), ("resume-resilient-keyed", "hold")):
+    EXPECT[(_w, "P4")] = _v
+    if _v != "hold":
+        BUGS[(_w, "P4")] = "B32"
+    SCENARIOS.append(scenario(_w, "P4"))
