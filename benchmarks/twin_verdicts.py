@@ -29,7 +29,8 @@ def twin_of(s):
     mod = WORLDS.get(world)
     if mod is None or revision.endswith(ULID_SUFFIX) or revision + ULID_SUFFIX not in mod.REVISIONS:
         return None
-    return mod.scenario(s.params["workload"], revision + ULID_SUFFIX, s.expect)
+    params = {k: v for k, v in s.params.items() if k not in ("model", "workload")}   # a variant keeps its parameters
+    return mod.scenario(s.params["workload"], revision + ULID_SUFFIX, s.expect, **params)
 
 
 def verdict(s, seed: int, budget: int) -> tuple[str, str]:
