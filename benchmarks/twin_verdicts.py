@@ -29,7 +29,10 @@ def twin_of(s):
     mod = WORLDS.get(world)
     if mod is None or revision.endswith(ULID_SUFFIX) or revision + ULID_SUFFIX not in mod.REVISIONS:
         return None
-    return mod.scenario(s.params["workload"], revision + ULID_SUFFIX, s.expect)
+    twin = mod.scenario(s.params["workload"], revision + ULID_SUFFIX, s.expect)
+    # a registered variant (`[log_prefix=true]`) keeps its parameters on its twin
+    varied = {k: v for k, v in s.params.items() if k not in ("model", "workload") and twin.params.get(k) != v}
+    return mod.scenario(s.params["workload"], revision + ULID_SUFFIX, s.expect, **varied) if varied else twin
 
 
 def verdict(s, seed: int, budget: int) -> tuple[str, str]:

@@ -99,7 +99,7 @@ def event_id_at(ms: int, seq: int, prefix: str = "evnt_") -> str:
     return prefix + ulids.text(((ULID_EPOCH_MS + ms) << 80) | seq)
 
 
-def mint_process_ulid(wall: Store, prefix: str = "evnt_") -> str:
+def mint_process_ulid(wall: Store, prefix: str = "evnt_", one_factory: bool = False) -> str:
     """An eventId from the monotonic ULID factory of the calling process (section 1.1), on a wall
     clock every process shares (`wall`, a managed store of the world's durable state: reading the
     clock is what makes two mints depend on each other).
@@ -116,6 +116,10 @@ def mint_process_ulid(wall: Store, prefix: str = "evnt_") -> str:
     and a visibility timeout take far more than a millisecond), so those mints sort above every
     earlier id. The factory is volatile: a restarted process starts a fresh one.
 
+    `one_factory`: every simulated process mints from one factory (they run in one OS process), whose
+    ids increase whether or not a millisecond ended between two mints: no tape choice, every id sorts
+    above every earlier one.
+
     Random part (80 bits): the real millisecond's ordinal within the virtual one, 16 tape order bits
     (fixed for the process that started the millisecond), the factory's increments, then an
     execution-wide counter (ids never collide, as real ULIDs' 80 random bits practically never do;
@@ -125,7 +129,7 @@ def mint_process_ulid(wall: Store, prefix: str = "evnt_") -> str:
     ms, epoch, seen_faults, count = wall.get("wall") or (-1, 0, 0, 0)
     if ms != t:
         ms, epoch, joined = t, 1, False
-    elif seen_faults != faults or choose(RAND, 2, "same millisecond as the last mint") == 0:
+    elif one_factory or seen_faults != faults or choose(RAND, 2, "same millisecond as the last mint") == 0:
         epoch, joined = epoch + 1, False
     else:
         joined = True
@@ -153,6 +157,33 @@ def observe_log(observed: dict | None, run: str, log: list, page: bool = False) 
         key = (run, current_actor().name)
         before = observed.get(key, (None, frozenset()))[1] if page else frozenset()
         observed[key] = (log[-1]["eventId"], before | frozenset(e["eventId"] for e in log))
+
+
+class WriterFrontiers:
+    """Ghost state for I-LOG3 (key monotonicity per writer), kept where a workload checks it
+    (`Env(log_prefix=True)`), never read by the worlds or the runtime: for each eventId minted, the writer
+    (actor) and its frontier of the run's log when it minted the key, the last event of the writer's
+    latest read (`observe_log`); and each `Promise.all` write actor's parent handler, whose snapshot the
+    write was decided from (the actor reads nothing itself)."""
+
+    def __init__(self):
+        self.minted: dict = {}    # eventId -> (writer, frontier eventId)
+        self.parent: dict = {}    # write actor's name -> its handler's name
+
+    def inherit(self, child: str) -> None:
+        """`child`, spawned now by the calling actor, writes from the caller's snapshot."""
+        self.parent[child] = current_actor().name
+
+    def record(self, observed: dict | None, run: str, event_id: str) -> None:
+        """The calling actor minted `event_id` for `run` now: note the frontier it had read (if any)."""
+        if observed is None:
+            return
+        writer = current_actor().name
+        for reader in (writer, self.parent.get(writer)):
+            seen = observed.get((run, reader))
+            if seen is not None:
+                self.minted[event_id] = (writer, seen[0])
+                return
 
 
 def created_at_of(event_id: str) -> int:

@@ -80,6 +80,27 @@ def prefix_stable(env):
     return None
 
 
+def writer_monotonic(env):
+    """I-LOG3 (where a workload checks it): an event's key is >= every key its writer had observed when
+    it decided to write it, i.e. the event sorts above the writer's frontier (the last event of the
+    writer's latest read of the run, or its handler's for a `Promise.all` write) when the key was minted.
+    Checked once the event is in the log (a key whose write failed is no event). It fails only where a
+    writer's mint can sort below an id it has read: another process's id in the same millisecond (the
+    `u` twins); then that reader also sees the event appear below its frontier (I-LOG2, same state)."""
+    ghost = getattr(getattr(env, "storage", None), "frontiers", None)   # None: not checked here
+    if not ghost or not ghost.minted:
+        return None
+    for run in env.view.runs():
+        pos = {}
+        for i, e in enumerate(env.view.log(run)):
+            pos[e["eventId"]] = i
+            writer, frontier = ghost.minted.get(e["eventId"], (None, None))
+            if frontier is not None and frontier not in pos:   # the frontier sorts above the event
+                return (f"run {ev.short(run)}: {ev.describe(e)}, written by {writer}, sorts below "
+                        f"{ev.short(frontier)}, which it had read when it minted the key")
+    return None
+
+
 def _id_scheme(e: dict) -> str:
     return e["eventId"].partition("_")[0]
 
@@ -568,6 +589,7 @@ def world_invariants(entity_after_event: bool = False, extra_always=(), extra_at
     lets writes elsewhere commute, and the kernel re-checks them only after a step that wrote a log."""
     inv = [
         always("I-LOG1", unique_event_ids, reads=_log_reads),
+        always("I-LOG3", writer_monotonic, reads=_log_reads),
         always("I-LOG2", prefix_stable, reads=_log_reads),
         always("I-S1", one_step_created, reads=_log_reads),
         always("I-S3", one_step_terminal, reads=_log_reads),

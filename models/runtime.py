@@ -309,7 +309,10 @@ class Runtime:
         join = _Join(len(writes))
         proc = current_process()
         for i, (req, swallow) in enumerate(writes):
-            proc.spawn(f"{req['eventType']} {ev.short(req['correlationId'])}", _write, self, join, i, run, req, swallow)
+            a = proc.spawn(f"{req['eventType']} {ev.short(req['correlationId'])}", _write, self, join, i, run, req, swallow)
+            ghost = getattr(self.world, "frontiers", None)   # I-LOG3: the write is decided from this handler's snapshot
+            if ghost is not None:
+                ghost.inherit(a.name)
         await wait(f"Promise.all({len(writes)} writes) {run}", join.settled)
         if join.errors:
             raise join.errors[0]

@@ -50,6 +50,7 @@ class Env:
         self.view = self.world.view(self.storage)
         if self.log_prefix:
             self.storage.observed = {}
+            self.storage.frontiers = ev.WriterFrontiers()
 
 
 def hc(hook: str, token: str, metadata=None, webhook: bool = False) -> dict:

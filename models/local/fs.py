@@ -42,6 +42,9 @@ class DataDir:
         self.flocks: dict[str, Lock] = {}
         self.writers: dict = {}   # ghost, for invariants: record -> (process, incarnation) that wrote it
         self.observed: dict | None = None   # ghost, for I-LOG2 when checked: models.events.observe_log
+        self.frontiers: ev.WriterFrontiers | None = None   # ghost, for I-LOG3 when checked
+        # the simulated processes are separate OS processes, each with its ULID factory (LocalWorld.mint)
+        self.separate_os_processes = False
         for path, value in (initial or {}).items():
             self.seed(path, value)
 

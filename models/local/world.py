@@ -147,6 +147,11 @@ class LocalWorld:
 
     view = LocalView
 
+    @property
+    def frontiers(self):
+        """Ghost for I-LOG3 (None unless checked): models.events.WriterFrontiers."""
+        return self.fs.frontiers
+
     @classmethod
     def seed_run(cls, fs: DataDir, run: str, status: str = "running") -> None:
         """A run that start() created (run_created) and, unless pending, a delivery started."""
@@ -222,6 +227,8 @@ class LocalWorld:
     async def _create(self, run: str, req: dict) -> dict:
         t = req["eventType"]
         eid = await self.mint()                                   # E2: the sort key is fixed here
+        if self.fs.frontiers is not None:
+            self.fs.frontiers.record(self.fs.observed, run, eid)
         current = None if t in _NO_RUN_READ else await self.fs.read(run_path(run))   # E3
         resilient = t == ev.RUN_STARTED and bool(req.get("eventData"))   # run_started carrying the run input
         if t != ev.RUN_CREATED and t not in _NO_RUN_READ and current is None and not resilient:
@@ -235,12 +242,18 @@ class LocalWorld:
         minting is a step that every other mint depends on. With `process_ulids` (the `u`
         revisions), each process mints from its own monotonic ULID factory on the machine's clock,
         and a mint may fall in the millisecond of the mint before it, where ids of two processes
-        order as the tape says (section 1.1; `models.events.mint_process_ulid`)."""
+        order as the tape says (section 1.1; `models.events.mint_process_ulid`).
+
+        The factory is process-wide (1.1): world-local serves one app from one server process, in
+        which every simulated process of a scenario (a worker, a resumeHook caller) is a world instance
+        with its own queue and mutexes (2.2's tagged instances), so they share one factory and their ids
+        are monotonic, as the plain revision's. A workload whose processes are separate OS processes
+        on one data directory says so (`DataDir.separate_os_processes`): one factory each."""
         clock = self.fs.clock
         key = clock.key("wall" if self.process_ulids else "ids")
         await point("E2 mint eventId", reads=(key,), writes=(key,))
         if self.process_ulids:
-            return ev.mint_process_ulid(clock)
+            return ev.mint_process_ulid(clock, one_factory=not self.fs.separate_os_processes)
         seq = clock["ids"] + 1
         clock["ids"] = seq
         return ev.event_id_at(now(), seq)

@@ -81,6 +81,7 @@ class Database:
         self.run_ids: list = []   # runs with a log, for invariants (peek only)
         self.writers: dict = {}   # ghost, for invariants: record -> (process, incarnation) that wrote it
         self.observed: dict | None = None   # ghost, for I-LOG2 when checked: models.events.observe_log
+        self.frontiers: ev.WriterFrontiers | None = None   # ghost, for I-LOG3 when checked
 
     # ---- setup-time writes (no points) ----------------------------------------------------------
 
@@ -323,6 +324,8 @@ class Database:
             note(f"23505 on {CREATION_UNIQUE}")
             raise UniqueViolation(CREATION_UNIQUE, u)
         e = ev.event(self._next_id(slots and self._read(tx, "slots", run) is not None), run, t, corr, data)
+        if self.frontiers is not None:
+            self.frontiers.record(self.observed, run, e["eventId"])
         if tx is None:
             self._commit_row("events", e["eventId"], e)
             note(f"committed {ev.describe(e)}")

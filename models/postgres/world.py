@@ -136,6 +136,11 @@ class PostgresWorld:
 
     view = PostgresView
 
+    @property
+    def frontiers(self):
+        """Ghost for I-LOG3 (None unless checked): models.events.WriterFrontiers."""
+        return self.db.frontiers
+
     @classmethod
     def seed_run(cls, db: Database, run: str, status: str = "running") -> None:
         db.seed("runs", run, {"runId": run, "status": status})
