@@ -17,6 +17,7 @@ import sys
 from typing import TYPE_CHECKING
 
 import sim
+from sim import backend as backends
 from sim import engine as engines
 from sim import registry
 from sim import clivariants, counterexamples
@@ -88,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     limit.add_argument("--budget", type=positive_int, metavar="N", help="executions per scenario")
     limit.add_argument("--time", type=positive_float, metavar="S", help="seconds per scenario")
     ex.add_argument("--engine", default="fast", choices=engines.NAMES, help="execution engine (default: fast)")
+    ex.add_argument("--backend", default=backends.MODEL, choices=backends.NAMES,
+                    help="what a world's storage runs on: its model, or a real system where the world has one "
+                         "(postgres: a real PostgreSQL server; default: model)")
     ex.add_argument("--preemptions", type=int, metavar="K",
                     help="with --strategy dfs: schedules with 0, then 1, ... then K preemptions (CHESS-style)")
     ex.add_argument("--cache-states", action="store_true",
@@ -121,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
                         epilog=REPLAY_EPILOG, formatter_class=fmt)
     rp.add_argument("trace", metavar="TRACE", help="trace file (JSON) written by explore")
     rp.add_argument("--engine", choices=engines.NAMES, help="engine to replay on (default: the trace's)")
+    rp.add_argument("--backend", choices=backends.NAMES, help="backend to replay on (default: the trace's)")
     rp.add_argument("-v", "--verbose", action="store_true",
                     help=f"print every step (default: the last {STEP_LOG_TAIL})")
     add_load(rp)
@@ -356,6 +361,22 @@ def _executor(args):
 
 
 def cmd_explore(args, _rest) -> int:
+    with backends.using(args.backend), _backend_errors():
+        return _cmd_explore(args)
+
+
+@contextlib.contextmanager
+def _backend_errors():
+    """A real backend that cannot start or fails: one line, exit 2."""
+    try:
+        yield
+    except Exception as e:
+        if type(e).__name__ in ("BackendError", "DriverError"):
+            raise UsageError(" ".join(str(e).split())) from None
+        raise
+
+
+def _cmd_explore(args) -> int:
     if args.preemptions is not None and (args.strategy != "dfs" or args.preemptions < 0):
         raise UsageError("--preemptions takes a number >= 0 and goes with --strategy dfs")
     if args.cache_states and (args.strategy != "dfs" or args.jobs is not None or args.cluster is not None
@@ -425,8 +446,10 @@ def cmd_replay(args, _rest) -> int:
         raise UsageError(str(e)) from None
     engine = args.engine or trace.engine
     check_engine(engine)
+    backend = args.backend or trace.backend
     try:
-        result = sim.replay(trace, engine=engine)
+        with backends.using(backend), _backend_errors():
+            result = sim.replay(trace, engine=engine)
     except traces.TraceError as e:
         raise UsageError(f"{args.trace}: {e}") from None
     out = console(sys.stdout)
@@ -435,7 +458,8 @@ def cmd_replay(args, _rest) -> int:
         return EXIT_MISMATCH
     v = result.replayed.verdict
     say(out, f"{trace.scenario} (revision {trace.revision}), found by {_describe_strategy(trace.strategy)}"
-              + (f" at execution {trace.execution}" if trace.execution else "") + f"; replayed on {engine}")
+              + (f" at execution {trace.execution}" if trace.execution else "") + f"; replayed on {engine}"
+              + ("" if backend == backends.MODEL else f", backend {backend}"))
     if v.status == "violation":
         say(out, f"reproduced: {v.describe()}", "bold red")
     else:

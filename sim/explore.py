@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass, field
 
 from sim import engine as engines
-from sim import registry, variants
+from sim import backend, registry, variants
 from sim.kernel import Violation
 from sim.scenario import Scenario
 from sim.stats import Observed
@@ -200,7 +200,7 @@ def trace_of(scenario: Scenario, k, *, strategy: dict, engine: str, execution: i
         revision=scenario.revision, params=dict(scenario.params),
         faults={"crashes": scenario.faults.crashes, "redeliveries": scenario.faults.redeliveries},
         max_steps=scenario.max_steps, strategy=strategy, engine=engine, execution=execution,
-        check_footprints=k.check_footprints,
+        check_footprints=k.check_footprints, backend=backend.current(),
         tape=list(zip(k.tape_kinds, k.tape_ns, k.tape)), steps=steps_of(k.log),
         verdict=verdict_of(k.violation),
     ).sealed()

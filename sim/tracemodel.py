@@ -51,6 +51,7 @@ class Trace(BaseModel):
     engine: str
     execution: int | None = None
     check_footprints: bool = False   # footprint violations were checked (replay checks them too)
+    backend: str = "model"           # what the world's storage ran on (sim.backend)
     tape: list[tuple[str, int, int]]
     steps: list[Step]
     verdict: Verdict
@@ -61,6 +62,8 @@ class Trace(BaseModel):
         # traces keep their bytes and their digests
         if not self.check_footprints:
             exclude = exclude | {"check_footprints"}
+        if self.backend == "model":
+            exclude = exclude | {"backend"}
         return self.model_dump(mode="json", exclude=exclude)
 
     def content_digest(self) -> str:

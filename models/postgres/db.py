@@ -341,6 +341,13 @@ class Database:
     def transaction(self) -> "_TxScope":
         return _TxScope(self)
 
+    @staticmethod
+    def new_transaction() -> Transaction:
+        return Transaction()
+
+    def crashed(self, tx: Transaction) -> None:
+        """Its actor died inside `tx`: here the kernel releases the dead process's locks."""
+
     async def commit(self, tx: Transaction) -> None:
         def writes():
             keys = tuple(k for (table, pk), row in tx.rows.items() for k in self._write_keys(table, pk, row))
@@ -385,13 +392,14 @@ class _TxScope:
 
     def __init__(self, db: Database):
         self.db = db
-        self.tx = Transaction()
+        self.tx = db.new_transaction()
 
     async def __aenter__(self) -> Transaction:
         return self.tx
 
     async def __aexit__(self, exc_type, *_exc):
         if current_actor().crashing:
+            self.db.crashed(self.tx)
             return False
         if exc_type is None:
             await self.db.commit(self.tx)
