@@ -37,7 +37,7 @@ import json
 import os
 
 from models import events as ev
-from models.postgres.db import CREATION_UNIQUE, INDEXES, Database, Transaction, UniqueViolation
+from models.postgres.db import CREATION_UNIQUE, INDEXES, Database, InFailedTransaction, Transaction, UniqueViolation
 from models.postgres.driver import Blocked, Done, Driver, DriverError
 from sim import current_actor, note, point, wait
 
@@ -85,12 +85,16 @@ def _schema_sql(schema: str, creation_unique: bool) -> list[str]:
 class Connection:
     """The process's server (started on first use, or SIM_PG_DSN), its driver and one session per actor."""
 
-    def __init__(self):
-        from models.postgres.server import Server, ServerUnavailable
+    def __init__(self, dsn: str | None = None):
+        """`dsn`: a server someone else runs (the tests' session server); otherwise the launcher's."""
+        self.server = None
         try:
-            self.server = Server.start()
-            self.driver = Driver(self.server.dsn)
-        except (ServerUnavailable, DriverError, ImportError) as e:
+            if dsn is None:
+                from models.postgres.server import Server
+                self.server = Server.start()
+                dsn = self.server.dsn
+            self.driver = Driver(dsn)
+        except (DriverError, ImportError, RuntimeError) as e:   # RuntimeError: ServerUnavailable
             raise BackendError(f"--backend postgres: no server: {' '.join(str(e).split())}") from None
         atexit.register(self.close)
         self.schema = f"sim_backend_{os.getpid()}"   # a name only: workers sharing a DSN do not collide
@@ -102,7 +106,8 @@ class Connection:
         try:
             self.driver.close()
         finally:
-            self.server.stop()
+            if self.server is not None:
+                self.server.stop()
 
     def _open(self, name: str):
         s = self.driver.session(name)
@@ -148,6 +153,14 @@ def connection() -> Connection:
     if not _CONNECTION:
         _CONNECTION.append(Connection())
     return _CONNECTION[0]
+
+
+def use_server(dsn: str | None) -> None:
+    """Run the backend on the server at `dsn` from now on (None: forget it; the next use starts one)."""
+    while _CONNECTION:
+        _CONNECTION.pop().close()
+    if dsn is not None:
+        _CONNECTION.append(Connection(dsn))
 
 
 class RealTx(Transaction):
@@ -235,6 +248,8 @@ class RealDatabase(Database):
             note(f"waits for a lock held by {', '.join(out.on)}")
             await self._park(wait(f"{label} (lock)", lambda: not s.busy, reads=SERVER, writes=SERVER))
             out = s.outcome
+        if out.sqlstate == InFailedTransaction.sqlstate:
+            raise InFailedTransaction(f"{label}: current transaction is aborted")
         if not out.ok and out.sqlstate not in ("23505",):
             raise BackendError(f"{label}: {out.sqlstate} {' '.join(out.error.split())}")
         return out
