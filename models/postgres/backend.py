@@ -120,6 +120,15 @@ class Connection:
             raise BackendError(f"{sql.split()[0]} on {s.name} failed: {out}")
         return out
 
+    def query(self, sql: str) -> tuple:
+        """Rows of a statement on the monitoring connection (blocking: for reads that wait for nobody)."""
+        from psycopg import pq
+        from models.postgres.driver import _rows
+        r = self.driver.monitor.exec_(sql.encode())
+        if r.status != pq.ExecStatus.TUPLES_OK:
+            raise BackendError(f"{sql.split()[0]} failed: {r.get_error_message(encoding='utf-8').strip()}")
+        return _rows(r)
+
     def reset(self, creation_unique: bool) -> None:
         """Between executions: kill sessions left waiting, roll back the others, empty the tables."""
         for name, s in sorted(self.by_actor.items()):
@@ -196,8 +205,8 @@ class RealDatabase(Database):
         self.seen = self._server_rows()   # the mirror holds the seeds already
 
     def _server_rows(self) -> dict:
-        union = " UNION ALL ".join(f"SELECT '{t}', pk, doc::text FROM {t}" for t in TABLES)
-        rows = self.conn.run(self.conn.admin, union).rows
+        union = " UNION ALL ".join(f"SELECT '{t}', pk, doc::text FROM {self.conn.schema}.{t}" for t in TABLES)
+        rows = self.conn.query(union)
         return {(t, pk): doc for t, pk, doc in rows}
 
     def _refresh(self) -> None:
