@@ -384,6 +384,9 @@ def _cmd_explore(args) -> int:
         # one cache per process: shared between workers, what is cut would depend on their timing
         raise UsageError("--cache-states goes with --strategy dfs on the fast engine, in one process "
                          "(without --jobs or --cluster)")
+    if args.cache_states and args.backend != backends.MODEL:
+        # a state's fingerprint is the stores': a real server's open transactions are not in them
+        raise UsageError("--cache-states goes with --backend model")
     load_modules(args.load)
     check_engine(args.engine)
     scenarios = clivariants.apply(_select(args.scenario, args.model), args)
