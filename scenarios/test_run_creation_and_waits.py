@@ -75,9 +75,11 @@ def test_b28_3656_a_legacy_id_in_a_slot_id_log_and_none_after_the_fix():
     assert "mixes id schemes" in one_run_created(env)
 
 
-@pytest.mark.parametrize("workload,at_least", [("run-create-race", 10), ("race-replay", 1)])
+@pytest.mark.parametrize("workload,at_least", [("run-create-race", 8), ("race-replay", 1)])
 def test_fixed_revisions_hold_exhaustively(workload, at_least):
-    # race-replay has one delivery and no other writer: DPOR's one class is every schedule
+    # race-replay has one delivery and no other writer: DPOR's one class is every schedule.
+    # run-create-race: 8 classes since an INSERT that met a conflict keeps no lock (issue 15; 10 before,
+    # while DFS's schedules grew from 52 to 93: the model lets more through, with fewer lock orders)
     holds_exhaustively(pg_scenario(workload, "P4"), at_least=at_least)
 
 

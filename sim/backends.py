@@ -1,9 +1,10 @@
 """`--backend`: which storage a world's scenarios run on, its model (default) or the real thing.
 
 The choice travels in the environment (`SIM_BACKEND`), so worker processes started after it is made
-(`--jobs`, the pool that spreads scenarios) build their scenarios on the same backend. A world reads
-it with `current()` when it makes an execution's storage. A backend other than `model` stands in
-for one world's model only: the scenarios of other worlds are left out, with a note.
+(`--jobs`, the pool that spreads scenarios) build their scenarios on the same backend; a trace records
+it (when it is not `model`) and replay uses the trace's unless told otherwise. A world reads it with
+`current()` when it makes an execution's storage. A backend other than `model` stands in for one
+world's model only: the scenarios of other worlds are left out, with a note.
 """
 from __future__ import annotations
 
@@ -11,18 +12,25 @@ import contextlib
 import os
 
 ENV = "SIM_BACKEND"
+MODEL = "model"
 # backend -> the world whose storage it replaces (None: every world's model)
-BACKENDS = {"model": None, "fs": "local"}
+BACKENDS = {MODEL: None, "fs": "local", "postgres": "postgres"}
+NAMES = tuple(BACKENDS)
 
 
 def current() -> str:
-    return os.environ.get(ENV, "model")
+    return os.environ.get(ENV) or MODEL
 
 
-def add_option(parser) -> None:
-    parser.add_argument("--backend", default="model", choices=tuple(BACKENDS),
-                        help="storage the scenarios run on: model (default) or fs (world-local's files in a "
-                             "real temporary directory; only world-local scenarios)")
+def add_option(parser, replay: bool = False) -> None:
+    if replay:
+        parser.add_argument("--backend", choices=NAMES, default=None,
+                            help="backend to replay on (default: the trace's)")
+        return
+    parser.add_argument("--backend", default=MODEL, choices=NAMES,
+                        help="what a world's storage runs on: model (default); fs (world-local's files in a real "
+                             "temporary directory; world-local scenarios only); postgres (a real PostgreSQL "
+                             "server; world-postgres scenarios only)")
 
 
 def apply(backend: str, scenarios: list) -> tuple[list, list[str]]:
@@ -38,8 +46,11 @@ def apply(backend: str, scenarios: list) -> tuple[list, list[str]]:
 
 
 @contextlib.contextmanager
-def using(backend: str):
-    """Run the body's executions on `backend` (tests and benchmarks; the CLI uses `apply`)."""
+def using(backend: str | None):
+    """Run the body's executions on `backend` (None: leave it as it is); restores the previous one."""
+    if backend is None:
+        yield
+        return
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r} (one of {', '.join(BACKENDS)})")
     old = os.environ.get(ENV)
@@ -48,6 +59,6 @@ def using(backend: str):
         yield
     finally:
         if old is None:
-            del os.environ[ENV]
+            os.environ.pop(ENV, None)
         else:
             os.environ[ENV] = old

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import os
 import platform
 import statistics
@@ -499,12 +500,14 @@ def main(argv: list[str]) -> int:
         from sim.zoo import main as zoo_main
         return zoo_main([a for a in argv if a != "--zoo"])
     if "--backends" in argv:  # the storage backends against their models (benchmarks/, from the repository root)
+        # --postgres: the real PostgreSQL server against world-postgres's model; else the real directory
+        which = "backends_pg" if "--postgres" in argv else "backends_fs"
         try:
-            from benchmarks.backends_fs import main as backends_main
+            backends_main = importlib.import_module(f"benchmarks.{which}").main
         except ImportError as e:
-            _error(f"--backends runs from the repository root (benchmarks/backends_fs.py): {e}")
+            _error(f"--backends runs from the repository root (benchmarks/{which}.py): {e}")
             return 2
-        return backends_main([a for a in argv if a != "--backends"])
+        return backends_main([a for a in argv if a not in ("--backends", "--postgres")])
     try:
         cfg = _config(_parser().parse_args(argv))
     except UsageError as e:

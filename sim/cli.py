@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--engine", choices=engines.NAMES, help="engine to replay on (default: the trace's)")
     rp.add_argument("-v", "--verbose", action="store_true",
                     help=f"print every step (default: the last {STEP_LOG_TAIL})")
-    backends.add_option(rp)
+    backends.add_option(rp, replay=True)
     add_load(rp)
     add_step_timeout(rp)
     rp.set_defaults(func=cmd_replay)
@@ -426,6 +426,22 @@ def _executor(args):
 
 
 def cmd_explore(args, _rest) -> int:
+    with backends.using(args.backend), _backend_errors():
+        return _cmd_explore(args)
+
+
+@contextlib.contextmanager
+def _backend_errors():
+    """A real backend that cannot start or fails: one line, exit 2."""
+    try:
+        yield
+    except Exception as e:
+        if type(e).__name__ in ("BackendError", "DriverError"):
+            raise UsageError(" ".join(str(e).split())) from None
+        raise
+
+
+def _cmd_explore(args) -> int:
     if args.preemptions is not None and (args.strategy != "dfs" or args.preemptions < 0):
         raise UsageError("--preemptions takes a number >= 0 and goes with --strategy dfs")
     if args.cache_states and (args.strategy != "dfs" or args.jobs is not None or args.cluster is not None
@@ -433,6 +449,9 @@ def cmd_explore(args, _rest) -> int:
         # one cache per process: shared between workers, what is cut would depend on their timing
         raise UsageError("--cache-states goes with --strategy dfs on the fast engine, in one process "
                          "(without --jobs or --cluster)")
+    if args.cache_states and args.backend != backends.MODEL:
+        # a state's fingerprint is the stores': a real server's open transactions are not in them
+        raise UsageError("--cache-states goes with --backend model")
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UsageError(f"--out {args.out}: exists and is not a folder (traces are written into a folder)")
     load_modules(args.load)
@@ -553,14 +572,16 @@ def cmd_replay(args, _rest) -> int:
         raise UsageError(str(e)) from None
     engine = args.engine or trace.engine
     check_engine(engine)
+    backend = args.backend or trace.backend
     try:
         load_recorded(trace, near=args.trace)
     except traces.TraceError as e:
         raise UsageError(f"{args.trace}: {e}") from None
-    with contextlib.suppress(registry.UnknownScenario):   # sim.replay says so in its own words
-        _use_backend(args, [registry.get(trace.scenario)])
+    if backend not in backends.NAMES:
+        raise UsageError(f"{args.trace}: recorded on backend {backend!r}, which this sim does not have")
     try:
-        result = sim.replay(trace, engine=engine)
+        with backends.using(backend), _backend_errors():
+            result = sim.replay(trace, engine=engine)
     except traces.TraceError as e:
         raise UsageError(f"{args.trace}: {e}") from None
     out = console(sys.stdout)
@@ -569,7 +590,8 @@ def cmd_replay(args, _rest) -> int:
         return EXIT_MISMATCH
     v = result.replayed.verdict
     say(out, f"{trace.scenario} (revision {trace.revision}), found by {_describe_strategy(trace.strategy)}"
-              + (f" at execution {trace.execution}" if trace.execution else "") + f"; replayed on {engine}")
+              + (f" at execution {trace.execution}" if trace.execution else "") + f"; replayed on {engine}"
+              + ("" if backend == backends.MODEL else f", backend {backend}"))
     if v.status == "violation":
         say(out, f"reproduced: {v.describe()}", "bold red")
     else:

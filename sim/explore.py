@@ -5,14 +5,15 @@ import time
 from dataclasses import dataclass, field
 
 from sim import engine as engines
-from sim import registry, variants
+from sim import backends, registry, variants
 from sim.kernel import Violation
 from sim.scenario import Scenario
 from sim.stats import Observed
 from sim.strategy import Replay, Strategy
 from sim.tape import Divergence
 from sim.watchdog import Watchdog
-from sim.trace import SCHEMA_VERSION, TraceError, first_difference, format_step, steps_of, verdict_of
+from sim.trace import (CROSS_BACKEND_FIELDS, SCHEMA_VERSION, STEP_FIELDS, TraceError, first_difference, format_step,
+                       steps_of, verdict_of)
 
 DEFAULT_BUDGET = 1000
 
@@ -231,6 +232,7 @@ def trace_of(scenario: Scenario, k, *, strategy: dict, engine: str, execution: i
         faults={"crashes": scenario.faults.crashes, "redeliveries": scenario.faults.redeliveries},
         max_steps=scenario.max_steps, strategy=strategy, engine=engine, execution=execution,
         check_footprints=k.check_footprints, load=[o] if (o := registry.origin(scenario.name)) else [],
+        backend=backends.current(),
         tape=list(zip(k.tape_kinds, k.tape_ns, k.tape)), steps=steps_of(k.log),
         verdict=verdict_of(k.violation),
     ).sealed()
@@ -302,5 +304,7 @@ def replay(trace: Trace, engine: str | None = None, scenario: Scenario | None = 
         what = f"; the trace's step {d.step} was {format_step(was)}" if was is not None else ""
         raise TraceError(f"{d}{rev}{what}") from None
     replayed = trace_of(scenario, k, strategy=trace.strategy, engine=trace.engine, execution=trace.execution)
+    # on another backend than the trace's, footprints and notes are the backend's own: not compared
+    fields = STEP_FIELDS if backends.current() == trace.backend else CROSS_BACKEND_FIELDS
     return ReplayResult(trace, replayed, replayed.verdict == trace.verdict,
-                        first_difference(trace.steps, replayed.steps))
+                        first_difference(trace.steps, replayed.steps, fields=fields))

@@ -79,8 +79,14 @@ def _show(v) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
+# what stays the same when a tape recorded on one backend replays on another (sim.backends): a real
+# system declares coarser footprints and writes other notes than the model it stands in for
+CROSS_BACKEND_FIELDS = ("kind", "t", "process", "actor", "label")
+
+
 def first_difference(recorded: list[Step], replayed: list[Step], prefix: bool = False,
-                     names: tuple[str, str] = ("trace has", "the model now gives")) -> str | None:
+                     names: tuple[str, str] = ("trace has", "the model now gives"),
+                     fields: tuple[str, ...] = STEP_FIELDS) -> str | None:
     """The first step where the model's behaviour now differs from the recorded step log, as one
     line naming the step and each differing field (None when the logs are the same; with `prefix`,
     when `replayed` is a prefix of `recorded`). Replay recomputes the log from the model, so a
@@ -88,9 +94,11 @@ def first_difference(recorded: list[Step], replayed: list[Step], prefix: bool = 
     for a, b in zip(recorded, replayed):
         if a == b:
             continue
-        fields = [f for f in ("i",) + STEP_FIELDS if getattr(a, f) != getattr(b, f)]
+        differ = [f for f in ("i",) + fields if getattr(a, f) != getattr(b, f)]
+        if not differ:
+            continue
         what = "; ".join(f"{f}: {names[0]} {_show(getattr(a, f))}, {names[1]} {_show(getattr(b, f))}"
-                         for f in fields)
+                         for f in differ)
         return f"step {a.i} ({a.actor or a.process or a.kind} {_show(a.label)}) differs: {what}"
     if len(recorded) != len(replayed) and not (prefix and len(replayed) < len(recorded)):
         n = min(len(recorded), len(replayed))

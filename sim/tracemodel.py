@@ -64,6 +64,7 @@ class Trace(BaseModel):
     execution: int | None = None
     check_footprints: bool = False   # footprint violations were checked (replay checks them too)
     load: list[str] = []             # the `--load` module or file the scenario came from (replay loads it)
+    backend: str = "model"           # what the world's storage ran on (sim.backends)
     tape: list[tuple[str, int, int]]
     steps: list[Step]
     verdict: Verdict
@@ -76,6 +77,8 @@ class Trace(BaseModel):
             exclude = exclude | {"check_footprints"}
         if not self.load:
             exclude = exclude | {"load"}
+        if self.backend == "model":
+            exclude = exclude | {"backend"}
         return self.model_dump(mode="json", exclude=exclude)
 
     def content_digest(self) -> str:

@@ -117,7 +117,9 @@ def test_all_matches_when_every_expectation_is_met(own_registry, tmp_path, capsy
     code, out, _ = run_cli(capsys, "explore", "--strategy", "dfs", "--out", tmp_path)
     assert code == 0  # the known bug was found, as expected, so it counts as a match
     assert "all 2 scenario(s) matched" in out
-    assert len(list(tmp_path.iterdir())) == 3  # as found, shrunk, and the shrunk one's report
+    # as found, shrunk, the shrunk one's report, and the index linking every scenario's verdict
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".html", ".html", ".json", ".json"]
+    assert (tmp_path / "index.html").exists()
 
 
 def test_all_reports_each_kind_of_mismatch(own_registry, tmp_path, capsys):

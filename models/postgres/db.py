@@ -46,6 +46,11 @@ class UniqueViolation(Exception):
         self.constraint = constraint
 
 
+class InFailedTransaction(Exception):
+    """SQLSTATE 25P02: a statement in a transaction an earlier error aborted (it can only roll back)."""
+    sqlstate = "25P02"
+
+
 def row_key(table: str, pk) -> tuple:
     return ("pg", (table, pk))
 
@@ -59,13 +64,16 @@ def _lock_key(k: tuple) -> tuple:
 
 
 class Transaction:
-    """An open transaction: its buffered rows (None = deleted), the unique keys it inserted, its locks."""
-    __slots__ = ("rows", "uniques", "locks")
+    """An open transaction: its buffered rows (None = deleted), the unique keys it inserted, its locks.
+    `aborted`: a statement in it failed (23505): PostgreSQL refuses every later statement (25P02) and
+    its COMMIT rolls back."""
+    __slots__ = ("rows", "uniques", "locks", "aborted")
 
     def __init__(self):
         self.rows: dict = {}
         self.uniques: set = set()
         self.locks: list = []
+        self.aborted = False
 
 
 class Database:
@@ -198,6 +206,7 @@ class Database:
         lock = self.locks.get(k)
         if lock is None:
             lock = self.locks[k] = Lock(f"pg{k}")
+            lock.tx = None   # the holder's transaction (what it wrote decides whether a conflict check waits)
         return lock
 
     def _free(self, keys):
@@ -213,20 +222,51 @@ class Database:
             return True
         return ready
 
-    async def _statement(self, label: str, tx, locked: tuple, reads, writes) -> None:
+    async def _statement(self, label: str, tx, locked: tuple, reads, writes, skip=None):
         """Run up to the statement's effect: wait until the rows it needs are not locked by another
-        transaction, then (in a transaction) take their locks. The caller applies the effect in this step."""
+        transaction, then (in a transaction) take their locks. The caller applies the effect in this step.
+
+        `skip()`: the statement has no effect whatever the lock holder does, so it does not wait (a
+        guard the committed row fails, a conflict with a row that is only locked). Returns the locks
+        it took (the caller gives them back when the statement turned out to change nothing: a
+        guarded UPDATE that matched nothing, an INSERT that met a conflict), or None when it skipped."""
+        if tx is not None and tx.aborted:
+            await point(label)
+            raise InFailedTransaction(f"{label}: current transaction is aborted")
         lock_keys = (lambda: tuple(_lock_key(k) for k in locked())) if callable(locked) else tuple(
             _lock_key(k) for k in locked)
+        free = self._free(locked)
+        ready = free if skip is None else (lambda: free() or skip())
         if tx is not None:
-            await wait(label, self._free(locked), reads=reads, writes=_plus(writes, lock_keys))
+            await wait(label, ready, reads=reads, writes=_plus(writes, lock_keys))
+        else:
+            await wait(label, ready, reads=_plus(reads, lock_keys), writes=writes)
+        if skip is not None and not free():
+            return None
+        taken = []
+        if tx is not None:
             for k in locked:
                 lock = self._lock(k)
                 if lock.owner is None:
                     lock.owner = current_actor()
+                    lock.tx = tx
                     tx.locks.append(lock)
-        else:
-            await wait(label, self._free(locked), reads=_plus(reads, lock_keys), writes=writes)
+                    taken.append(lock)
+        return taken
+
+    @staticmethod
+    def _give_back(tx, taken) -> None:
+        """A statement that changed nothing keeps no lock it took (PostgreSQL: issue 15's 3 and 4)."""
+        for lock in taken or ():
+            lock.owner = None
+            tx.locks.remove(lock)
+
+    def _held_by_other(self, k, me) -> Transaction | None:
+        """The transaction of another actor (not `me`: guards run outside their actor) holding `k`."""
+        lock = self.locks.get(k)
+        if lock is not None and lock.owner is not None and lock.owner is not me:
+            return lock.tx
+        return None
 
     # ---- statements -------------------------------------------------------------------------------
 
@@ -245,6 +285,8 @@ class Database:
                                   (row_key(table, pk),), ())
         else:
             await point(f"SELECT {table} {_short(pk)}{why}", reads=(row_key(table, pk),))
+            if tx is not None and tx.aborted:
+                raise InFailedTransaction(f"SELECT {table}: current transaction is aborted")
         return self._read(tx, table, pk)
 
     async def select_by(self, table: str, col: str, value, limit: int | None = None, why: str = "") -> list:
@@ -258,9 +300,19 @@ class Database:
     async def insert(self, table: str, pk, row: dict, tx=None, why: str = ""):
         """INSERT ... ON CONFLICT (pk) DO NOTHING RETURNING -> row | None (None: the pk existed)."""
         self._not_events(table)
-        await self._statement(f"INSERT {table} {_short(pk)} ON CONFLICT DO NOTHING{why}", tx, ((table, pk),),
-                              (row_key(table, pk),), lambda: self._write_keys(table, pk, row))
-        if self._read(tx, table, pk) is not None:
+        me = current_actor()
+
+        def only_locked() -> bool:
+            """The committed row conflicts and its holder only locked it (FOR UPDATE): PostgreSQL's
+            conflict check waits for a transaction that inserted, updated or deleted the row, not for
+            a row lock (issue 15's 2)."""
+            holder = self._held_by_other((table, pk), me)
+            return holder is not None and (table, pk) not in holder.rows and self.rows.peek((table, pk)) is not None
+        taken = await self._statement(f"INSERT {table} {_short(pk)} ON CONFLICT DO NOTHING{why}", tx,
+                                      ((table, pk),), (row_key(table, pk),), lambda: self._write_keys(table, pk, row),
+                                      skip=only_locked)
+        if taken is None or self._read(tx, table, pk) is not None:
+            self._give_back(tx, taken)
             note(f"{table} {_short(pk)} exists: nothing inserted")
             return None
         self._write(tx, table, pk, row)
@@ -269,15 +321,24 @@ class Database:
     async def update(self, table: str, pk, changes, where=None, tx=None, why: str = ""):
         """UPDATE ... SET changes WHERE pk [AND where(row)] RETURNING -> new row | None.
 
-        `changes(row)` returns the new column values; `where` is the guard (None: unguarded). The
-        row lock is awaited first, so the guard sees the committed row of a finished transaction."""
+        `changes(row)` returns the new column values; `where` is the guard (None: unguarded). As in
+        PostgreSQL, the guard is first checked on the committed row: if that fails it (or there is
+        none), the statement matches nothing at once, even while another transaction holds the row
+        (issue 15's 1). Otherwise it waits for the row lock and checks the guard again on the row
+        the holder committed; a statement that matched nothing keeps no lock (issue 15's 4)."""
         self._not_events(table)
         def writes():
             old = self.rows.peek((table, pk))
             return () if old is None else self._write_keys(table, pk, {**old, **changes(old)})
-        await self._statement(f"UPDATE {table} {_short(pk)}{why}", tx, ((table, pk),), (row_key(table, pk),), writes)
-        old = self._read(tx, table, pk)
+
+        def no_match() -> bool:
+            committed = self.rows.peek((table, pk))
+            return committed is None or (where is not None and not where(committed))
+        taken = await self._statement(f"UPDATE {table} {_short(pk)}{why}", tx, ((table, pk),), (row_key(table, pk),),
+                                      writes, skip=no_match)
+        old = None if taken is None else self._read(tx, table, pk)
         if old is None or (where is not None and not where(old)):
+            self._give_back(tx, taken)
             note(f"UPDATE {table} {_short(pk)}: no row matched")
             return None
         new = {**old, **changes(old)}
@@ -318,9 +379,12 @@ class Database:
         uniq = () if u is None else (index_key(CREATION_UNIQUE, u),)
         ids = (self.ids.key("wall" if self.process_ulids else "seq"),)
         marker = (row_key("slots", run),) if slots else ()
-        await self._statement(f"INSERT events ({t}{'' if corr is None else ' ' + ev.short(corr)}){why}", tx, locked,
-                              ids + uniq + marker, ids + (index_key("events.runId", run),) + uniq)
+        taken = await self._statement(f"INSERT events ({t}{'' if corr is None else ' ' + ev.short(corr)}){why}", tx,
+                                      locked, ids + uniq + marker, ids + (index_key("events.runId", run),) + uniq)
         if u is not None and (self.index.get((CREATION_UNIQUE, u)) or (tx is not None and u in tx.uniques)):
+            self._give_back(tx, taken)   # a failed INSERT keeps no key locked (issue 15's 3)
+            if tx is not None:
+                tx.aborted = True
             note(f"23505 on {CREATION_UNIQUE}")
             raise UniqueViolation(CREATION_UNIQUE, u)
         e = ev.event(self._next_id(slots and self._read(tx, "slots", run) is not None), run, t, corr, data)
@@ -346,7 +410,18 @@ class Database:
     def transaction(self) -> "_TxScope":
         return _TxScope(self)
 
+    @staticmethod
+    def new_transaction() -> Transaction:
+        return Transaction()
+
+    def crashed(self, tx: Transaction) -> None:
+        """Its actor died inside `tx`: here the kernel releases the dead process's locks."""
+
     async def commit(self, tx: Transaction) -> None:
+        if tx.aborted:   # COMMIT of an aborted transaction is a ROLLBACK
+            await self.rollback(tx)
+            return
+
         def writes():
             keys = tuple(k for (table, pk), row in tx.rows.items() for k in self._write_keys(table, pk, row))
             return keys + tuple(lock.key for lock in tx.locks) + (
@@ -366,7 +441,7 @@ class Database:
     @staticmethod
     def _release(tx: Transaction) -> None:
         for lock in tx.locks:
-            lock.owner = None
+            lock.owner = lock.tx = None
         tx.locks.clear()
 
     # ---- what invariants read (no access recorded) ----------------------------------------------
@@ -390,13 +465,14 @@ class _TxScope:
 
     def __init__(self, db: Database):
         self.db = db
-        self.tx = Transaction()
+        self.tx = db.new_transaction()
 
     async def __aenter__(self) -> Transaction:
         return self.tx
 
     async def __aexit__(self, exc_type, *_exc):
         if current_actor().crashing:
+            self.db.crashed(self.tx)
             return False
         if exc_type is None:
             await self.db.commit(self.tx)

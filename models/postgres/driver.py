@@ -162,6 +162,15 @@ class Driver:
         r = self.monitor.exec_params(b"SELECT pg_cancel_backend($1::int)", [str(s.pid).encode()])
         if r.status != pq.ExecStatus.TUPLES_OK:
             raise DriverError(f"cancel failed: {r.get_error_message(encoding='utf-8').strip()}")
+        # the cancel is a signal the backend handles later: until the statement has failed, the server
+        # still shows it waiting, and settling would report the cycle unbroken
+        deadline = time.monotonic() + self.timeout
+        while s.busy:
+            self._absorb(s)
+            if s.busy:
+                if time.monotonic() > deadline:
+                    raise DriverError(f"session {s.name}: the cancelled statement did not end within {self.timeout} s")
+                select.select([s.pgconn.socket], [], [], MAX_WAIT)
         self.settle()
         return self._step(s, before, behind)
 

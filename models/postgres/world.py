@@ -131,8 +131,10 @@ class PostgresWorld:
 
     @classmethod
     def storage(cls) -> Database:
-        """The schema of this revision (the unique index exists from P1 on)."""
-        return Database(creation_unique=cls.creation_unique, process_ulids=cls.process_ulids)
+        """The schema of this revision (the unique index exists from P1 on), on the backend `--backend`
+        selects (the model, or a real server: models.postgres.backend)."""
+        from models.postgres.backend import database
+        return database(creation_unique=cls.creation_unique, process_ulids=cls.process_ulids)
 
     view = PostgresView
 

@@ -26,11 +26,13 @@ def test_a_trace_found_on_the_real_directory_replays_on_the_model_and_on_the_dir
         res = sim.explore(sc, strategies.make("portfolio", 1), budget=40)
         assert res.violation is not None and res.violation.invariant == "I-H1"
         trace = sim.make_trace(sc, res.tape, strategy=res.strategy)
-        assert sim.replay(trace).same_verdict
+        assert trace.backend == "fs" and sim.replay(trace).same
     with backends.using("model"):
-        assert sim.replay(trace).same_verdict
-        # the same tape recorded on the model: the very same trace, byte for byte
-        assert sim.make_trace(sc, res.tape, strategy=res.strategy).digest == trace.digest
+        assert sim.replay(trace).same      # the same verdict AND the same step log on the model
+        # the same tape recorded on the model: the very same trace but for the backend it names
+        on_model = sim.make_trace(sc, res.tape, strategy=res.strategy)
+        assert on_model.backend == "model"
+        assert on_model.model_copy(update={"backend": "fs"}).sealed().digest == trace.digest
 
 
 def test_cli_backend_fs_explores_world_local_only(capsys, monkeypatch, tmp_path):

@@ -55,3 +55,14 @@ def pg_driver(pg_server, request):
         yield d
     finally:
         d.close()
+
+
+@pytest.fixture(scope="session")
+def pg_backend(pg_server):
+    """The real backend (models.postgres.backend) on the session's server; use with sim.backends.using."""
+    from models.postgres import backend
+    backend.use_server(pg_server.dsn)
+    try:
+        yield backend
+    finally:
+        backend.use_server(None)

@@ -165,7 +165,6 @@ def _model_scenario(d: Difference, seen: list) -> Scenario:
                     invariants=(at_end("record", lambda s: seen.append(s["p_inside"])),))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15: the model waits for a lock the server does not take or keep")
 @pytest.mark.parametrize("d", DIFFERENCES, ids=IDS)
 def test_model_probe_finishes_while_the_holder_is_open(d):
     seen = []
