@@ -387,6 +387,37 @@ def wl_two_sleeps(rev, runtime: str = "R2113-broad", deliveries: int = 2):
     return setup, {"runtime": runtime, "deliveries": deliveries}
 
 
+def wl_fenced_site(rev, runtime: str = "R-June", log_prefix: bool = False):
+    """The #2113 site alone (issue 14): the #2029 workflow seeded where its sleep is due (run_created,
+    run_started, hook_created, wait_created with resumeAt in the past; the clock starts at resumeAt), then
+    exactly one delivery (run_started's snapshot, the elapsed-wait scan of `runtime`, the replay and the
+    branch it takes: the step, run inline, and the "close" hook) racing exactly one resumeHook (getByToken,
+    hook_received, its wake-up). The wake-up is queued where nobody delivers it: a later delivery would
+    replay the final log, which I-REPLAY's cold replay does at quiescence. No liveness check (the run is
+    left waiting on that wake-up or on "close" by construction). `log_prefix`: also check I-LOG2."""
+    _check_runtime(runtime)
+    run = ev.run_id("fenced-site")
+    hook = ev.correlation_id("hook", run, 0)
+
+    def setup(sim):
+        env = Env(rev.storage(), rev, workflows={run: approval_or_timeout}, log_prefix=log_prefix)
+        env.tokens[(run, hook)] = "approval"
+        env.tokens[(run, ev.correlation_id("hook", run, 3))] = "close"
+        rev.seed_run(env.storage, run)
+        rev.seed_hook(env.storage, run, hook, "approval")
+        rev.seed_wait(env.storage, run, ev.correlation_id("wait", run, 1), SLEEP_MS)   # resumeAt: run_started + 5 s
+        sim.now = SLEEP_MS   # the delivery comes when the sleep is due (no timer: no step spent on time)
+        q = run_queue(rev)
+        q.push({"runId": run})
+        runtime_processes(sim, env, q, names=("p1",), runtime=RUNTIMES[runtime])
+        wakeups = Queue("wake-ups (not delivered)")
+        sim.process("client", lambda p: p.spawn("resumeHook", resume_hook, env.world(env.storage), wakeups,
+                                                 env.ledger, "approval", {"approved": True}))
+        return env
+
+    return setup, {"runtime": runtime, **({"log_prefix": True} if log_prefix else {})}
+
+
 def wl_step_retry(rev, fails: int = 1, executors: int = 1, max_retries: int = 3, keyed: bool = False):
     """3.4: one created step whose body throws a retryable error at its first `fails` attempts and then
     returns, run by `executors` step messages in as many processes. Each failed attempt writes
@@ -486,6 +517,12 @@ WORKLOADS = {
                              "#2029: race(hook, sleep); the scan re-reads the log"),
     "hook-sleep-race-2113": (lambda rev, runtime="R2113", workers=1: wl_hook_sleep_race(rev, runtime, workers),
                              Faults(), "#2113: race(hook, sleep); the scan's wait_completed is fenced"),
+    "fenced-site": (wl_fenced_site, Faults(),
+                    "#2113's site alone: a due wait, one delivery racing one resumeHook (R-June)"),
+    "fenced-site-2029": (lambda rev, runtime="R2029", log_prefix=False: wl_fenced_site(rev, runtime, log_prefix),
+                         Faults(), "#2113's site alone, the scan re-reads the log (R2029)"),
+    "fenced-site-2113": (lambda rev, runtime="R2113", log_prefix=False: wl_fenced_site(rev, runtime, log_prefix),
+                         Faults(), "#2113's site alone, the scan's wait_completed fenced (R2113)"),
     "two-sleeps": (wl_two_sleeps, Faults(), "#2113 follow-up: two sleeps in one Promise.all, two wake-ups"),
     "step-retry": (wl_step_retry, Faults(), "3.4: a step body fails once, then returns"),
     "step-retry-race": (lambda rev: wl_step_retry(rev, executors=2), Faults(),
