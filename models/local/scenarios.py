@@ -79,7 +79,9 @@ WORKLOADS = {
 HOOK_WORKLOADS = [w for w in WORKLOADS if w.startswith("hook-")]
 
 # the fenced L1 (#2113) before the twins, so it gets its per-process-id twin like every revision
-REVISIONS = with_process_ulids({**guards.REVISIONS, **hooks.REVISIONS, "L1F": fenced(hooks.L1, "L1F")})
+REVISIONS = with_process_ulids({**guards.REVISIONS, **hooks.REVISIONS, "L1F": fenced(hooks.L1, "L1F"),
+                                "L1Fm": fenced(hooks.L1, "L1Fm", mint_early=True),
+                                "L1Fc": fenced(hooks.L1, "L1Fc", contention=True)})
 
 # revision -> (bug, what the round changed)
 MODEL_NOTES = {
@@ -97,6 +99,9 @@ MODEL_NOTES = {
                   "its event (with the runtime's R3749)"),
     "L1F": ("", "L1 with #2113's fence: a compare-and-set on lastKnownEventId under a per-run server lock "
                 "(models.fence)"),
+    "L1Fm": ("B25", "L1F whose server mints the event id on arrival, before the run lock (models.fence)"),
+    "L1Fc": ("", "L1F whose fenced write meeting another write of the run is told a plain 409 (hypothesis, "
+                 "models.fence)"),
 }
 
 # (workload, revision) -> expected verdict ("|": any of these, when several known bugs are reachable and

@@ -35,9 +35,14 @@ MODEL_NOTES = {
     "B33": ("B33", "#3465: P4 with a queue whose idempotency key claim outlives its message"),
     "P4F": ("", "P4 with #2113's fence: a compare-and-set on lastKnownEventId under a per-run server lock "
                 "(models.fence)"),
+    "P4Fm": ("B25", "P4F whose server mints the event id on arrival, before the run lock (models.fence)"),
+    "P4Fc": ("", "P4F whose fenced write meeting another write of the run is told a plain 409 (hypothesis, "
+                 "models.fence)"),
 }
 # the fenced P4 (#2113) before the twins, so it gets its per-process-id twin like every revision
-REVISIONS = with_process_ulids({**CODE_REVISIONS, "P4F": fenced(CODE_REVISIONS["P4"], "P4F")})
+REVISIONS = with_process_ulids({**CODE_REVISIONS, "P4F": fenced(CODE_REVISIONS["P4"], "P4F"),
+                                "P4Fm": fenced(CODE_REVISIONS["P4"], "P4Fm", mint_early=True),
+                                "P4Fc": fenced(CODE_REVISIONS["P4"], "P4Fc", contention=True)})
 
 HOLDS_FROM_P3 = ("P3", "B13", "P4")
 
