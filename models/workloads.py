@@ -365,14 +365,15 @@ async def two_sleeps():
     return "slept"
 
 
-def wl_two_sleeps(rev, runtime: str = "R2113-broad", deliveries: int = 2):
+def wl_two_sleeps(rev, runtime: str = "R2113-broad", deliveries: int = 2, workers: int = 1):
     """#2113's follow-up hang: `Promise.all([sleep, sleep])` run by `deliveries` run messages (wake-ups of
     one run: a redelivery or a concurrent wake beside the timeout). Each delivery's elapsed-wait scan
     completes the due waits; a 409 the runtime takes as "already completed" while the wait is open would
-    leave it open for good (I-LIVE names it)."""
+    leave it open for good (I-LIVE names it). `workers`: worker processes (graphile's take one job each, so
+    postgres needs two for the deliveries to overlap; world-local's process runs two at once)."""
     _check_runtime(runtime)
-    if deliveries < 1:
-        raise ValueError(f"deliveries must be >= 1, got {deliveries}")
+    if deliveries < 1 or workers < 1:
+        raise ValueError(f"deliveries and workers must be >= 1, got {deliveries}, {workers}")
     run = ev.run_id("two-sleeps")
 
     def setup(sim):
@@ -381,10 +382,10 @@ def wl_two_sleeps(rev, runtime: str = "R2113-broad", deliveries: int = 2):
         q = run_queue(rev)
         for _ in range(deliveries):
             q.push({"runId": run})
-        runtime_processes(sim, env, q, names=("p1",), runtime=RUNTIMES[runtime])
+        runtime_processes(sim, env, q, names=tuple(f"p{i + 1}" for i in range(workers)), runtime=RUNTIMES[runtime])
         return env
 
-    return setup, {"runtime": runtime, "deliveries": deliveries}
+    return setup, {"runtime": runtime, "deliveries": deliveries, "workers": workers}
 
 
 def wl_fenced_site(rev, runtime: str = "R-June", log_prefix: bool = False):

@@ -241,3 +241,18 @@ SCENARIOS += [scenario(w, r) for (w, r) in RUN_EXPECT]
 # refused once hook_received is in, and its retry replays the reloaded log (sampled; see README)
 EXPECT[("hook-sleep-race-2113", "L1F")] = "hold"
 SCENARIOS.append(scenario("hook-sleep-race-2113", "L1F"))
+
+# #2113's site alone (fenced-site: one delivery of a due wait racing one resumeHook), each runtime on each log
+# order (README, "The fenced site"): an id minted before the lock (L1, L1Fm) lets hook_received commit below
+# the scan's wait_completed, which no re-read or fence at commit time sees (B25); minted under the lock (L1F)
+# a run's ids are in commit order, and #2029's re-read is already enough (DPOR: exhaustive, 110)
+FENCED_SITE = {
+    **{("fenced-site", r): "I-REPLAY" for r in ("L1", "L1F", "L1Fm")},
+    **{(w, r): "I-REPLAY" for w in ("fenced-site-2029", "fenced-site-2113") for r in ("L1", "L1Fm")},
+    **{(w, "L1F"): "hold" for w in ("fenced-site-2029", "fenced-site-2113")},
+    # the contention hypothesis does not hang two sleeps under the broad branch (README): hold (sampled)
+    ("two-sleeps", "L1Fc"): "hold",
+}
+EXPECT.update(FENCED_SITE)
+FINDINGS.update({(w, r): ("B22" if w == "fenced-site" else "B25") for (w, r), v in FENCED_SITE.items() if v != "hold"})
+SCENARIOS += [scenario(w, r) for (w, r) in FENCED_SITE]

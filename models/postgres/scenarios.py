@@ -194,3 +194,16 @@ for _w, _by_rev in RUN_EXPECT_BY_WORKLOAD.items():
             BUGS[(_w, _r)] = _b
         SCENARIOS.append(scenario(_w, _r))
 build = on_demand(WORLD, WORKLOADS, REVISIONS, scenario)
+
+# #2113's site alone (fenced-site), each runtime on each log order: P4 and P4Fm draw hook_received's id
+# before the scan's wait_completed commits (B25); P4F draws ids under the run lock (README, "The fenced site")
+FENCED_SITE = {
+    "fenced-site": _bug("I-REPLAY", "B22", ["P4", "P4F", "P4Fm"]),
+    **{w: {**_bug("I-REPLAY", "B25", ["P4", "P4Fm"]), **_hold(["P4F"])} for w in ("fenced-site-2029", "fenced-site-2113")},
+}
+for _w, _by_rev in FENCED_SITE.items():
+    for _r, (_v, _b) in _by_rev.items():
+        EXPECT[(_w, _r)] = _v
+        if _b:
+            BUGS[(_w, _r)] = _b
+        SCENARIOS.append(scenario(_w, _r))
