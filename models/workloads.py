@@ -368,14 +368,15 @@ async def two_sleeps():
     return "slept"
 
 
-def wl_two_sleeps(rev, runtime: str = "R2113-broad", deliveries: int = 2):
+def wl_two_sleeps(rev, runtime: str = "R2113-broad", deliveries: int = 2, workers: int = 1):
     """#2113's follow-up hang: `Promise.all([sleep, sleep])` run by `deliveries` run messages (wake-ups of
     one run: a redelivery or a concurrent wake beside the timeout). Each delivery's elapsed-wait scan
     completes the due waits; a 409 the runtime takes as "already completed" while the wait is open would
-    leave it open for good (I-LIVE names it)."""
+    leave it open for good (I-LIVE names it). `workers`: worker processes (graphile's take one job each, so
+    postgres needs two for the deliveries to overlap; world-local's process runs two at once)."""
     _check_runtime(runtime)
-    if deliveries < 1:
-        raise ValueError(f"deliveries must be >= 1, got {deliveries}")
+    if deliveries < 1 or workers < 1:
+        raise ValueError(f"deliveries and workers must be >= 1, got {deliveries}, {workers}")
     run = ev.run_id("two-sleeps")
 
     def setup(sim):
@@ -384,10 +385,41 @@ def wl_two_sleeps(rev, runtime: str = "R2113-broad", deliveries: int = 2):
         q = run_queue(rev)
         for _ in range(deliveries):
             q.push({"runId": run})
-        runtime_processes(sim, env, q, names=("p1",), runtime=RUNTIMES[runtime])
+        runtime_processes(sim, env, q, names=tuple(f"p{i + 1}" for i in range(workers)), runtime=RUNTIMES[runtime])
         return env
 
-    return setup, {"runtime": runtime, "deliveries": deliveries}
+    return setup, {"runtime": runtime, "deliveries": deliveries, "workers": workers}
+
+
+def wl_fenced_site(rev, runtime: str = "R-June", log_prefix: bool = False):
+    """The #2113 site alone (issue 14): the #2029 workflow seeded where its sleep is due (run_created,
+    run_started, hook_created, wait_created with resumeAt in the past; the clock starts at resumeAt), then
+    exactly one delivery (run_started's snapshot, the elapsed-wait scan of `runtime`, the replay and the
+    branch it takes: the step, run inline, and the "close" hook) racing exactly one resumeHook (getByToken,
+    hook_received, its wake-up). The wake-up is queued where nobody delivers it: a later delivery would
+    replay the final log, which I-REPLAY's cold replay does at quiescence. No liveness check (the run is
+    left waiting on that wake-up or on "close" by construction). `log_prefix`: also check I-LOG2."""
+    _check_runtime(runtime)
+    run = ev.run_id("fenced-site")
+    hook = ev.correlation_id("hook", run, 0)
+
+    def setup(sim):
+        env = Env(rev.storage(), rev, workflows={run: approval_or_timeout}, log_prefix=log_prefix)
+        env.tokens[(run, hook)] = "approval"
+        env.tokens[(run, ev.correlation_id("hook", run, 3))] = "close"
+        rev.seed_run(env.storage, run)
+        rev.seed_hook(env.storage, run, hook, "approval")
+        rev.seed_wait(env.storage, run, ev.correlation_id("wait", run, 1), SLEEP_MS)   # resumeAt: run_started + 5 s
+        sim.now = SLEEP_MS   # the delivery comes when the sleep is due (no timer: no step spent on time)
+        q = run_queue(rev)
+        q.push({"runId": run})
+        runtime_processes(sim, env, q, names=("p1",), runtime=RUNTIMES[runtime])
+        wakeups = Queue("wake-ups (not delivered)")
+        sim.process("client", lambda p: p.spawn("resumeHook", resume_hook, env.world(env.storage), wakeups,
+                                                 env.ledger, "approval", {"approved": True}))
+        return env
+
+    return setup, {"runtime": runtime, **({"log_prefix": True} if log_prefix else {})}
 
 
 def wl_step_retry(rev, fails: int = 1, executors: int = 1, max_retries: int = 3, keyed: bool = False):
@@ -489,6 +521,12 @@ WORKLOADS = {
                              "#2029: race(hook, sleep); the scan re-reads the log"),
     "hook-sleep-race-2113": (lambda rev, runtime="R2113", workers=1: wl_hook_sleep_race(rev, runtime, workers),
                              Faults(), "#2113: race(hook, sleep); the scan's wait_completed is fenced"),
+    "fenced-site": (wl_fenced_site, Faults(),
+                    "#2113's site: a due wait, one delivery, one resumeHook"),
+    "fenced-site-2029": (lambda rev, runtime="R2029", log_prefix=False: wl_fenced_site(rev, runtime, log_prefix),
+                         Faults(), "#2113's site, the scan re-reads the log"),
+    "fenced-site-2113": (lambda rev, runtime="R2113", log_prefix=False: wl_fenced_site(rev, runtime, log_prefix),
+                         Faults(), "#2113's site, the scan's write fenced"),
     "two-sleeps": (wl_two_sleeps, Faults(), "#2113 follow-up: two sleeps in one Promise.all, two wake-ups"),
     "step-retry": (wl_step_retry, Faults(), "3.4: a step body fails once, then returns"),
     "step-retry-race": (lambda rev: wl_step_retry(rev, executors=2), Faults(),

@@ -82,7 +82,9 @@ WORKLOADS = {
 HOOK_WORKLOADS = [w for w in WORKLOADS if w.startswith("hook-")]
 
 # the fenced L1 (#2113) before the twins, so it gets its per-process-id twin like every revision
-REVISIONS = with_process_ulids({**guards.REVISIONS, **hooks.REVISIONS, "L1F": fenced(hooks.L1, "L1F")})
+REVISIONS = with_process_ulids({**guards.REVISIONS, **hooks.REVISIONS, "L1F": fenced(hooks.L1, "L1F"),
+                                "L1Fm": fenced(hooks.L1, "L1Fm", mint_early=True),
+                                "L1Fc": fenced(hooks.L1, "L1Fc", contention=True)})
 
 # revision -> (bug, what the round changed)
 MODEL_NOTES = {
@@ -100,6 +102,9 @@ MODEL_NOTES = {
                   "its event (with the runtime's R3749)"),
     "L1F": ("", "L1 with #2113's fence: a compare-and-set on lastKnownEventId under a per-run server lock "
                 "(models.fence)"),
+    "L1Fm": ("B25", "L1F whose server mints the event id on arrival, before the run lock (models.fence)"),
+    "L1Fc": ("", "L1F whose fenced write meeting another write of the run is told a plain 409 (hypothesis, "
+                 "models.fence)"),
 }
 
 # (workload, revision) -> expected verdict ("|": any of these, when several known bugs are reachable and
@@ -253,3 +258,18 @@ RESUME_EXPECT = {("resume-resilient", "L1"): "I-H9", ("resume-resilient-keyed", 
 EXPECT.update(RESUME_EXPECT)
 FINDINGS[("resume-resilient", "L1")] = "B32"
 SCENARIOS += [scenario(w, r) for (w, r) in RESUME_EXPECT]
+
+# #2113's site alone (fenced-site: one delivery of a due wait racing one resumeHook), each runtime on each log
+# order (README, "The fenced site"): an id minted before the lock (L1, L1Fm) lets hook_received commit below
+# the scan's wait_completed, which no re-read or fence at commit time sees (B25); minted under the lock (L1F)
+# a run's ids are in commit order, and #2029's re-read is already enough (DPOR: exhaustive, 110)
+FENCED_SITE = {
+    **{("fenced-site", r): "I-REPLAY" for r in ("L1", "L1F", "L1Fm")},
+    **{(w, r): "I-REPLAY" for w in ("fenced-site-2029", "fenced-site-2113") for r in ("L1", "L1Fm")},
+    **{(w, "L1F"): "hold" for w in ("fenced-site-2029", "fenced-site-2113")},
+    # the contention hypothesis does not hang two sleeps under the broad branch (README): hold (sampled)
+    ("two-sleeps", "L1Fc"): "hold",
+}
+EXPECT.update(FENCED_SITE)
+FINDINGS.update({(w, r): ("B22" if w == "fenced-site" else "B25") for (w, r), v in FENCED_SITE.items() if v != "hold"})
+SCENARIOS += [scenario(w, r) for (w, r) in FENCED_SITE]

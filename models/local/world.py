@@ -175,6 +175,15 @@ class LocalWorld:
                                        "resumeAt": resume_at})
         return cls.seed_event(fs, run, ev.WAIT_CREATED, corr, {"resumeAt": resume_at})
 
+    @classmethod
+    def seed_hook(cls, fs: DataDir, run: str, hook: str, token: str) -> dict:
+        """A hook as L1's hook_created left it: its event, its token claim (with the event's id) and its entity."""
+        e = cls.seed_event(fs, run, ev.HOOK_CREATED, hook, {"token": token, "metadata": None, "isWebhook": False})
+        fs.seed(claim_path(token), {"token": token, "hookId": hook, "runId": run, "eventId": e["eventId"]})
+        fs.seed(hook_path(hook), {"runId": run, "hookId": hook, "token": token, "metadata": None, "isWebhook": False,
+                                  "createdAt": e["createdAt"]})
+        return e
+
     @staticmethod
     def seed_step(fs: DataDir, run: str, corr: str, name: str, status: str = "pending", attempt: int = 0,
                   **fields) -> None:

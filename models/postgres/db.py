@@ -369,15 +369,22 @@ class Database:
             self._commit_row(table, pk, None)
         return gone
 
+    async def mint_event_id(self) -> str:
+        """getEventId() on its own, before any statement (a server that mints on a request's arrival)."""
+        if not self.process_ulids:
+            await point("getEventId()", reads=(("pg.ids", "seq"),), writes=(("pg.ids", "seq"),))
+        return self._next_id()
+
     async def insert_event(self, run: str, t: str, corr: str | None = None, data: dict | None = None, tx=None,
-                           why: str = "", slots: bool = False) -> dict:
-        """INSERT INTO events (id = getEventId(), ...): the id is minted in this statement. Raises
-        UniqueViolation (23505) when the creation index (P1+) already holds the key. `slots` (B28, P4):
-        the id is a slot id if the run's slot marker exists (as this statement sees it), else a legacy one."""
+                           why: str = "", slots: bool = False, event_id: str | None = None) -> dict:
+        """INSERT INTO events (id = getEventId(), ...): the id is minted in this statement, unless
+        `event_id` was minted before (`mint_event_id`). Raises UniqueViolation (23505) when the creation
+        index (P1+) already holds the key. `slots` (B28, P4): the id is a slot id if the run's slot marker
+        exists (as this statement sees it), else a legacy one."""
         u = (run, corr, t) if self.creation_unique and t in ev.CREATION_EVENTS else None
         locked = () if u is None else ((CREATION_UNIQUE, u),)
         uniq = () if u is None else (index_key(CREATION_UNIQUE, u),)
-        ids = (self.ids.key("wall" if self.process_ulids else "seq"),)
+        ids = () if event_id is not None else (self.ids.key("wall" if self.process_ulids else "seq"),)
         marker = (row_key("slots", run),) if slots else ()
         taken = await self._statement(f"INSERT events ({t}{'' if corr is None else ' ' + ev.short(corr)}){why}", tx,
                                       locked, ids + uniq + marker, ids + (index_key("events.runId", run),) + uniq)
@@ -387,7 +394,7 @@ class Database:
                 tx.aborted = True
             note(f"23505 on {CREATION_UNIQUE}")
             raise UniqueViolation(CREATION_UNIQUE, u)
-        e = ev.event(self._next_id(slots and self._read(tx, "slots", run) is not None), run, t, corr, data)
+        e = ev.event(event_id or self._next_id(slots and self._read(tx, "slots", run) is not None), run, t, corr, data)
         if self.frontiers is not None:
             self.frontiers.record(self.observed, run, e["eventId"])
         if tx is None:

@@ -38,9 +38,14 @@ MODEL_NOTES = {
     "B33": ("B33", "#3465: P4 with a queue whose idempotency key claim outlives its message"),
     "P4F": ("", "P4 with #2113's fence: a compare-and-set on lastKnownEventId under a per-run server lock "
                 "(models.fence)"),
+    "P4Fm": ("B25", "P4F whose server mints the event id on arrival, before the run lock (models.fence)"),
+    "P4Fc": ("", "P4F whose fenced write meeting another write of the run is told a plain 409 (hypothesis, "
+                 "models.fence)"),
 }
 # the fenced P4 (#2113) before the twins, so it gets its per-process-id twin like every revision
-REVISIONS = with_process_ulids({**CODE_REVISIONS, "P4F": fenced(CODE_REVISIONS["P4"], "P4F")})
+REVISIONS = with_process_ulids({**CODE_REVISIONS, "P4F": fenced(CODE_REVISIONS["P4"], "P4F"),
+                                "P4Fm": fenced(CODE_REVISIONS["P4"], "P4Fm", mint_early=True),
+                                "P4Fc": fenced(CODE_REVISIONS["P4"], "P4Fc", contention=True)})
 
 HOLDS_FROM_P3 = ("P3", "B13", "P4")
 
@@ -217,3 +222,16 @@ for _w, _v in (("resume-resilient", "I-H9"), ("resume-resilient-keyed", "hold"))
     if _v != "hold":
         BUGS[(_w, "P4")] = "B32"
     SCENARIOS.append(scenario(_w, "P4"))
+
+# #2113's site alone (fenced-site), each runtime on each log order: P4 and P4Fm draw hook_received's id
+# before the scan's wait_completed commits (B25); P4F draws ids under the run lock (README, "The fenced site")
+FENCED_SITE = {
+    "fenced-site": _bug("I-REPLAY", "B22", ["P4", "P4F", "P4Fm"]),
+    **{w: {**_bug("I-REPLAY", "B25", ["P4", "P4Fm"]), **_hold(["P4F"])} for w in ("fenced-site-2029", "fenced-site-2113")},
+}
+for _w, _by_rev in FENCED_SITE.items():
+    for _r, (_v, _b) in _by_rev.items():
+        EXPECT[(_w, _r)] = _v
+        if _b:
+            BUGS[(_w, _r)] = _b
+        SCENARIOS.append(scenario(_w, _r))

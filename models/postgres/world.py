@@ -209,10 +209,11 @@ class PostgresWorld:
 
     # ---- the common epilogue --------------------------------------------------------------------
 
-    async def insert_event(self, run, t, corr=None, data=None, tx=None) -> dict:
-        """INSERT the event; 23505 on the creation index -> 409 (the epilogue's catch)."""
+    async def insert_event(self, run, t, corr=None, data=None, tx=None, event_id: str | None = None) -> dict:
+        """INSERT the event; 23505 on the creation index -> 409 (the epilogue's catch). `event_id`: an id
+        minted earlier (models.fence's mint_early server) instead of getEventId() in the statement."""
         try:
-            e = await self.db.insert_event(run, t, corr, data, tx=tx, slots=self.slot_ids)
+            e = await self.db.insert_event(run, t, corr, data, tx=tx, slots=self.slot_ids, event_id=event_id)
         except UniqueViolation as u:
             if t in ev.CREATION_EVENTS and u.constraint == CREATION_UNIQUE:
                 raise EntityConflictError(f"{t} for {ev.short(corr)} already exists (23505)") from None
