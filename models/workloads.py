@@ -42,6 +42,10 @@ class Env:
     # I-LOG2 (a diagnostic: both worlds break it before server-assigned positions): the worlds record
     # what each reader saw of a log (models.events.observe_log)
     log_prefix: bool = False
+    # I-FENCE (stale-write freedom): every branch-decision write is preceded by exactly its decision's
+    # snapshot (ghost: Ledger.decisions); a diagnostic like I-LOG2, checked where a workload opts in (True:
+    # every branch-decision write; a tuple of event types: those writes only)
+    stale_writes: bool | tuple = False
     view: Any = field(init=False)
 
     def __post_init__(self):

@@ -236,3 +236,13 @@ SCENARIOS += [scenario(w, r) for (w, r) in RUN_EXPECT]
 # refused once hook_received is in, and its retry replays the reloaded log (sampled; see README)
 EXPECT[("hook-sleep-race-2113", "L1F")] = "hold"
 SCENARIOS.append(scenario("hook-sleep-race-2113", "L1F"))
+
+
+# ---- the six writes #2113 leaves unfenced (models.workloads_fence): B22/B23 per site ------------------
+from models.workloads_fence import FENCE_EXPECT, FENCE_WORKLOADS  # noqa: E402
+
+WORKLOADS.update(FENCE_WORKLOADS)
+for (_w, _r), _v in FENCE_EXPECT.items():
+    if _r == "L1F":
+        EXPECT[(_w, _r)] = _v
+        SCENARIOS.append(scenario(_w, _r))

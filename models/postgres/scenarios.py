@@ -189,3 +189,14 @@ for _w, _by_rev in RUN_EXPECT_BY_WORKLOAD.items():
             BUGS[(_w, _r)] = _b
         SCENARIOS.append(scenario(_w, _r))
 build = on_demand(WORLD, WORKLOADS, REVISIONS, scenario)
+
+
+# ---- the six writes #2113 leaves unfenced (models.workloads_fence): B22/B23 per site ------------------
+from models.workloads_fence import FENCE_EXPECT, FENCE_WORKLOADS  # noqa: E402
+
+WORKLOADS.update(FENCE_WORKLOADS)
+for (_w, _r), _v in FENCE_EXPECT.items():
+    if _r == "P4F":
+        EXPECT[(_w, _r)] = _v
+        SCENARIOS.append(scenario(_w, _r))
+build = on_demand(WORLD, WORKLOADS, REVISIONS, scenario)
