@@ -26,7 +26,7 @@ other 409s by its message, as #2113 does.
 from __future__ import annotations
 
 from models import events as ev
-from models.events import EntityConflictError, RunExpiredError
+from models.events import EntityConflictError, HookNotFoundError, RunExpiredError
 from models.fence import FenceConflictError
 from models.runtime import RUNTIMES, Decision, Runtime2113, create, is_fence_conflict
 from sim import note, point
@@ -62,7 +62,7 @@ class Runtime2132(Runtime2113):
             fence = self._fences.get(decision) or (decision.snapshot[-1] if decision.snapshot else None)
             try:
                 res = await create(self.world, self.ledger, run, {**req, "lastKnownEventId": fence}, (), decision)
-            except (EntityConflictError, RunExpiredError) as err:
+            except (EntityConflictError, RunExpiredError, HookNotFoundError) as err:
                 if not is_fence_conflict(err):
                     if err.status in swallow:
                         note(f"{req['eventType']}: {err.status} swallowed ({err})")

@@ -160,16 +160,18 @@ FENCE_WORKLOADS = {
        for site, name in SITE_NAMES.items()},
 }
 
-# (workload, revision) -> expected verdict. R2113: each site's write can be decided on a snapshot that a
+# (workload, revision) -> expected verdict (registered). R2113: each site's write can be decided on a snapshot that a
 # hook_received then overtakes (I-FENCE), yet on these worlds' commit-ordered logs the decision is never a
 # wrong branch (I-REPLAY holds with `stale_writes=false`). R2132 holds. R-June: B22 (I-REPLAY) or the stale
 # write first. hook_disposed on world-local L1: B19 (hook_received published after hook_disposed: the
 # resumeHook found the hook before the disposal; unfenced by design, so R2132 cannot refuse it)
 FENCE_EXPECT = {
     **{(SITE_NAMES[s], r): "I-FENCE" for s in SITES for r in ("L1F", "P4F")},
-    **{(SITE_NAMES[s] + "-2132", r): "hold" for s in SITES for r in ("L1F", "P4F")},
-    **{(SITE_NAMES[s] + "-june", r): "I-REPLAY|I-FENCE" for s in SITES for r in ("L1F", "P4F")},
+    **{(SITE_NAMES[s] + "-2132", "P4F"): "hold" for s in SITES},
+    **{(SITE_NAMES[s] + "-june", "P4F"): "I-REPLAY|I-FENCE" for s in SITES},
     (SITE_NAMES[ev.HOOK_DISPOSED], "L1F"): "I-FENCE|I-REPLAY",
     (SITE_NAMES[ev.HOOK_DISPOSED] + "-2132", "L1F"): "I-REPLAY",
-    (SITE_NAMES[ev.HOOK_DISPOSED] + "-june", "L1F"): "I-REPLAY|I-FENCE",
 }
+# not registered (the main job samples a holding scenario for its whole budget, and world-local's two
+# deliveries in flight make these slow; README gives their exhaustive verdicts): the other sites' -2132 on
+# L1F (hold) and the -june controls on L1F (B22); `sim explore --scenario NAME --model local:L1F` builds them
