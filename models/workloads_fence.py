@@ -149,8 +149,9 @@ def _site_workload(site: str, runtime: str):
     return lambda rev, stale_writes=True: wl_site(rev, site, runtime, stale_writes)
 
 
-# workload -> (factory, fault budget, what it is): `fence-SITE` runs R2113, `fence-SITE-2132` R2132
-SITE_NAMES = {site: "fence-" + site.replace("_", "-") for site in SITES}
+# workload -> (factory, fault budget, what it is): `stale-SITE` runs R2113, `stale-SITE-2132` R2132, `-june` R-June
+SITE_NAMES = {ev.STEP_CREATED: "stale-step", ev.WAIT_CREATED: "stale-wait", ev.HOOK_CREATED: "stale-hook",
+              ev.HOOK_DISPOSED: "stale-dispose", ev.RUN_COMPLETED: "stale-complete", ev.RUN_FAILED: "stale-fail"}
 FENCE_WORKLOADS = {
     **{name: (_site_workload(site, "R2113"), Faults(), f"#2113's unfenced {site}: race(hook, sleep), R2113")
        for site, name in SITE_NAMES.items()},
