@@ -568,6 +568,39 @@ def runs_live(env):
     return None
 
 
+def stale_write_free(env):
+    """I-FENCE (5.7, where a workload checks it: `Env(stale_writes=True)`): every branch-decision event a
+    runtime wrote (the scan's wait_completed, the suspension handler's hook_created, hook_disposed,
+    step_created, wait_created, run_completed, run_failed) is preceded in the final log by exactly the
+    snapshot its decision was made on, apart from the decision's own other writes (its batch). The
+    snapshots are ghost state the runtime records where it decides (`Ledger.decide`). The simple version:
+    no relaxation for events irrelevant to the writer's awaited correlation ids."""
+    checked = getattr(env, "stale_writes", False)
+    if not checked:
+        return None
+    for d in env.ledger.decisions:
+        if not d.writes:
+            continue
+        log = env.view.log(d.run)
+        position = {e["eventId"]: i for i, e in enumerate(log)}
+        snapshot = set(d.snapshot)
+        for t, corr, eid in d.writes:
+            if checked is not True and t not in checked:
+                continue
+            at = position.get(eid)
+            if at is None:
+                continue   # rolled back or never visible: nothing in the log was decided stale
+            extra = [e for e in log[:at] if e["eventId"] not in snapshot and e["eventId"] not in d.batch]
+            missing = snapshot - {e["eventId"] for e in log[:at]}
+            if extra or missing:
+                tail = ev.short(d.snapshot[-1]) if d.snapshot else "-"
+                why = (f"{ev.describe(extra[0])} precedes it but was not in the snapshot" if extra else
+                       f"{len(missing)} snapshot event(s) do not precede it")
+                return (f"run {ev.short(d.run)}: {t} {ev.short(corr or d.run)} {ev.short(eid)}, written by "
+                        f"{d.writer} from a snapshot ending at {tail}, is stale: {why}")
+    return None
+
+
 def _log_reads(env):
     return env.view.log_reads
 
@@ -609,7 +642,8 @@ def world_invariants(entity_after_event: bool = False, extra_always=(), extra_at
     inv += [at_end("I-NO-ESCAPE", no_escape), at_end("I-R1", run_entity_iff_created), at_end("I-ORPHAN", no_orphan), at_end("I-409-SOUND", sound_409), at_end("I-H4", hook_entity_iff_live),
             *extra_at_end, at_end("I-H1", every_hook_logged), at_end("I-S4", step_entity_is_fold),
             at_end("I-ENTITY-FOLD", entities_are_folds), at_end("I-REPLAY", replays_cleanly),
-            at_end("I-R3", waits_released), at_end("I-W2", waits_completed), at_end("I-LIVE", runs_live)]
+            at_end("I-R3", waits_released), at_end("I-W2", waits_completed), at_end("I-LIVE", runs_live),
+            at_end("I-FENCE", stale_write_free)]
     return tuple(inv)
 
 

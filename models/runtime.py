@@ -37,7 +37,7 @@ from sim.primitives import INFLIGHT
 from sim.runtime import faults_injected
 from sim.tape import RAND
 
-__all__ = ["Ledger", "Runtime", "Runtime2029", "RuntimePre1418", "Runtime3749", "Runtime2780", "Runtime2113", "Runtime2113Broad", "RUNTIMES", "create",
+__all__ = ["Ledger", "Runtime", "Runtime2029", "RuntimePre1418", "Runtime3749", "Runtime2780", "Runtime2113", "Runtime2113Broad", "Decision", "RUNTIMES", "create",
            "resume_hook", "replay", "staged", "Workflow", "workflow"]
 
 
@@ -69,6 +69,24 @@ def staged(name: str, *stages) -> Workflow:
 
 # ---- what workers were told (ghost state for the invariants) --------------------------------
 
+class Decision:
+    """Ghost state for I-FENCE (domain doc 5.7): the snapshot one branch decision was made on (the eventIds
+    of the log a scan read, or of the log a replay ran over) and the events its writes committed (its own
+    batch: the events I-FENCE exempts), with each write's (eventType, correlationId, eventId). Recorded
+    where the runtime writes; nothing reads it but the invariant."""
+
+    __slots__ = ("run", "writer", "snapshot", "batch", "writes")
+
+    def __init__(self, run: str, writer: str, snapshot: tuple):
+        self.run, self.writer, self.snapshot = run, writer, snapshot
+        self.batch: set = set()
+        self.writes: list = []
+
+    def wrote(self, e: dict) -> None:
+        self.batch.add(e["eventId"])
+        self.writes.append((e["eventType"], e.get("correlationId"), e["eventId"]))
+
+
 class Ledger:
     """Every logical operation issued and each result returned: (run, type, corr) -> [result, ...].
 
@@ -82,6 +100,13 @@ class Ledger:
         # (run, corr, (attempt, actor) in flight, (attempt, actor) started) of each body started while another
         # of its step was in flight and no crash or redelivery had happened (I-EXEC)
         self.overlaps: list = []
+        self.decisions: list = []   # Decision of every branch decision a runtime wrote from (I-FENCE)
+
+    def decide(self, run: str, log: list) -> Decision:
+        """A branch decision made now, by this actor, on `log`."""
+        d = Decision(run, current_actor().name, tuple(e["eventId"] for e in log))
+        self.decisions.append(d)
+        return d
 
     def body_started(self, run: str, corr: str, attempt: int) -> tuple:
         live = self.bodies.setdefault((run, corr), [])
@@ -101,9 +126,10 @@ class Ledger:
         return [(k, v) for k, v in self.issued.items() if k[1] == t]
 
 
-async def create(world, ledger: Ledger, run: str, req: dict, swallow=(409,)) -> dict | None:
+async def create(world, ledger: Ledger, run: str, req: dict, swallow=(409,), decision: Decision | None = None) -> dict | None:
     """events.create as a runtime write site: record the call and its result, swallow what the site
-    swallows (returns None then); anything else propagates and fails the delivery."""
+    swallows (returns None then); anything else propagates and fails the delivery. `decision`: the branch
+    decision this write carries out (ghost, I-FENCE)."""
     results = ledger.issue(run, req["eventType"], req.get("correlationId"))
     try:
         res = await world.events_create(run, req)
@@ -114,6 +140,8 @@ async def create(world, ledger: Ledger, run: str, req: dict, swallow=(409,)) -> 
             return None
         raise
     results.append("conflict" if res.get("event", {}).get("eventType") == ev.HOOK_CONFLICT else "ok")
+    if decision is not None and res.get("event"):
+        decision.wrote(res["event"])
     return res
 
 
@@ -155,8 +183,8 @@ class Runtime:
         """What the write site of `t` swallows at this revision: `site`, as 3.8's matrix lists it."""
         return site
 
-    async def create(self, run: str, req: dict, swallow=(409,)) -> dict | None:
-        return await create(self.world, self.ledger, run, req, self.swallows(req["eventType"], swallow))
+    async def create(self, run: str, req: dict, swallow=(409,), decision: Decision | None = None) -> dict | None:
+        return await create(self.world, self.ledger, run, req, self.swallows(req["eventType"], swallow), decision)
 
     async def execute_step(self, run: str, corr: str):                                  # 3.4
         """executeStep (models.executor), with this revision's error-swallow matrix."""
@@ -208,11 +236,12 @@ class Runtime:
             await point(f"replay {run}")   # the replay itself touches no storage
             r = self.replay(wf, run, log)
             note(f"replay: {r.status}{': ' + r.error if r.error else ''}")
+            decision = self.ledger.decide(run, log)   # ghost: what the writes below were decided on
             if r.status in ("completed", "failed"):
                 t, data = r.terminal()
-                await self.create(run, {"eventType": t, "eventData": data}, swallow=(409, 410))
+                await self.create(run, {"eventType": t, "eventData": data}, swallow=(409, 410), decision=decision)
                 return
-            conflict, created = await self.handle_suspension(run, r.pending)
+            conflict, created = await self.handle_suspension(run, r.pending, decision)
             if conflict:   # {timeoutSeconds: 0}: deliver the run again
                 await self.queue.send({"runId": run})
                 return
@@ -258,10 +287,11 @@ class Runtime:
         if not due:
             return log
         written = []
+        decision = self.ledger.decide(run, log)
         for e in due:
             res = await self.create(run, {
                 "eventType": ev.WAIT_COMPLETED, "correlationId": e["correlationId"],
-                "eventData": {"resumeAt": e["eventData"]["resumeAt"]}})
+                "eventData": {"resumeAt": e["eventData"]["resumeAt"]}}, decision=decision)
             if res is not None:
                 written.append(res["event"])
         return await self.after_scan(run, log, written)
@@ -273,19 +303,20 @@ class Runtime:
 
     # ---- 3.6 -------------------------------------------------------------------------------
 
-    async def handle_suspension(self, run: str, pending: list) -> tuple[bool, set]:
-        """S1, S2, S4: each phase's writes concurrently (`all_writes`), the phases one after another."""
+    async def handle_suspension(self, run: str, pending: list, decision: Decision | None = None) -> tuple[bool, set]:
+        """S1, S2, S4: each phase's writes concurrently (`all_writes`), the phases one after another.
+        `decision`: the replay's snapshot (ghost, I-FENCE; #2132 fences on it)."""
         hooks = [op for op in pending if isinstance(op, HookOp)]
-        created_hooks = await self.all_writes(run, [({                                  # S1
+        created_hooks = await self.all_writes(run, decision=decision, writes=[({                  # S1
             "eventType": ev.HOOK_CREATED, "correlationId": op.corr,
             "eventData": {"token": op.token, "metadata": op.metadata, "isWebhook": op.webhook}}, (409, 410))
             for op in hooks if not op.created])
         conflict = any(res is not None and res["event"]["eventType"] == ev.HOOK_CONFLICT for res in created_hooks)
-        await self.all_writes(run, [({                                                  # S2
+        await self.all_writes(run, decision=decision, writes=[({                                # S2
             "eventType": ev.HOOK_DISPOSED, "correlationId": op.corr, "eventData": {"token": op.token}}, (409, 410, 404))
             for op in hooks if op.disposed])   # a hook created in this suspension too (S1 first)
         steps = [op for op in pending if isinstance(op, StepCall) and not op.created]
-        results = await self.all_writes(run, [({                                        # S4
+        results = await self.all_writes(run, decision=decision, writes=[({                      # S4
             "eventType": ev.STEP_CREATED, "correlationId": op.corr,
             "eventData": {"stepName": op.name, **({"input": list(op.args)} if op.args else {})}}, (409,))
             for op in steps] + [({
@@ -294,7 +325,7 @@ class Runtime:
         created = {op.corr for op, res in zip(steps, results) if res is not None}
         return conflict, created
 
-    async def all_writes(self, run: str, writes: list) -> list:
+    async def all_writes(self, run: str, writes: list, decision: Decision | None = None) -> list:
         """`await Promise.all(writes.map(create))`: one actor per (request, swallowed statuses) in this
         process, all started at once; the results (None: swallowed) in call order once every write has
         settled. A single write runs inline (no actor), as does nothing at all.
@@ -305,11 +336,12 @@ class Runtime:
         lands either way, and what the model leaves out is a redelivery of the failed message overlapping
         the writes still in flight, which would need actors that outlive their delivery."""
         if len(writes) <= 1:
-            return [await self.create(run, req, swallow) for req, swallow in writes]
+            return [await self.create(run, req, swallow, decision) for req, swallow in writes]
         join = _Join(len(writes))
         proc = current_process()
         for i, (req, swallow) in enumerate(writes):
-            a = proc.spawn(f"{req['eventType']} {ev.short(req['correlationId'])}", _write, self, join, i, run, req, swallow)
+            a = proc.spawn(f"{req['eventType']} {ev.short(req['correlationId'])}", _write, self, join, i, run, req,
+                           swallow, decision)
             ghost = getattr(self.world, "frontiers", None)   # I-LOG3: the write is decided from this handler's snapshot
             if ghost is not None:
                 ghost.inherit(a.name)
@@ -331,11 +363,12 @@ class _Join:
         return self.left == 0
 
 
-async def _write(rt: "Runtime", join: _Join, i: int, run: str, req: dict, swallow: tuple) -> None:
+async def _write(rt: "Runtime", join: _Join, i: int, run: str, req: dict, swallow: tuple,
+                 decision: Decision | None = None) -> None:
     """One write of a `Promise.all` (an actor): settles into `join`, never raises (the awaiting handler
     rethrows). A crash of the process kills it with its handler."""
     try:
-        join.results[i] = await rt.create(run, req, swallow)
+        join.results[i] = await rt.create(run, req, swallow, decision)
     except Exception as e:   # what would reject the promise; a crash (BaseException) passes
         join.errors.append(e)
     join.left -= 1
@@ -468,13 +501,14 @@ class Runtime2113(Runtime2029):
             return log
         fence = log[-1]["eventId"]
         written = []
+        decision = self.ledger.decide(run, log)
         for e in due:
             corr = e["correlationId"]
             for attempt in range(1, self.FENCE_ATTEMPTS + 1):
                 try:
                     res = await self.create(run, {
                         "eventType": ev.WAIT_COMPLETED, "correlationId": corr, "lastKnownEventId": fence,
-                        "eventData": {"resumeAt": e["eventData"]["resumeAt"]}}, swallow=())
+                        "eventData": {"resumeAt": e["eventData"]["resumeAt"]}}, swallow=(), decision=decision)
                 except EntityConflictError as err:
                     if not self.retries(err) or attempt == self.FENCE_ATTEMPTS:
                         if is_fence_conflict(err):
@@ -484,6 +518,7 @@ class Runtime2113(Runtime2029):
                     await point(f"backoff before fence retry {attempt} {run}")
                     log, written = await self.world.events_list(run), []   # the reload holds what we wrote
                     fence = log[-1]["eventId"]
+                    decision = self.ledger.decide(run, log)
                     if any(x["eventType"] == ev.WAIT_COMPLETED and x["correlationId"] == corr for x in log):
                         note(f"wait_completed {ev.short(corr)}: completed in the reloaded log")
                         break

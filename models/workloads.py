@@ -44,6 +44,10 @@ class Env:
     log_prefix: bool = False
     # I-H9: resumes carry a resumeId (the resilient resumeHook, models.resume)
     resume_ids: bool = False
+    # I-FENCE (stale-write freedom): every branch-decision write is preceded by exactly its decision's
+    # snapshot (ghost: Ledger.decisions); a diagnostic like I-LOG2, checked where a workload opts in (True:
+    # every branch-decision write; a tuple of event types: those writes only)
+    stale_writes: bool | tuple = False
     view: Any = field(init=False)
 
     def __post_init__(self):

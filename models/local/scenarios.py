@@ -273,3 +273,13 @@ FENCED_SITE = {
 EXPECT.update(FENCED_SITE)
 FINDINGS.update({(w, r): ("B22" if w == "fenced-site" else "B25") for (w, r), v in FENCED_SITE.items() if v != "hold"})
 SCENARIOS += [scenario(w, r) for (w, r) in FENCED_SITE]
+
+
+# ---- the six writes #2113 leaves unfenced (models.workloads_fence): B22/B23 per site ------------------
+from models.workloads_fence import FENCE_EXPECT, FENCE_WORKLOADS  # noqa: E402
+
+WORKLOADS.update(FENCE_WORKLOADS)
+for (_w, _r), _v in FENCE_EXPECT.items():
+    if _r == "L1F":
+        EXPECT[(_w, _r)] = _v
+        SCENARIOS.append(scenario(_w, _r))

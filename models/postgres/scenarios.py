@@ -235,3 +235,13 @@ for _w, _by_rev in FENCED_SITE.items():
         if _b:
             BUGS[(_w, _r)] = _b
         SCENARIOS.append(scenario(_w, _r))
+
+# ---- the six writes #2113 leaves unfenced (models.workloads_fence): B22/B23 per site ------------------
+from models.workloads_fence import FENCE_EXPECT, FENCE_WORKLOADS  # noqa: E402
+
+WORKLOADS.update(FENCE_WORKLOADS)
+for (_w, _r), _v in FENCE_EXPECT.items():
+    if _r == "P4F":
+        EXPECT[(_w, _r)] = _v
+        SCENARIOS.append(scenario(_w, _r))
+build = on_demand(WORLD, WORKLOADS, REVISIONS, scenario)
