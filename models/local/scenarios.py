@@ -236,3 +236,15 @@ SCENARIOS += [scenario(w, r) for (w, r) in RUN_EXPECT]
 # refused once hook_received is in, and its retry replays the reloaded log (sampled; see README)
 EXPECT[("hook-sleep-race-2113", "L1F")] = "hold"
 SCENARIOS.append(scenario("hook-sleep-race-2113", "L1F"))
+
+
+# ---- the released package (models.npm): `WORKLOAD@local-npm:VERSION`, listed beside these revisions and
+# built on demand (loaded from here so that no new entry point needs a reinstall)
+from models.npm import scenarios as _npm  # noqa: E402
+
+MODELS += _npm.MODELS
+_build_model = build
+
+
+def build(workload: str, model: str):  # noqa: F811
+    return _build_model(workload, model) or _npm.build(workload, model)
