@@ -9,8 +9,9 @@
 //   {"pending": [{"op", "call", "kind", "path", "path2"?}, ...], "done": [{"call", "ok", "value" | "error"}, ...]}
 // `pending` lists every gated operation waiting now (oldest first), `done` the calls that ended since the
 // last answer. Commands (each may carry "now", the virtual clock in ms since the Unix epoch):
-//   {"cmd": "reset", "dir": D, "seed": S}   a new generation: a fresh instance of the package's modules
-//                                           (generations.mjs), createStorage(D), Math.random seeded by S
+//   {"cmd": "reset", "dir": D, "seed": S}   a new simulated process: createStorage(D) over a data directory
+//                                           no earlier reset used, the ULID factories restarted (loader.mjs),
+//                                           Math.random seeded by S
 //   {"cmd": "call", "call": K, "method": "events.create", "args": [...]}
 //   {"cmd": "go", "op": N}                  run gated operation N (synchronously: no real I/O is in flight
 //                                           when the worker answers)
@@ -33,8 +34,9 @@ for (const k of ['log', 'info', 'warn', 'error', 'debug', 'trace']) {
 const installDir = path.resolve(process.argv[2] ?? '.');
 const pkgDir = path.join(installDir, 'node_modules', '@workflow', 'world-local');
 const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8'));
-register(new URL('./generations.mjs', import.meta.url), {
-  parentURL: import.meta.url, data: { packageRoot: pathToFileURL(pkgDir).href + '/' },
+register(new URL('./loader.mjs', import.meta.url), {
+  parentURL: import.meta.url,
+  data: { packageRoot: pathToFileURL(pkgDir).href + '/', shim: new URL('./ulid-shim.mjs', import.meta.url).href },
 });
 
 // ---- virtual clock and seeded randomness ------------------------------------------------------------------
@@ -135,7 +137,7 @@ function injected(errno, kind, p) {
 
 // ---- calls -----------------------------------------------------------------------------------------------
 let storage = null;
-let gen = 0;
+let createStorage = null;
 
 function errorOf(err) {
   const o = { name: err?.constructor?.name ?? 'Error', message: String(err?.message ?? err) };
@@ -178,16 +180,12 @@ async function handle(msg) {
   if (typeof msg.now === 'number') clock = msg.now;
   switch (msg.cmd) {
     case 'reset': {
-      gen += 1;
-      pending = new Map();   // the previous generation's waiting operations are never released
+      pending = new Map();   // the previous execution's waiting operations are never released
       done = [];
       basedir = msg.dir;
       Math.random = sfc32(msg.seed ?? 0);
-      const mod = await import(pathToFileURL(path.join(pkgDir, 'dist', 'storage.js')).href + `?gen=${gen}`);
-      storage = mod.createStorage(msg.dir);
-      // the tracing wrapper imports @opentelemetry/api on its first call (real module loading, not a
-      // gated operation): let it settle now, outside any call, with a read that changes nothing
-      await storage.runs.get('wrun_00000000000000000000000000').catch(() => null);
+      globalThis.__simUlidReset();   // the ULID factories start afresh (loader.mjs)
+      storage = createStorage(msg.dir);
       break;
     }
     case 'call':
@@ -213,6 +211,11 @@ async function handle(msg) {
   reply();
 }
 
+// import the package before saying ready (a spare is warm when the driver takes it). The tracing wrapper
+// imports @opentelemetry/api on its first call (real module loading, not a gated operation): let it
+// settle now, outside any call, with a read of a directory that does not exist
+({ createStorage } = await import(pathToFileURL(path.join(pkgDir, 'dist', 'storage.js')).href));
+await createStorage(path.join(os.tmpdir(), 'sim-npm-absent')).runs.get('wrun_00000000000000000000000000').catch(() => null);
 out({ ready: true, node: process.version, package: pkg.name, version: pkg.version });
 const rl = readline.createInterface({ input: process.stdin });
 let chain = Promise.resolve();

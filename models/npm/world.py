@@ -97,6 +97,25 @@ def model_error(err: dict, basedir: str) -> Exception:
 _base = None
 _counter = itertools.count()
 _live = None   # the storage of the running execution (the previous one is released when the next is made)
+_seeded: dict = {}   # (version, seeding calls so far) -> (the last call's result, the data directory after it)
+
+
+def _snapshot(root: str) -> dict:
+    files = {}
+    for d, _, names in os.walk(root):
+        for n in names:
+            with open(os.path.join(d, n), "rb") as f:
+                files[os.path.relpath(os.path.join(d, n), root)] = f.read()
+    return files
+
+
+def _restore(root: str, files: dict) -> None:
+    shutil.rmtree(root)
+    os.makedirs(root)
+    for rel, data in files.items():
+        os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
+        with open(os.path.join(root, rel), "wb") as f:
+            f.write(data)
 
 
 class NpmData:
@@ -129,24 +148,42 @@ class NpmData:
         self.workers.clear()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    # -- seeding: the released code writes it, every operation let through at once
+    # -- seeding: the released code writes it, every operation let through at once. Seeding is
+    # deterministic (fixed seed and clock), so each sequence of seeding calls is run once per Python
+    # process; later executions restore the data directory it left and its results
     def setup_call(self, method: str, *args):
+        self._history = getattr(self, "_history", ()) + (json.dumps([method, args], sort_keys=True),)
+        key = (self.version, self._history)
+        hit = _seeded.get(key)
+        if hit is None:
+            hit = _seeded[key] = (self._setup_call(method, *args), _snapshot(self.dir))
+        else:
+            _restore(self.dir, hit[1])
+        self.version_no += 1
+        out = hit[0]
+        if not out["ok"]:
+            raise model_error(out["error"], self.dir)
+        return out["value"]
+
+    def _setup_call(self, method: str, *args) -> dict:
         if self._setup is None:
             self._setup = self.pool.take()
             self._setup.reset(self.dir, 0, ULID_EPOCH_MS + SETUP_TIME)
+            for earlier in self._history[:-1]:   # a directory restored from the memo: redo its calls here
+                m, a = json.loads(earlier)
+                self._run_setup(m, a)
+        return self._run_setup(method, list(args))
+
+    def _run_setup(self, method: str, args: list) -> dict:
         w = self._setup
         w.calls += 1
         call = w.calls
-        w.send({"cmd": "call", "call": call, "method": method, "args": list(args), "now": ULID_EPOCH_MS + SETUP_TIME})
+        w.send({"cmd": "call", "call": call, "method": method, "args": args, "now": ULID_EPOCH_MS + SETUP_TIME})
         while call not in w.done:
             if not w.pending:
                 raise WorkflowWorldError(f"seeding {method} blocked with no operation waiting")
             w.send({"cmd": "go", "op": w.pending[0]["op"]})
-        self.version_no += 1
-        out = w.done.pop(call)
-        if not out["ok"]:
-            raise model_error(out["error"], self.dir)
-        return out["value"]
+        return w.done.pop(call)
 
     # -- the processes' workers
     def worker(self):
