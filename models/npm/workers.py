@@ -19,6 +19,7 @@ from models.npm.install import install_dir, node_binary
 
 WORKER = Path(__file__).parent / "worker.mjs"
 SPARES = 2   # started ahead: an execution of two processes and a crash never waits for a Node start-up
+crashed = 0  # workers killed by simulated crashes in this Python process (for tests and benchmarks)
 
 
 class WorkerError(SimUsageError):
@@ -89,6 +90,7 @@ class Pool:
         self.directory = install_dir(version)
         self.spares: deque[Worker] = deque()
         self.started = 0   # Node processes started (a benchmark's count)
+        self.closed = False
         self._fill()
 
     def _fill(self) -> None:
@@ -105,10 +107,15 @@ class Pool:
         return w
 
     def give_back(self, w: Worker) -> None:
-        if w.alive:
+        if not w.alive:
+            return
+        if self.closed or len(self.spares) >= 2 * SPARES:
+            w.kill()
+        else:
             self.spares.appendleft(w)   # a started, warm worker first
 
     def close(self) -> None:
+        self.closed = True
         while self.spares:
             self.spares.pop().kill()
 
@@ -124,6 +131,8 @@ def pool(version: str) -> Pool:
 
 
 @atexit.register
-def _close_all() -> None:
+def close_all() -> None:
+    """Stop every pooled worker (the next execution starts new ones)."""
     for p in _pools.values():
         p.close()
+    _pools.clear()

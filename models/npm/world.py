@@ -25,6 +25,7 @@ from pathlib import Path
 from models import events as ev
 from models.events import (EntityConflictError, HookNotFoundError, RunExpiredError, TooEarlyError,
                            WorkflowRunNotFoundError, WorkflowWorldError, WorldError)
+from models.npm import workers
 from models.npm.workers import pool
 from sim import Crashed, choose, current_process, keys_where, note, now, point, wait
 from sim.kernel import ULID_EPOCH_MS
@@ -376,7 +377,9 @@ class NpmWorld:
                 if writes:
                     data.version_no += 1
         except Crashed:
-            w.kill()   # the process dies between two filesystem operations
+            if w.alive:   # the process dies between two filesystem operations
+                w.kill()
+                workers.crashed += 1
             raise
         out = w.done.pop(call)
         if not out["ok"]:
