@@ -6,8 +6,8 @@
 For each workload, the default schedule (no deviation, no fault) and `--seeds` random schedules
 (seeds 1..N, faults as the workload allows) run on both worlds. The tapes of the two are not
 interchangeable (the package takes more steps than the model per write), so what is compared is the
-outcome of an execution: its verdict and, per run, the log as (event type, correlation id) in log
-order. Every outcome one side reached and the other did not is listed with the seed that reached it;
+outcome of an execution: its verdict and, per run and correlation id, the event types in log order
+(the order across correlation ids is the schedule's, not a behaviour). Every outcome one side reached and the other did not is listed with the seed that reached it;
 the trace of a real-code outcome is saved under reports/traces/ so it can be replayed and read.
 """
 from __future__ import annotations
@@ -30,9 +30,13 @@ WORKLOADS = ["hook-pairs", "hook-1665", "hook-dup-retry", "step-2331", "run-comp
 def outcome(k) -> tuple:
     env = k.state
     verdict = k.violation.invariant if k.violation else "ok"
-    logs = tuple((run[-4:], tuple((e["eventType"], (e["correlationId"] or "")[-4:]) for e in env.view.log(run)))
-                 for run in env.view.runs())
-    return verdict, logs
+    logs = []
+    for run in env.view.runs():
+        per = {}
+        for e in env.view.log(run):
+            per.setdefault((e["correlationId"] or "")[-4:], []).append(e["eventType"])
+        logs.append((run[-4:], tuple(sorted((c, tuple(ts)) for c, ts in per.items()))))
+    return verdict, tuple(logs)
 
 
 def explore_outcomes(name: str, seeds: int) -> dict:
@@ -50,7 +54,7 @@ def explore_outcomes(name: str, seeds: int) -> dict:
 
 def show(o: tuple) -> str:
     verdict, logs = o
-    return f"{verdict}: " + "; ".join(f"run …{r}: " + ", ".join(f"{t}{' ' + c if c else ''}" for t, c in log)
+    return f"{verdict}: " + "; ".join(f"run …{r}: " + "; ".join(f"{c or 'run'}: {' '.join(ts)}" for c, ts in log)
                                       for r, log in logs)
 
 

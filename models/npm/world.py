@@ -339,6 +339,8 @@ class NpmWorld:
 
     @classmethod
     def seed_event(cls, data: NpmData, run: str, t: str, corr: str | None = None, data_: dict | None = None) -> dict:
+        if t == ev.STEP_CREATED:
+            data_ = {"input": [], **(data_ or {})}
         req = {"eventType": t, **({"correlationId": corr} if corr else {}), **({"eventData": data_} if data_ else {})}
         return model_event(data.setup_call("events.create", run, req)["event"])
 
@@ -349,9 +351,8 @@ class NpmWorld:
     @classmethod
     def seed_step(cls, data: NpmData, run: str, corr: str, name: str, status: str = "pending", attempt: int = 0,
                   **fields) -> None:
-        cls.seed_event(data, run, ev.STEP_CREATED, corr, {"stepName": name, "input": []})
-        for _ in range(attempt):
-            cls.seed_event(data, run, ev.STEP_STARTED, corr)
+        """Nothing: the package writes a step's entity only with its events, and the workloads seed those
+        (step_created and its history) next; the entity is then what the package makes of them."""
 
     # ---- one call through the gate -------------------------------------------------------------------
     async def _call(self, method: str, *args):
