@@ -283,3 +283,14 @@ for (_w, _r), _v in FENCE_EXPECT.items():
     if _r == "L1F":
         EXPECT[(_w, _r)] = _v
         SCENARIOS.append(scenario(_w, _r))
+
+# ---- the released package (models.npm): `WORKLOAD@local-npm:VERSION`, listed beside these revisions and
+# built on demand (loaded from here so that no new entry point needs a reinstall)
+from models.npm import scenarios as _npm  # noqa: E402
+
+MODELS += _npm.MODELS
+_build_model = build
+
+
+def build(workload: str, model: str):  # noqa: F811
+    return _build_model(workload, model) or _npm.build(workload, model)

@@ -1,0 +1,138 @@
+"""Node worker processes (models/npm/worker.mjs) and the pool that keeps spares started.
+
+A worker is one simulated process's instance of the released package. Its protocol answers every
+command once, after the worker ran until idle, with the full list of gated operations waiting and the
+calls that ended: the driver always knows exactly which operations are waiting. Everything here is
+blocking I/O with no scheduling point: waiting for a worker (or for a spare to finish starting) never
+decides anything, so schedules do not depend on timing.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import subprocess
+from collections import deque
+from pathlib import Path
+
+from sim import SimUsageError
+from models.npm.install import install_dir, node_binary
+
+WORKER = Path(__file__).parent / "worker.mjs"
+SPARES = 2   # started ahead: an execution of two processes and a crash never waits for a Node start-up
+crashed = 0  # workers killed by simulated crashes in this Python process (for tests and benchmarks)
+
+
+class WorkerError(SimUsageError):
+    """The worker broke the protocol or died on its own (not a simulated crash)."""
+
+
+class Worker:
+    def __init__(self, version: str, directory: Path):
+        self.version = version
+        self.proc = subprocess.Popen([node_binary(), str(WORKER), str(directory)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        self._ready = None
+        self.pending: list[dict] = []    # gated operations waiting, oldest first
+        self.done: dict[int, dict] = {}  # call -> its result, until taken
+        self.calls = 0
+        self.alive = True
+
+    def ready(self) -> dict:
+        if self._ready is None:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise WorkerError(f"the Node worker for world-local {self.version} exited at start-up "
+                                  f"(run `node {WORKER} DIR` to see why)")
+            self._ready = json.loads(line)
+        return self._ready
+
+    def send(self, msg: dict) -> dict:
+        self.ready()
+        try:
+            self.proc.stdin.write(json.dumps(msg, separators=(",", ":")) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        except (BrokenPipeError, OSError):
+            line = ""
+        if not line:
+            raise WorkerError(f"the Node worker for world-local {self.version} died on {msg.get('cmd')}")
+        reply = json.loads(line)
+        if "fatal" in reply:
+            raise WorkerError(f"the Node worker failed: {reply['fatal'].splitlines()[0]}")
+        self.pending = reply["pending"]
+        for d in reply["done"]:
+            self.done[d["call"]] = d
+        return reply
+
+    def reset(self, directory: str, seed: int, now: int) -> None:
+        self.pending, self.done, self.calls = [], {}, 0
+        self.send({"cmd": "reset", "dir": directory, "seed": seed, "now": now})
+
+    def kill(self) -> None:
+        if self.alive:
+            self.alive = False
+            self.proc.kill()
+            self.proc.wait()
+            for f in (self.proc.stdin, self.proc.stdout):
+                try:
+                    f.close()
+                except OSError:
+                    pass
+
+
+class Pool:
+    """Pre-started workers of one version. `take` hands out a started one (waiting, if need be, for its
+    start-up to finish) and starts a replacement in the background; `give_back` keeps a live worker for
+    reuse (the next `reset` gives it a fresh instance of the package's modules)."""
+
+    def __init__(self, version: str):
+        self.version = version
+        self.directory = install_dir(version)
+        self.spares: deque[Worker] = deque()
+        self.started = 0   # Node processes started (a benchmark's count)
+        self.closed = False
+        self._fill()
+
+    def _fill(self) -> None:
+        while len(self.spares) < SPARES:
+            self.spares.append(Worker(self.version, self.directory))
+            self.started += 1
+
+    def take(self) -> Worker:
+        if not self.spares:
+            self._fill()
+        w = self.spares.popleft()
+        self._fill()
+        w.ready()
+        return w
+
+    def give_back(self, w: Worker) -> None:
+        if not w.alive:
+            return
+        if self.closed or len(self.spares) >= 2 * SPARES:
+            w.kill()
+        else:
+            self.spares.appendleft(w)   # a started, warm worker first
+
+    def close(self) -> None:
+        self.closed = True
+        while self.spares:
+            self.spares.pop().kill()
+
+
+_pools: dict[str, Pool] = {}
+
+
+def pool(version: str) -> Pool:
+    p = _pools.get(version)
+    if p is None:
+        p = _pools[version] = Pool(version)
+    return p
+
+
+@atexit.register
+def close_all() -> None:
+    """Stop every pooled worker (the next execution starts new ones)."""
+    for p in _pools.values():
+        p.close()
+    _pools.clear()

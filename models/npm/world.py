@@ -1,0 +1,437 @@
+"""The released @workflow/world-local as a world: `local-npm:VERSION`.
+
+Storage is real: each simulated process has its own Node worker (models/npm/workers.py) running the
+package's `createStorage(dir)` over one data directory the processes share. Every `fs.promises` call the
+package makes waits at a gate, and releasing it is one scheduling point of the calling actor, with a
+footprint from (operation, path): DPOR and the shrinker work on the released code. What stays
+modelled is everything above storage (the runtime, the queue, the workflow), as on the model worlds.
+
+The world speaks the interface of `models.local.world.LocalWorld` (`events_create`, `events_list`,
+`runs_get`, `hooks_get_by_token`, `active_run_ids`, the seeding class methods and `view`), with
+results and errors translated into the model's shapes (event dicts with `createdAt` in virtual ms,
+`models.events` error classes).
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import shutil
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from models import events as ev
+from models.events import (EntityConflictError, HookNotFoundError, RunExpiredError, TooEarlyError,
+                           WorkflowRunNotFoundError, WorkflowWorldError, WorldError)
+from models.npm import workers
+from models.npm.workers import pool
+from sim import Crashed, choose, current_process, keys_where, note, now, point, wait
+from sim.kernel import ULID_EPOCH_MS
+from sim.tape import RAND
+
+READS = frozenset({"readFile", "readdir", "stat", "lstat", "access", "open"})
+SEED_BITS = 1 << 16   # a worker's Math.random seed: a wide tape choice (DFS and DPOR try its extremes)
+SETUP_TIME = -1       # seeded state is minted one millisecond before the exploration's clock starts
+
+
+def parent(path: str) -> str:
+    return path.rpartition("/")[0]
+
+
+def footprint(op: dict) -> tuple[tuple, tuple]:
+    """(reads, writes) of one gated operation: a file is ("fs", path), a listing ("dir", path). A write
+    changes its file and its directory's listing; rename and link both of their paths."""
+    kind, path = op["kind"], op["path"]
+    if kind == "readdir":
+        return (("dir", path),), ()
+    if kind in READS:
+        return (("fs", path),), ()
+    paths = [path] + ([op["path2"]] if "path2" in op else [])
+    keys = []
+    for p in paths:
+        keys += [("fs", p), ("dir", parent(p))]
+        if kind in ("mkdir", "rmdir", "rm"):
+            keys.append(("dir", p))
+    return (), tuple(keys)
+
+
+def _ms(iso) -> int | None:
+    """A serialized Date as virtual ms."""
+    if not isinstance(iso, str):
+        return iso
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000) - ULID_EPOCH_MS
+
+
+def model_event(e: dict) -> dict:
+    """A stored event in the model's shape (models.events.event)."""
+    return {"eventId": e["eventId"], "runId": e["runId"], "eventType": e["eventType"],
+            "correlationId": e.get("correlationId"), "eventData": dict(e.get("eventData") or {}),
+            "createdAt": _ms(e.get("createdAt"))}
+
+
+def model_entity(d: dict | None) -> dict | None:
+    if d is None:
+        return None
+    return {**d, **{k: _ms(d[k]) for k in ("createdAt", "updatedAt", "startedAt", "completedAt") if k in d}}
+
+
+_ERRORS = {"EntityConflictError": EntityConflictError, "RunExpiredError": RunExpiredError,
+           "HookNotFoundError": HookNotFoundError, "WorkflowRunNotFoundError": WorkflowRunNotFoundError,
+           "WorkflowWorldError": WorkflowWorldError}
+
+
+def model_error(err: dict, basedir: str) -> Exception:
+    msg = err.get("message", "").replace(basedir + "/", "")   # traces must not name the temp folder
+    if err.get("name") == "TooEarlyError":
+        return TooEarlyError(int(err.get("retryAfter") or 1) * 1000)
+    cls = _ERRORS.get(err.get("name"))
+    if cls is None:
+        e = WorldError(f"{err.get('name')}: {msg}")
+        return e
+    return cls(msg)
+
+
+# ---- the durable state of one execution --------------------------------------------------------------
+
+_base = None
+_counter = itertools.count()
+_live = None   # the storage of the running execution (the previous one is released when the next is made)
+_seeded: dict = {}   # (version, seeding calls so far) -> (the last call's result, the data directory after it)
+
+
+def _snapshot(root: str) -> dict:
+    files = {}
+    for d, _, names in os.walk(root):
+        for n in names:
+            with open(os.path.join(d, n), "rb") as f:
+                files[os.path.relpath(os.path.join(d, n), root)] = f.read()
+    return files
+
+
+def _restore(root: str, files: dict) -> None:
+    shutil.rmtree(root)
+    os.makedirs(root)
+    for rel, data in files.items():
+        os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
+        with open(os.path.join(root, rel), "wb") as f:
+            f.write(data)
+
+
+class NpmData:
+    """The data directory every process's storage instance shares, and each process incarnation's worker."""
+
+    def __init__(self, version: str):
+        global _base, _live
+        if _live is not None:
+            _live.release()
+        if _base is None:
+            _base = tempfile.mkdtemp(prefix="sim-npm-")
+        self.version = version
+        self.pool = pool(version)
+        self.dir = os.path.join(_base, f"x{next(_counter)}")
+        os.makedirs(self.dir)
+        self.workers: dict[tuple, object] = {}   # (process name, incarnation) -> Worker
+        self.version_no = 0                      # bumped by every write: the view's cache key
+        self.ticks = 0                           # gated operations released (the quiet clock's milliseconds)
+        self.quiet = True
+        self.writers: dict = {}                  # no ghost stamps on real code (I-ORPHAN for waits: see README)
+        self.observed = None
+        self._setup = None
+        _live = self
+
+    def release(self) -> None:
+        for w in self.workers.values():
+            self.pool.give_back(w)
+        if self._setup is not None:
+            self.pool.give_back(self._setup)
+        self.workers.clear()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- seeding: the released code writes it, every operation let through at once. Seeding is
+    # deterministic (fixed seed and clock), so each sequence of seeding calls is run once per Python
+    # process; later executions restore the data directory it left and its results
+    def setup_call(self, method: str, *args):
+        self._history = getattr(self, "_history", ()) + (json.dumps([method, args], sort_keys=True),)
+        key = (self.version, self._history)
+        hit = _seeded.get(key)
+        if hit is None:
+            hit = _seeded[key] = (self._setup_call(method, *args), _snapshot(self.dir))
+        else:
+            _restore(self.dir, hit[1])
+        self.version_no += 1
+        out = hit[0]
+        if not out["ok"]:
+            raise model_error(out["error"], self.dir)
+        return out["value"]
+
+    def _setup_call(self, method: str, *args) -> dict:
+        if self._setup is None:
+            self._setup = self.pool.take()
+            self._setup.reset(self.dir, 0, ULID_EPOCH_MS + SETUP_TIME)
+            for earlier in self._history[:-1]:   # a directory restored from the memo: redo its calls here
+                m, a = json.loads(earlier)
+                self._run_setup(m, a)
+        return self._run_setup(method, list(args))
+
+    def _run_setup(self, method: str, args: list) -> dict:
+        w = self._setup
+        w.calls += 1
+        call = w.calls
+        w.send({"cmd": "call", "call": call, "method": method, "args": args, "now": ULID_EPOCH_MS + SETUP_TIME})
+        while call not in w.done:
+            if not w.pending:
+                raise WorkflowWorldError(f"seeding {method} blocked with no operation waiting")
+            w.send({"cmd": "go", "op": w.pending[0]["op"]})
+        return w.done.pop(call)
+
+    # -- the processes' workers
+    def worker(self):
+        p = current_process()
+        key = (p.name, p.incarnation)
+        w = self.workers.get(key)
+        if w is None or not w.alive:
+            seed = choose(RAND, SEED_BITS, f"Math.random seed of {p.name}#{p.incarnation}")
+            w = self.workers[key] = self.pool.take()
+            w.reset(self.dir, seed, self.clock())
+        return w
+
+    def clock(self) -> int:
+        """The package's Date.now(). Quiet (the plain versions): every released operation takes one
+        millisecond, so every id is minted in its own millisecond, in the order of the steps that minted
+        them, as the model's shared clock has it. A storm (the `u` twins): the clock is sim's virtual time
+        and stands still between timers, so ids of two processes in one millisecond order as their
+        seeded factories draw them."""
+        return ULID_EPOCH_MS + now() + (self.ticks if self.quiet else 0)
+
+    def wkey(self) -> tuple:
+        """The in-memory state of the calling process's package instance (caches, pending promises)."""
+        p = current_process()
+        return ("npm", p.name)
+
+
+class NpmView:
+    """What invariants read of the data directory, straight from disk (cached per write)."""
+    hook_fields = ("runId", "hookId", "token", "metadata", "isWebhook", "createdAt")
+    log_reads = keys_where(lambda k: k[0] in ("dir", "fs") and (k[1] == "events" or k[1].startswith("events/")))
+    entity_reads = keys_where(lambda k: k[0] in ("dir", "fs") and (
+        k[1] in ("events", "hooks") or k[1].startswith("events/") or
+        (k[1].startswith("hooks/") and k[1].count("/") == 1)))
+    wait_reads = keys_where(lambda k: k[0] in ("dir", "fs") and k[1].split("/")[0] in ("events", "waits", ".locks"))
+
+    def __init__(self, data: NpmData):
+        self.fs = data
+        self._cache = (-1, {})
+
+    def _memo(self, key, fn):
+        version, memo = self._cache
+        if version != self.fs.version_no:
+            memo = {}
+            self._cache = (self.fs.version_no, memo)
+        if key not in memo:
+            memo[key] = fn()
+        return memo[key]
+
+    def _json(self, rel: str):
+        try:
+            with open(os.path.join(self.fs.dir, rel)) as f:
+                return json.load(f)
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _names(self, rel: str) -> list:
+        try:
+            return sorted(n[:-5] for n in os.listdir(os.path.join(self.fs.dir, rel)) if n.endswith(".json"))
+        except FileNotFoundError:
+            return []
+
+    def _events(self) -> dict:
+        def read():
+            logs: dict = {}
+            for name in self._names("events"):
+                e = self._json(f"events/{name}.json")
+                if e is not None:
+                    logs.setdefault(e["runId"], []).append(model_event(e))
+            return {r: sorted(es, key=ev.log_order) for r, es in logs.items()}
+        return self._memo("events", read)
+
+    def runs(self) -> tuple:
+        return tuple(sorted(self._events()))
+
+    def log_key(self, run: str) -> tuple:
+        return ("dir", "events")
+
+    def log(self, run: str) -> list:
+        return self._events().get(run, [])
+
+    def run(self, run: str):
+        return self._memo(("run", run), lambda: model_entity(self._json(f"runs/{run}.json")))
+
+    def hook(self, hook: str):
+        return self._memo(("hook", hook), lambda: model_entity(self._json(f"hooks/{hook}.json")))
+
+    def hooks(self) -> list:
+        return [h for h in (self.hook(n) for n in self._names("hooks")) if h]
+
+    def step(self, run: str, corr: str):
+        return model_entity(self._json(f"steps/{run}-{corr}.json"))
+
+    def steps(self) -> list:
+        return [model_entity(self._json(f"steps/{n}.json")) for n in self._names("steps")]
+
+    def waits(self) -> list:
+        return [model_entity(self._json(f"waits/{n}.json")) for n in self._names("waits")]
+
+    @property
+    def writers(self) -> dict:
+        return self.fs.writers
+
+    def run_ids(self) -> list:
+        return sorted(set(self.runs()) | set(self._names("runs")))
+
+    def _exists(self, rel: str) -> bool:
+        return os.path.exists(os.path.join(self.fs.dir, rel))
+
+    def wait_side_records(self, run: str, corr: str, t: str) -> list:
+        name, entity = f"{run}-{corr}", self._json(f"waits/{run}-{corr}.json")
+        if t == ev.WAIT_CREATED:
+            return ["entity"] if entity is not None else []
+        return [what for what, ok in (("completed lock", self._exists(f".locks/waits/{name}.completed")),
+                                       ("entity completed", bool(entity) and entity.get("status") == "completed")) if ok]
+
+    def hook_side_records(self, run: str, hook: str, token: str) -> list:
+        claim = self._json(f"hooks/tokens/{hashlib.sha256(token.encode()).hexdigest()}.json")
+        mine = claim is not None and (claim.get("runId"), claim.get("hookId")) == (run, hook)
+        return [what for what, ok in (("claim", mine), ("entity", self.hook(hook) is not None)) if ok]
+
+    def step_side_records(self, run: str, corr: str) -> list:
+        return ["entity"] if self.step(run, corr) is not None else []
+
+
+class NpmWorld:
+    """Storage instance of one process, over the released package. Subclassed per version (`world_class`)."""
+
+    version = "?"
+    revision = "?"
+    in_process_queue = True    # world-local's queue: one in-memory queue per process (models.queues)
+    process_ulids = False      # True (the `u` twins): the clock stands still, a storm's id order (NpmData.clock)
+    entity_after_event = False
+
+    def __init__(self, data: NpmData):
+        self.fs = data
+
+    @classmethod
+    def storage(cls) -> NpmData:
+        data = NpmData(cls.version)
+        data.quiet = not cls.process_ulids
+        return data
+
+    view = NpmView
+
+    # ---- seeding (before any actor runs): the package's own writes, not explored --------------------
+    @classmethod
+    def seed_run(cls, data: NpmData, run: str, status: str = "running") -> None:
+        data.setup_call("events.create", run, {"eventType": ev.RUN_CREATED, "eventData": {
+            "deploymentId": "sim", "workflowName": "workflow", "input": []}})
+        if status == "running":
+            data.setup_call("events.create", run, {"eventType": ev.RUN_STARTED})
+
+    @classmethod
+    def seed_event(cls, data: NpmData, run: str, t: str, corr: str | None = None, data_: dict | None = None) -> dict:
+        if t == ev.STEP_CREATED:
+            data_ = {"input": [], **(data_ or {})}
+        req = {"eventType": t, **({"correlationId": corr} if corr else {}), **({"eventData": data_} if data_ else {})}
+        return model_event(data.setup_call("events.create", run, req)["event"])
+
+    @classmethod
+    def seed_wait(cls, data: NpmData, run: str, corr: str, resume_at: int) -> dict:
+        return cls.seed_event(data, run, ev.WAIT_CREATED, corr, {"resumeAt": resume_at})
+
+    @classmethod
+    def seed_step(cls, data: NpmData, run: str, corr: str, name: str, status: str = "pending", attempt: int = 0,
+                  **fields) -> None:
+        """Nothing: the package writes a step's entity only with its events, and the workloads seed those
+        (step_created and its history) next; the entity is then what the package makes of them."""
+
+    # ---- one call through the gate -------------------------------------------------------------------
+    async def _call(self, method: str, *args):
+        data = self.fs
+        w = data.worker()
+        wkey = data.wkey()
+        w.calls += 1
+        call = w.calls
+        w.send({"cmd": "call", "call": call, "method": method, "args": list(args), "now": data.clock()})
+        try:
+            while call not in w.done:
+                mine = [op for op in w.pending if op["call"] == call]
+                if not mine:   # parked on an in-process promise another call of this process will settle
+                    await wait(f"{method} waits in-process", lambda: call in w.done or any(
+                        op["call"] == call for op in w.pending), reads=(wkey,))
+                    continue
+                op = mine[0]   # one call's own concurrent operations are released oldest first
+                reads, writes = footprint(op)
+                target = op["path"] + (f" -> {op['path2']}" if "path2" in op else "")
+                await point(f"{op['kind']} {target}", reads=reads + (wkey,), writes=writes + (wkey,))
+                data.ticks += 1
+                w.send({"cmd": "go", "op": op["op"], "now": data.clock()})
+                if writes:
+                    data.version_no += 1
+        except Crashed:
+            if w.alive:   # the process dies between two filesystem operations
+                w.kill()
+                workers.crashed += 1
+            raise
+        out = w.done.pop(call)
+        if not out["ok"]:
+            raise model_error(out["error"], data.dir)
+        return out["value"]
+
+    # ---- the interface the runtime calls --------------------------------------------------------------
+    async def events_create(self, run: str, req: dict) -> dict:
+        res = await self._call("events.create", run, req)
+        out = dict(res)
+        if res.get("event"):
+            out["event"] = model_event(res["event"])
+            note(f"published {ev.describe(out['event'])}")
+        for k in ("run", "step", "hook", "wait"):
+            if res.get(k):
+                out[k] = model_entity(res[k])
+        if req["eventType"] == ev.RUN_STARTED and res.get("run") and "events" not in res:
+            # run_started on a running run returns no preloaded events: the runtime lists them itself
+            out["events"] = await self.events_list(run)
+        elif res.get("events") is not None:
+            out["events"] = [model_event(e) for e in res["events"]]
+        return out
+
+    async def events_list(self, run: str) -> list:
+        events, cursor = [], None
+        while True:
+            page = await self._call("events.list", {"runId": run, "pagination": {"cursor": cursor} if cursor else {}})
+            events += [model_event(e) for e in page["data"]]
+            cursor = page.get("cursor")
+            if not page.get("hasMore") or not cursor:
+                break
+        ev.observe_log(self.fs.observed, run, events)
+        return events
+
+    async def runs_get(self, run: str):
+        try:
+            return model_entity(await self._call("runs.get", run))
+        except (WorkflowRunNotFoundError, WorldError) as e:
+            if "not found" in str(e).lower():
+                return None
+            raise
+
+    async def hooks_get_by_token(self, token: str) -> dict:
+        return model_entity(await self._call("hooks.getByToken", token))
+
+    async def active_run_ids(self) -> list:
+        page = await self._call("runs.list", {"pagination": {"limit": 1000}})
+        return [r["runId"] for r in page["data"] if not ev.is_terminal(r)]
+
+
+def world_class(version: str, storm: bool = False) -> type:
+    rev = version + ("u" if storm else "")
+    return type(f"NpmWorld_{rev.replace('.', '_')}", (NpmWorld,),
+                {"version": version, "revision": rev, "process_ulids": storm})
