@@ -30,6 +30,7 @@ from typing import Any, Callable
 from sim import footprint, runtime, ulids, watch
 from sim.tape import STEP, Divergence
 from sim.tape import ULID as ULID_BITS
+from sim.store import covers, with_ranges
 from sim.view import View
 
 NEW, DONE = 0, 2
@@ -158,6 +159,7 @@ class Kernel:
     # True: evaluate every always/eventually invariant after every step, not only after a step that
     # wrote what it declares it reads (sim.watch): the reference the incremental check is tested against
     check_every_step = False
+    scanning = False                 # a Store(scans=True) exists: declared writes imply range keys (sim.store)
 
     def __init__(self, scenario, strategy, record: bool = False, check_footprints: bool = False):
         self.scenario = scenario
@@ -522,7 +524,13 @@ class Kernel:
         """Every managed key the step touched must be in what its point declared (debug mode)."""
         a, reads, writes, label = declared
         r, w = self.touched
-        bad = sorted(map(str, (w - set(writes)) | (r - set(reads) - set(writes))))
+        if self.scanning:
+            writes = with_ranges(self.stores, writes)
+        reads = set(reads)
+        r = r - reads - set(writes)
+        if self.scanning:
+            r = {k for k in r if not covers(self.stores, reads, k)}
+        bad = sorted(map(str, (w - set(writes)) | r))
         if bad:
             self.violation = Violation("footprint", self.step,
                                        f"{a.name} at {label!r} touched {', '.join(bad)} outside its declared "
