@@ -38,7 +38,11 @@ ULID_EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: ULIDs look real, neve
 
 
 class Crashed(BaseException):
-    """Thrown into every actor of a crashing process (a BaseException so `except Exception` can't swallow it)."""
+    """Thrown into every actor of a crashing process (a BaseException so `except Exception` can't swallow it).
+
+    Catch it only to re-raise it (`finally` blocks run; a dead process releases nothing itself).
+
+    Example: `except sim.Crashed: raise`."""
 
 
 class Actor:
@@ -73,7 +77,12 @@ class Actor:
 
 
 class Process:
-    """A simulated OS process: its actors and volatile state die together on a crash."""
+    """A simulated OS process: its actors and volatile state die together on a crash.
+
+    `k.process(name, start, restart=True)` in setup makes one; `start(p)` spawns its actors
+    and runs again after a crash (restart). `p.volatile` is its memory of this incarnation.
+
+    Example: `k.process("server", lambda p: p.spawn("recover", recover, p))`."""
 
     kind = "crash"
     # no reference to the kernel: a Kernel<->Process cycle made every execution cyclic garbage (-15% speed)
@@ -92,7 +101,9 @@ class Process:
 
     @property
     def volatile(self) -> dict:
-        """In-memory state of this incarnation (dropped by a crash); created on first use."""
+        """In-memory state of this incarnation (dropped by a crash); created on first use.
+
+        Example: `p.volatile["next_seq"] = 1` (gone after a crash: recovery must rebuild it)."""
         v = self._volatile
         if v is None:
             v = self._volatile = {}
@@ -123,6 +134,10 @@ TIME = _Time()
 
 @dataclass(frozen=True)
 class Violation:
+    """An invariant (or a built-in verdict: deadlock, livelock, uncaught-exception, footprint)
+    broken at `step`, with the predicate's message.
+
+    Example: `res = sim.explore(scn, sim.DFS()); print(res.violation.invariant, res.violation.message)`."""
     invariant: str
     step: int
     message: str
