@@ -54,7 +54,7 @@ def lease_scenario(fenced: bool) -> sim.Scenario:
                 token = await acquire(me)
                 if token is not None:
                     break
-                await sim.sleep(max(1, lease.peek("expires") - sim.now()))
+                await sim.sleep(max(1, lease["expires"] - sim.now()))   # same step as the failed acquire
             else:
                 return
             if sim.choose("pause", 2, f"{me} stalls past its lease"):
