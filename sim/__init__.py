@@ -4,14 +4,14 @@ Public API (everything a model or scenario outside this package needs):
 
     actors:      point, wait, sleep, now, choose, note, spawn, ulid,
                  current_process, current_actor
-    primitives:  Lock, Queue, Store (managed key-value state)
+    primitives:  Lock, Queue (and the Delivery its handlers get), Store (managed key-value state)
     scenarios:   Scenario, ModelInfo, Faults, always, at_end, eventually, keys_where
     exploring:   explore, make_trace, replay, strategies (RandomWalk, PCT, DFS, Replay, Metrics, Wrapper)
                  and the View a strategy sees of an execution
 """
 from sim.explore import Exploration, explore, make_trace, replay
 from sim.kernel import Crashed, Process, Violation
-from sim.primitives import Lock, Queue
+from sim.primitives import Delivery, Lock, Queue
 from sim.reads import keys_where
 from sim.registry import register
 from sim.runtime import (SimUsageError, choose, current_actor, current_process, note, now, point,
@@ -32,7 +32,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "point", "wait", "sleep", "now", "choose", "note", "spawn", "touch", "ulid", "current_process", "current_actor",
-    "Lock", "Queue", "Store", "Scenario", "ModelInfo", "Faults", "Invariant", "always", "at_end", "eventually",
+    "Lock", "Queue", "Delivery", "Store", "Scenario", "ModelInfo", "Faults", "Invariant", "always", "at_end", "eventually",
     "keys_where",
     "explore", "make_trace", "replay", "Exploration", "Strategy", "Wrapper", "RandomWalk", "PCT", "DFS", "Replay",
     "Metrics", "View", "Trace", "TraceError", "Violation", "Process", "Crashed", "SimUsageError", "register",

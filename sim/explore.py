@@ -41,6 +41,12 @@ class Found:
 
 @dataclass
 class Exploration:
+    """What `explore` did: executions, steps, the first violation (`violation`, `tape`, `found_at`),
+    every distinct one with `stop_on_violation=False` (`violations`), and how much was covered
+    (`complete`, `bounds()`: "exhaustive within ..." only when the whole space was run).
+
+    Example: `res = sim.explore(scn, sim.DFS()); print(res.ok, res.executions, res.bounds())`.
+    """
     scenario: Scenario
     strategy: dict
     engine: str
@@ -119,6 +125,13 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
     declared footprint is a "footprint" violation (DPOR is only as sound as those).
     `stats`: also count distinct terminal states and scheduling points (sim.stats; a
     fingerprint per execution costs a little speed).
+
+    Example:
+
+    ```python
+    res = sim.explore(scenario, sim.DFS(), stop_on_violation=False)
+    assert res.complete and not res.violations
+    ```
     """
     eng = engines.make(engine)
     if budget is None and time_limit is None and not strategy.exhaustive:
@@ -192,7 +205,9 @@ def run_tape(scenario: Scenario, strategy: Strategy, engine: str = "fast", check
 
 def make_trace(scenario: Scenario, tape: list[int], *, strategy: dict, engine: str = "fast",
                execution: int | None = None, check_footprints: bool = False) -> Trace:
-    """Re-execute `tape` with recording on and package it as a sealed trace."""
+    """Re-execute `tape` with recording on and package it as a sealed trace.
+
+    Example: `trace = sim.make_trace(scn, res.tape, strategy={"name": "dfs"})`."""
     k = run_tape(scenario, Replay(tape), engine, check_footprints)
     return trace_of(scenario, k, strategy=strategy, engine=engine, execution=execution)
 
@@ -279,7 +294,11 @@ def load_recorded(trace: Trace, near=None) -> None:
 
 
 def replay(trace: Trace, engine: str | None = None, scenario: Scenario | None = None) -> ReplayResult:
-    """Replay a trace against the current model. Raises TraceError on divergence or unknown scenario."""
+    """Replay a trace against the current model. Raises TraceError on divergence or unknown scenario.
+
+    The result's `same` is true when the verdict and the whole step log are as recorded.
+
+    Example: `assert sim.replay(sim.Trace.model_validate_json(text)).same`."""
     if scenario is None:
         try:
             load_recorded(trace)

@@ -20,6 +20,7 @@ invariant without declared `reads` is taken to read everything.
 from __future__ import annotations
 
 from sim import reads
+from sim.store import with_ranges
 
 
 class Footprint:
@@ -65,8 +66,11 @@ def of_option(kernel, o) -> Footprint:
     """The footprint of option `o` in the kernel's current state."""
     kind = getattr(o, "kind", None)  # actors have none: crash, redeliver and time options do
     if kind is None:
+        writes = declared(kernel, o.writes)
+        if kernel.scanning:
+            writes = with_ranges(kernel.stores, writes)
         return Footprint(o.id, frozenset(declared(kernel, o.reads)) | {process_key(o.process)},
-                         frozenset(declared(kernel, o.writes)), born=o.born)
+                         frozenset(writes), born=o.born)
     if kind == "crash":
         writes = {process_key(o), CRASH_BUDGET}
         writes.update(lock.key for lock in kernel.locks if lock.owner is not None and lock.owner.process is o)

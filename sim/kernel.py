@@ -30,6 +30,7 @@ from typing import Any, Callable
 from sim import footprint, runtime, ulids, watch
 from sim.tape import STEP, Divergence
 from sim.tape import ULID as ULID_BITS
+from sim.store import covers, with_ranges
 from sim.view import View
 
 NEW, DONE = 0, 2
@@ -37,7 +38,11 @@ ULID_EPOCH_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: ULIDs look real, neve
 
 
 class Crashed(BaseException):
-    """Thrown into every actor of a crashing process (a BaseException so `except Exception` can't swallow it)."""
+    """Thrown into every actor of a crashing process (a BaseException so `except Exception` can't swallow it).
+
+    Catch it only to re-raise it (`finally` blocks run; a dead process releases nothing itself).
+
+    Example: `except sim.Crashed: raise`."""
 
 
 class Actor:
@@ -72,7 +77,12 @@ class Actor:
 
 
 class Process:
-    """A simulated OS process: its actors and volatile state die together on a crash."""
+    """A simulated OS process: its actors and volatile state die together on a crash.
+
+    `k.process(name, start, restart=True)` in setup makes one; `start(p)` spawns its actors
+    and runs again after a crash (restart). `p.volatile` is its memory of this incarnation.
+
+    Example: `k.process("server", lambda p: p.spawn("recover", recover, p))`."""
 
     kind = "crash"
     # no reference to the kernel: a Kernel<->Process cycle made every execution cyclic garbage (-15% speed)
@@ -91,7 +101,9 @@ class Process:
 
     @property
     def volatile(self) -> dict:
-        """In-memory state of this incarnation (dropped by a crash); created on first use."""
+        """In-memory state of this incarnation (dropped by a crash); created on first use.
+
+        Example: `p.volatile["next_seq"] = 1` (gone after a crash: recovery must rebuild it)."""
         v = self._volatile
         if v is None:
             v = self._volatile = {}
@@ -122,6 +134,10 @@ TIME = _Time()
 
 @dataclass(frozen=True)
 class Violation:
+    """An invariant (or a built-in verdict: deadlock, livelock, uncaught-exception, footprint)
+    broken at `step`, with the predicate's message.
+
+    Example: `res = sim.explore(scn, sim.DFS()); print(res.violation.invariant, res.violation.message)`."""
     invariant: str
     step: int
     message: str
@@ -158,6 +174,7 @@ class Kernel:
     # True: evaluate every always/eventually invariant after every step, not only after a step that
     # wrote what it declares it reads (sim.watch): the reference the incremental check is tested against
     check_every_step = False
+    scanning = False                 # a Store(scans=True) exists: declared writes imply range keys (sim.store)
 
     def __init__(self, scenario, strategy, record: bool = False, check_footprints: bool = False):
         self.scenario = scenario
@@ -522,7 +539,13 @@ class Kernel:
         """Every managed key the step touched must be in what its point declared (debug mode)."""
         a, reads, writes, label = declared
         r, w = self.touched
-        bad = sorted(map(str, (w - set(writes)) | (r - set(reads) - set(writes))))
+        if self.scanning:
+            writes = with_ranges(self.stores, writes)
+        reads = set(reads)
+        r = r - reads - set(writes)
+        if self.scanning:
+            r = {k for k in r if not covers(self.stores, reads, k)}
+        bad = sorted(map(str, (w - set(writes)) | r))
         if bad:
             self.violation = Violation("footprint", self.step,
                                        f"{a.name} at {label!r} touched {', '.join(bad)} outside its declared "

@@ -15,7 +15,16 @@ class Lock:
     """A non-reentrant lock. Per-process mutex: create it in the process's start
     function (it is volatile). Cross-process lock (a file lock): create it in
     setup. Either way a crash releases what the dead process held, as the OS
-    releases a dead process's flock."""
+    releases a dead process's flock.
+
+    Example:
+
+    ```python
+    ledger = sim.Lock("ledger")            # in setup: one lock for every process
+    async with ledger:                     # acquire and release are steps of their own
+        await sim.point("move money", writes=(accounts.key("A"), accounts.key("B")))
+    ```
+    """
 
     def __init__(self, name: str):
         self.name = name
@@ -81,6 +90,19 @@ class Message:
 
 
 class Delivery:
+    """What a queue handler gets with a payload: the message and which delivery of it this is.
+
+    `attempt` is 1 on the first delivery and grows with every redelivery (a crash of
+    the consumer, a failed handler, a redelivery fault); `payload` is what was sent;
+    `message.id` names the message (`queue#n`) and `message.key` its idempotency key.
+
+    Example:
+
+    ```python
+    async def handle(payload, delivery):
+        sim.note(f"attempt {delivery.attempt} of {delivery.message.id}")
+    ```
+    """
     __slots__ = ("message", "attempt")
 
     def __init__(self, message: Message, attempt: int):
@@ -89,6 +111,7 @@ class Delivery:
 
     @property
     def payload(self):
+        """What the producer pushed."""
         return self.message.payload
 
 
@@ -129,6 +152,21 @@ class Queue:
       visible or in flight), "pending" (visible or scheduled, not one a consumer
       holds: graphile's job_key), "ever" (any message pushed with the key: a
       key claim that outlives its message).
+
+    Create it in setup (durable) or in a process's start function with `owner=` that
+    process. Its footprint key is `("queue", name)`: every send, receive and ack writes it.
+
+    Example:
+
+    ```python
+    requests = sim.Queue("requests", visibility_timeout=50)
+    requests.push({"put": "x"})                       # in setup: enqueued before anything runs
+
+    async def handle(payload, delivery):                # acked when it returns
+        ...
+
+    k.process("server", lambda p: requests.consume(p, handle))
+    ```
     """
 
     DEDUPE = ("unacked", "pending", "ever")
@@ -158,7 +196,12 @@ class Queue:
         (once it is acked or dead the key is forgotten). With `delay` the message
         becomes visible `delay` ticks from now (a scheduled job, a handler's
         `{timeoutSeconds}`): it waits like a message whose consumer died, on a queue
-        timer that fires at quiescence, and its key counts as in flight meanwhile."""
+        timer that fires at quiescence, and its key counts as in flight meanwhile.
+
+        `push` is not a step of its own: call it in setup, or inside a step whose point
+        declares `writes=(queue.key,)`; `send` is the step-taking form.
+
+        Example: `q.push({"order": "o1"}, key="o1")`."""
         if key is not None:
             for old in self.messages:
                 if old.key == key and self._claims_key(old):
@@ -176,6 +219,9 @@ class Queue:
         return m
 
     async def send(self, payload, key=None, delay: int = 0) -> Message:
+        """Enqueue as a step of its own (a point labelled `send NAME`, writing the queue), then as `push`.
+
+        Example: `await broker.send({"event": "charge-o1"}, key="charge-o1")`."""
         await runtime.point(f"send {self.name}", writes=(self.key,))
         return self.push(payload, key, delay)
 
@@ -201,6 +247,10 @@ class Queue:
         return self.n_visible > 0
 
     async def receive(self, timeout: int | None = None) -> Delivery | None:
+        """Wait (idle) for a visible message and take it: a `Delivery`, or None after `timeout` ticks.
+        Which visible message is a tape choice. `consume` calls it for you.
+
+        Example: `d = await q.receive(); ...; await q.ack(d)`."""
         ok = await runtime.wait(f"receive {self.name}", self._ready, timeout=timeout,
                                 writes=(self.key,), idle=True)
         if not ok:
@@ -216,6 +266,10 @@ class Queue:
         return Delivery(m, m.deliveries)
 
     async def ack(self, d: Delivery) -> None:
+        """Acknowledge a delivery (a step): the message is done and never delivered again.
+        A handler may ack early (before work that must not be redone); a second ack does nothing.
+
+        Example: `await q.ack(delivery)`."""
         await runtime.point(f"ack {d.message.id}", writes=(self.key,))
         m = d.message
         if m.state == VISIBLE:
@@ -235,7 +289,9 @@ class Queue:
 
         A handler that raises leaves the message unacked (redelivered later), except for the errors
         that are bugs of the model rather than failures it models (MODEL_BUGS): those end the
-        execution as `uncaught-exception`, instead of a redelivery loop that ends as livelock."""
+        execution as `uncaught-exception`, instead of a redelivery loop that ends as livelock.
+
+        Example: `k.process("billing", lambda p: broker.consume(p, charge, concurrency=2))`."""
         _check_handler(handler, self.name)
         for i in range(concurrency):
             proc.spawn(name if concurrency == 1 else f"{name}{i}", self._loop, handler)

@@ -65,7 +65,9 @@ def keys_where(pred: Callable[[Hashable], object]) -> KeysWhere:
     """Declare an invariant's reads as every footprint key `k` with `pred(k)` true.
 
     `always("I-H1", one_hook_created, reads=keys_where(lambda k: k[0] == "events"))`
-    declares that it reads every key of the `events` store, including keys created later."""
+    declares that it reads every key of the `events` store, including keys created later.
+
+    Example: `reads=sim.keys_where(lambda key: key[0] == "billing")`."""
     return KeysWhere(pred)
 
 

@@ -35,6 +35,10 @@ class UnknownScenario(LookupError):
 
 
 def register(*scenarios: Scenario) -> None:
+    """Make scenarios known by name to the CLI and the pytest plugin (a module's `SCENARIOS` list
+    is registered for you by `--load`). A misspelt `expect` or a name used twice is refused.
+
+    Example: `sim.register(sim.Scenario("counter", setup, expect="I-N", invariants=(...)))`."""
     for s in scenarios:
         s.check_expect()
         old = _registry.get(s.name)

@@ -14,7 +14,10 @@ _kernel = None  # the Kernel of the running execution, set by the engine
 
 
 class SimUsageError(RuntimeError):
-    """A sim function was called outside a running execution or with bad arguments."""
+    """A sim function was called outside a running execution or with bad arguments.
+
+    Example: `sim.now()` outside an execution raises it; so does `Store("s")` twice in one setup.
+    """
 
 
 def _k():
@@ -32,6 +35,15 @@ def point(label: str, reads: Iterable[Hashable] = (), writes: Iterable[Hashable]
     touches: its footprint, which partial-order reduction relies on. Either may
     be a callable returning the keys the step would touch if it ran now (see
     sim.footprint.declared); it must depend only on keys in `reads`.
+
+    Example:
+
+    ```python
+    await sim.point("read balance", reads=(accounts.key("A"),))
+    a = accounts["A"]                      # the step: up to the next point
+    await sim.point("write balance", writes=(accounts.key("A"),))
+    accounts["A"] = a - 10
+    ```
     """
     k = _kernel
     if k is None:
@@ -55,6 +67,13 @@ def wait(label: str, ready: Callable[[], bool], *, timeout: int | None = None,
     Returns True if it woke because `ready()` held, False on timeout. While
     blocked the actor is not enabled. `idle=True` marks a wait that may last
     forever without it being a deadlock (a consumer waiting for work).
+
+    Example:
+
+    ```python
+    got = await sim.wait("lease free", lambda: lease.peek("holder") is None, timeout=100,
+                         reads=(lease.key("holder"),))
+    ```
     """
     k = _kernel
     if k is None:
@@ -75,7 +94,12 @@ def wait(label: str, ready: Callable[[], bool], *, timeout: int | None = None,
 
 
 def sleep(ticks: int, label: str | None = None) -> Awaitable[bool]:
-    """Virtual sleep: the actor is enabled again once the clock reaches now+ticks."""
+    """Virtual sleep: the actor is enabled again once the clock reaches now+ticks.
+
+    Time passes only when the scheduler lets it (an option that depends on every step).
+
+    Example: `await sim.sleep(11, "wake from a GC pause")`.
+    """
     if ticks < 0:
         raise SimUsageError(f"sleep ticks must be >= 0, got {ticks}")
     return wait(label or f"wake after sleep({ticks})", _never, timeout=ticks)
@@ -86,34 +110,59 @@ def _never() -> bool:
 
 
 def now() -> int:
-    """Virtual time in ticks (milliseconds by convention)."""
+    """Virtual time in ticks (milliseconds by convention).
+
+    Example: `lease["expires"] = sim.now() + TTL`.
+    """
     return _k().now
 
 
 def choose(kind: str, n: int, label: str = "") -> int:
-    """A nondeterministic choice in [0, n), answered by the tape. 0 = the default."""
+    """A nondeterministic choice in [0, n), answered by the tape. 0 = the default.
+
+    Strategies enumerate or sample it like any scheduling decision, and a trace replays it.
+    Never draw from `random` or the clock in a model: ask `choose`.
+
+    Example: `if sim.choose("pause", 2, "c1 stalls"): await sim.sleep(11)`.
+    """
     return _k().choose(kind, n, label)
 
 
 def note(text: str) -> None:
-    """Attach a human-readable effect to the current step of the trace log."""
+    """Attach a human-readable effect to the current step of the trace log.
+
+    Example: `sim.note(f"{me} holds the lease with token {token}")`.
+    """
     k = _kernel
     if k is not None and k.record:
         k.note(text)
 
 
 def touch(key, write: bool = False) -> None:
-    """Record that the running step read (or wrote) `key` of sim-managed state (see sim.store)."""
+    """Record that the running step read (or wrote) `key` of sim-managed state (see sim.store).
+
+    For state a model manages itself but wants DPOR and `--check-footprints` to see as a `Store`'s.
+
+    Example: `sim.touch(("cache", "x"), write=True)`.
+    """
     k = _kernel
     if k is not None and k.touched is not None and k.running is not None:
         k.touched[1 if write else 0].add(key)
 
 
 def current_process():
+    """The `Process` of the running actor: its `volatile` state, its name.
+
+    Example: `seq = sim.current_process().volatile.setdefault("next_seq", 1)`.
+    """
     return _k().running.process
 
 
 def current_actor():
+    """The running actor (named `process/actor`, e.g. `c1/client`).
+
+    Example: `sim.note(f"{sim.current_actor().name} retries")`.
+    """
     return _k().running
 
 
@@ -125,7 +174,10 @@ def faults_injected() -> int:
 
 
 def spawn(name: str, fn: Callable[..., Awaitable[Any]], *args: Any):
-    """Start an actor in the current actor's process (it runs once this step ends)."""
+    """Start an actor in the current actor's process (it runs once this step ends).
+
+    Example: `sim.spawn("flush", flusher, wal)`: a concurrent actor that dies with this process.
+    """
     k = _k()
     return k.spawn(k.running.process, name, fn, args)
 
@@ -136,5 +188,7 @@ def ulid() -> str:
     The 16 high random bits are a tape choice (so the order of ULIDs minted in
     the same millisecond by different processes is explored); the low 64 bits
     are a per-execution counter, so two ULIDs never collide by accident.
+
+    Example: `event_id = sim.ulid()`.
     """
     return _k().ulid()

@@ -11,6 +11,13 @@ Predicate = Callable[[Any], Any]  # returns None/True when it holds, False or a 
 
 @dataclass(frozen=True)
 class Invariant:
+    """A named predicate and when it is checked; made by `always`, `at_end` or `eventually`.
+
+    The predicate gets the state `setup` returned and returns None/True (holds),
+    False or a message (violated).
+
+    Example: `sim.at_end("I-TOTAL", lambda bank: bank.total() == 200 or f"total {bank.total()}")`.
+    """
     name: str
     fn: Predicate
     when: str            # "always" | "at_end" | "eventually"
@@ -24,24 +31,33 @@ def always(name: str, fn: Predicate, reads=None) -> Invariant:
 
     Declaring them lets DPOR treat writes to other keys as invisible to this
     invariant, and the kernel re-evaluate it only after a step that wrote one of
-    them; without it every write is assumed visible (sound, less reduction)."""
+    them; without it every write is assumed visible (sound, less reduction).
+
+    Example: `sim.always("I-FENCE", tokens_never_go_down, reads=(("storage", "accepted"),))`."""
     return Invariant(name, fn, "always", reads=declare(reads))
 
 
 def at_end(name: str, fn: Predicate) -> Invariant:
-    """Checked once, at quiescence (nothing can run and no timer is pending)."""
+    """Checked once, at quiescence (nothing can run and no timer is pending).
+
+    Example: `sim.at_end("I-DURABLE", lambda st: st["table"].peek("x") == 1 or "x lost")`."""
     return Invariant(name, fn, "at_end")
 
 
 def eventually(name: str, fn: Predicate, within: int | None = None, reads=None) -> Invariant:
     """Must hold at quiescence; with `within=N`, may also never stay false for more than N steps in a row.
-    `reads` as for `always`."""
+    `reads` as for `always`.
+
+    Example: `sim.eventually("I-SETTLED", lambda st: not st["pending"] or f"{st['pending']}", within=50)`."""
     return Invariant(name, fn, "eventually", within, declare(reads))
 
 
 @dataclass(frozen=True)
 class Faults:
-    """The fault budget of one execution."""
+    """The fault budget of one execution: at most `crashes` process crashes and `redeliveries`
+    redelivery faults (an in-flight message delivered again while its consumer still runs).
+
+    Example: `sim.Scenario("wal", setup, faults=sim.Faults(crashes=1))`."""
     crashes: int = 0
     redeliveries: int = 0
 
@@ -55,7 +71,7 @@ BUILTIN_VERDICTS = frozenset({"hold", "deadlock", "livelock", "uncaught-exceptio
 
 @dataclass(frozen=True)
 class Scenario:
-    """A system (built by `setup(sim)`, which returns the state invariants inspect) and its invariants.
+    """A system (built by `setup(k)`, `k` the kernel of the execution, which returns the state invariants inspect) and its invariants.
 
     `expect` documents the verdict: "hold", or the name of the invariant a
     known bug breaks, or several names joined by "|" when the workload reaches
@@ -71,6 +87,26 @@ class Scenario:
 
     An invariant may have an `always` and an `at_end` part under one name (a
     bound in every state, an exact count at quiescence).
+
+    Example (a module loaded with `--load`; `SCENARIOS` is what it registers):
+
+    ```python
+    def setup(k):                                       # k: the kernel of this execution
+        st = {"n": 0}
+
+        async def inc():
+            await sim.point("read n", reads=("n",))
+            v = st["n"]
+            await sim.point("write n", writes=("n",))
+            st["n"] = v + 1
+
+        for i in range(2):
+            k.process(f"w{i}", lambda p: p.spawn("inc", inc))
+        return st                                       # what invariants get
+
+    SCENARIOS = [sim.Scenario("counter", setup, expect="I-N",
+                              invariants=(sim.at_end("I-N", lambda st: st["n"] == 2),))]
+    ```
     """
     name: str
     setup: Callable[[Any], Any]
@@ -123,7 +159,9 @@ class Scenario:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """A model revision a module offers, for `sim list`: `name` like `local:B3`, the bugs its code has."""
+    """A model revision a module offers, for `sim list`: `name` like `local:B3`, the bugs its code has.
+
+    Example: `sim.ModelInfo("kv:no-replay", "recovery trusts the table", bugs=("KV1",))`."""
     name: str
     summary: str
     bugs: tuple = ()

@@ -23,7 +23,9 @@ def __getattr__(name: str):
 
 
 class TraceError(Exception):
-    """A trace file cannot be used; the message is one line meant for the user."""
+    """A trace file cannot be used; the message is one line meant for the user.
+
+    Example: `try: sim.replay(trace) except sim.TraceError as e: print(e)`."""
 
 
 def format_step(s: Step, mark: str = "") -> str:

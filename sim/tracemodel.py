@@ -51,6 +51,10 @@ class Verdict(BaseModel):
 
 
 class Trace(BaseModel):
+    """A saved trace: scenario and revision, parameters and faults, strategy and seed, the decision
+    tape, the step log, the verdict, what was loaded (`load`), sealed by a sha256 `digest`.
+
+    Example: `trace = sim.Trace.model_validate_json(path.read_text()); print(trace.verdict.describe())`."""
     model_config = ConfigDict(extra="forbid")
     schema_version: int
     sim_version: str

@@ -43,6 +43,10 @@ RUN = "run"
 
 
 class View:
+    """What a strategy sees of an execution: the decision at hand (`options`, `n_run`, `kind(i)`,
+    `is_fault(i)`, `footprint(i)`) and, once it ends, the execution (`tape`, `violation`, `state`...).
+
+    Example: `def end_execution(self, view): self.lengths.append(len(view.tape))`."""
     __slots__ = ("n_run", "options", "_k", "_dep")
 
     def __init__(self, kernel, dependence: Dependence | None = None):

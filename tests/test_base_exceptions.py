@@ -26,7 +26,7 @@ def test_an_actor_raising_a_base_exception_is_an_uncaught_exception(engine, exc)
     assert type(exc).__name__ in res.violation.message
 
 
-def test_sys_exit_in_setup_or_an_invariant_is_a_one_line_model_error(tmp_path, monkeypatch, capsys):
+def test_sys_exit_in_setup_or_an_invariant_is_a_one_line_model_error(tmp_path, monkeypatch, capsys, isolated_registry):
     (tmp_path / "exiting_model_for_tests.py").write_text(
         "import sys\n"
         "from sim import Scenario, at_end, point\n"

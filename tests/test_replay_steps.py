@@ -125,7 +125,8 @@ SCENARIOS = [Scenario("leaky-counter", setup, invariants=(at_end("I-N", lambda s
 '''
 
 
-def test_a_counterexample_from_a_nondeterministic_model_is_reported_with_the_step(tmp_path, monkeypatch, capsys):
+def test_a_counterexample_from_a_nondeterministic_model_is_reported_with_the_step(tmp_path, monkeypatch, capsys,
+                                                                                 isolated_registry):
     (tmp_path / "leaky_model_for_replay_tests.py").write_text(MODEL_READING_A_GLOBAL)
     monkeypatch.syspath_prepend(str(tmp_path))
     code = cli.main(["explore", "--scenario", "leaky-counter", "--load", "leaky_model_for_replay_tests",

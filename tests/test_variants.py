@@ -202,7 +202,7 @@ def test_list_shows_parameters(capsys):
     assert "hook-converge" not in rows   # it takes none
 
 
-def test_a_loaded_module_declares_parameters_with_a_factory(tmp_path, monkeypatch, capsys):
+def test_a_loaded_module_declares_parameters_with_a_factory(tmp_path, monkeypatch, capsys, isolated_registry):
     (tmp_path / "user_params_for_cli.py").write_text(textwrap.dedent("""
         from sim import Scenario, at_end, point
 

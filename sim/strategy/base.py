@@ -25,6 +25,29 @@ class Prune(Exception):
 
 
 class Strategy:
+    """The protocol every strategy follows: an oracle that answers choices and executes nothing.
+
+    The explorer calls `next_execution`, then the kernel calls `choose` at every decision
+    (a scheduling step, a delivery order, ULID bits...), and `end_execution` with a `View`
+    of what happened. Subclass it (or `Wrapper`) to write one; see README's "Writing a strategy".
+
+    Example:
+
+    ```python
+    class AlwaysFirst(sim.Strategy):
+        name = "first"
+
+        def __init__(self):
+            self.left = 1
+
+        def next_execution(self):
+            self.left -= 1
+            return self.left >= 0
+
+        def choose(self, kind, n, label):
+            return 0                      # no deviation: the simplest schedule
+    ```
+    """
     name = "strategy"
     exhaustive = False  # True: runs until `complete` unless a budget stops it first
     tracks = False      # True: the kernel calls before_step/after_step for every step (partial-order reduction)
@@ -64,7 +87,9 @@ class Wrapper(Strategy):
     """A strategy that answers as `inner` does: every name of the protocol is forwarded to `inner`
     unless the subclass overrides it (a watching wrapper overrides a method, calls the inner one
     and looks at the result). Attributes are read from `inner` each time, so a wrapper claims
-    exactly the completeness, truncation and tracking of what it wraps."""
+    exactly the completeness, truncation and tracking of what it wraps.
+
+    Example: `class Record(sim.Wrapper): def end_execution(self, view): ...; self.inner.end_execution(view)`."""
 
     def __init__(self, inner: Strategy):
         self.inner = inner

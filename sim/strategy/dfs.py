@@ -25,6 +25,8 @@ class DFS(Strategy):
     the bound grows 0, 1, ..., b (CHESS-style), so the first violation found needs
     the fewest preemptions; schedules within a smaller bound are run again in the
     next round.
+
+    Example: `res = sim.explore(scn, sim.DFS(preemption_bound=2)); print(res.bounds())`.
     """
     name = "dfs"
     exhaustive = True

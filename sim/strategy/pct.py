@@ -15,6 +15,10 @@ from sim.tape import STEP
 
 
 class PCT(Strategy):
+    """Probabilistic concurrency testing (see the module's text): random actor priorities and
+    `depth - 1` points where the running actor drops in priority. Not exhaustive.
+
+    Example: `sim.explore(scn, sim.PCT(seed=1, depth=3), budget=1000)`."""
     name = "pct"
 
     def __init__(self, seed: int = 0, depth: int = 3, fault_rate: float = 0.05, length_hint: int = 8):

@@ -8,6 +8,10 @@ from sim.tape import STEP
 
 
 class RandomWalk(Strategy):
+    """Every choice uniformly at random from a seeded stream; a fault offered is taken with
+    probability `fault_rate`. Not exhaustive: its verdicts say "sampled".
+
+    Example: `sim.explore(scn, sim.RandomWalk(seed=1), budget=1000)`."""
     name = "random"
 
     def __init__(self, seed: int = 0, fault_rate: float = 0.05):

@@ -6,6 +6,10 @@ from sim.tape import Divergence
 
 
 class Replay(Strategy):
+    """Answers with a recorded tape, one execution; a choice whose kind or width differs from the
+    recording raises `Divergence` naming the step (the model changed).
+
+    Example: `sim.explore(scn, sim.Replay(res.tape))`."""
     name = "replay"
 
     def __init__(self, values, kinds=None, ns=None):
