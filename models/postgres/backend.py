@@ -326,19 +326,21 @@ class RealDatabase(Database):
         return [json.loads(doc) for _pk, doc in sorted(out.rows)]
 
     async def insert_event(self, run: str, t: str, corr: str | None = None, data: dict | None = None, tx=None,
-                           why: str = "", slots: bool = False) -> dict:
+                           why: str = "", slots: bool = False, event_id: str | None = None) -> dict:
         label = f"INSERT events ({t}{'' if corr is None else ' ' + ev.short(corr)}){why}"
         me = current_actor().name
         await self._park(point(label, reads=SERVER, writes=SERVER))
         marker = False
         if slots:
             marker = bool((await self._send(label, f"SELECT 1 FROM slots WHERE pk = {lit(run)}", tx, False, me)).rows)
-        e = ev.event(self._next_id(marker), run, t, corr, data)
+        e = ev.event(event_id or self._next_id(marker), run, t, corr, data)
         out = await self._send(label, "INSERT INTO events (pk, run_id, corr, type, doc) VALUES ("
                                       f"{lit(e['eventId'])}, {lit(run)}, {lit(corr)}, {lit(t)}, {jlit(e)})", tx, True, me)
         if out.sqlstate == "23505":
             note(f"23505 on {CREATION_UNIQUE}")
             raise UniqueViolation(CREATION_UNIQUE, (run, corr, t))
+        if self.frontiers is not None:   # I-LOG3's ghost, as the model records it
+            self.frontiers.record(self.observed, run, e["eventId"])
         return e
 
     async def events_of(self, run: str, why: str = "") -> list:
