@@ -26,9 +26,17 @@ class Lock:
     ```
     """
 
+    @staticmethod
+    def key_of(name: str) -> tuple:
+        """The footprint key of the lock named `name` (what acquiring and releasing it touch), for a
+        footprint declared before the lock object exists or without it at hand.
+
+        Example: `await point("lock row", writes=(Lock.key_of("pg-row-7"),))`"""
+        return ("lock", name)
+
     def __init__(self, name: str):
         self.name = name
-        self.key = ("lock", name)
+        self.key = Lock.key_of(name)
         self.owner = None
         runtime._k().add_lock(self)
 

@@ -173,6 +173,15 @@ class Store:
         self[k] = v
         return True
 
+    def unrecorded(self) -> dict:
+        """The store's map itself, for a model's own bookkeeping that is not a step's access: seeding
+        state before the run, a ghost, an index a recorded write keeps in step. Nothing read or written
+        through it is recorded, so DPOR and `--check-footprints` never see it: a step's real accesses
+        must go through `store[k]`/`get`/`del`.
+
+        Example: `db.rows.unrecorded()[("runs", run)] = row` seeds a row in setup."""
+        return self._data
+
     def peek(self, k, default=None):
         """Read without recording an access: for invariants and footprint callables, which are not steps."""
         return self._data.get(k, default)

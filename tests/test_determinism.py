@@ -2,7 +2,6 @@
 under any PYTHONHASHSEED, and on both engines."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -18,7 +17,6 @@ from scenarios import engine_toys
 from tests.outside_model import SCENARIOS as OUTSIDE, Record
 
 ROOT = Path(__file__).resolve().parent.parent
-HAS_TRIO = importlib.util.find_spec("sim.engine.tasks") is not None
 
 
 def busy() -> Scenario:
@@ -161,7 +159,6 @@ def engine_neutral(t) -> str:
     return t.model_copy(update={"engine": "-"}).sealed().to_json()
 
 
-@pytest.mark.skipif(not HAS_TRIO, reason="the trio engine (sim/engine/tasks.py) does not exist yet")
 @pytest.mark.parametrize("scn", engine_toys.SCENARIOS + [busy()] + OUTSIDE, ids=lambda s: s.name)
 def test_fast_and_trio_engines_give_identical_traces(scn):
     rec = Record(make("random", 1))

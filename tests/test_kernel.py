@@ -7,7 +7,6 @@ engine, since both are driven by the same decision loop and must agree.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import re
 from datetime import datetime, timezone
 
@@ -20,8 +19,7 @@ from sim import (DFS, Faults, Lock, Metrics, Queue, RandomWalk, Replay, Scenario
                  make_trace, now, point, sleep, ulid, wait)
 from tests.outside_model import Record
 
-HAS_TRIO = importlib.util.find_spec("sim.engine.tasks") is not None
-TRIO = pytest.param("trio", marks=pytest.mark.skipif(not HAS_TRIO, reason="sim/engine/tasks.py not written yet"))
+TRIO = "trio"
 
 
 @pytest.fixture(params=["fast", TRIO])
@@ -420,8 +418,7 @@ def test_crash_cancels_every_actor_of_the_process_at_once(engine, restart):
         assert not any(e[1] == "died" for e in after)
 
 
-@pytest.mark.parametrize("engine_", ["fast", pytest.param("trio", marks=[
-    pytest.mark.skipif(not HAS_TRIO, reason="no trio engine")])])
+@pytest.mark.parametrize("engine_", ["fast", "trio"])
 def test_crashed_actors_see_sim_crashed(engine_):
     for run in crash_runs(False, engine_):
         assert {e[2] for e in run.state["log"] if e[1] == "died"} == {"Crashed"}

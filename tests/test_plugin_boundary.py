@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,7 @@ from sim.strategy import make
 from tests import outside_model
 from tests.outside_model import bank_transfer
 
-HAS_TRIO = importlib.util.find_spec("sim.engine.tasks") is not None
-ENGINES = ["fast", pytest.param("trio", marks=pytest.mark.skipif(not HAS_TRIO, reason="no trio engine yet"))]
+ENGINES = ["fast", "trio"]
 SOURCE = Path(outside_model.__file__)
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 
 import pytest
@@ -14,7 +13,6 @@ from sim.trace import load, save
 from scenarios import engine_toys
 from tests.outside_model import Record
 
-HAS_TRIO = importlib.util.find_spec("sim.engine.tasks") is not None
 BUGGY = [s for s in engine_toys.SCENARIOS if s.expect != "hold"]
 
 
@@ -99,7 +97,6 @@ def test_divergence_names_the_step_being_decided():
         sim.replay(t, scenario=serial(4, "2"))
 
 
-@pytest.mark.skipif(not HAS_TRIO, reason="no trio engine")
 def test_divergence_on_the_trio_engine_is_a_trace_error(cp_trace):
     with pytest.raises(TraceError, match="replay diverged"):
         sim.replay(cp_trace, engine="trio", scenario=with_one_more_actor(registry.get("claim-publish")))

@@ -50,13 +50,13 @@ class DataDir:
 
     # -- setup-time writes (before any actor runs: no points)
     def seed(self, path: str, value) -> None:
-        self.files._data[path] = value
-        _add_entry(path, self.dirs._data.get, self.dirs._data.__setitem__)
+        self.files.unrecorded()[path] = value
+        _add_entry(path, self.dirs.unrecorded().get, self.dirs.unrecorded().__setitem__)
 
     def seed_event_id(self) -> str:
         """An eventId for an event that exists before the exploration starts (minted in order)."""
-        self.clock._data["ids"] += 1
-        return ev.event_id_at(0, self.clock._data["ids"])
+        self.clock.unrecorded()["ids"] += 1
+        return ev.event_id_at(0, self.clock.unrecorded()["ids"])
 
     # -- footprints
     def fkey(self, path: str) -> tuple:

@@ -60,7 +60,7 @@ def index_key(index: str, key) -> tuple:
 
 
 def _lock_key(k: tuple) -> tuple:
-    return ("lock", f"pg{k}")
+    return Lock.key_of(f"pg{k}")   # the name the row lock is created with (Database.locks)
 
 
 class Transaction:
@@ -94,13 +94,13 @@ class Database:
     # ---- setup-time writes (no points) ----------------------------------------------------------
 
     def seed(self, table: str, pk, row: dict) -> None:
-        self._apply(table, pk, row, self.rows._data.get, self.rows._data.__setitem__,
-                    self.index._data.get, self.index._data.__setitem__)
+        self._apply(table, pk, row, self.rows.unrecorded().get, self.rows.unrecorded().__setitem__,
+                    self.index.unrecorded().get, self.index.unrecorded().__setitem__)
 
     def seed_event(self, run: str, t: str, corr: str | None = None, data: dict | None = None) -> dict:
         """An event committed before the exploration starts (ids minted in order at time 0)."""
-        self.ids._data["seq"] += 1
-        e = ev.event(ev.event_id_at(0, self.ids._data["seq"]), run, t, corr, data)
+        self.ids.unrecorded()["seq"] += 1
+        e = ev.event(ev.event_id_at(0, self.ids.unrecorded()["seq"]), run, t, corr, data)
         self.seed("events", e["eventId"], e)
         return e
 
@@ -155,7 +155,7 @@ class Database:
         # An event row is written once, under a fresh id, together with its run's index entry, and
         # only ever read through that index: the entry stands for the row (as a directory listing
         # does for world-local's immutable event files), so the row itself is not tracked.
-        get, put = (self.rows._data.get, self.rows._data.__setitem__) if table == "events" else (
+        get, put = (self.rows.unrecorded().get, self.rows.unrecorded().__setitem__) if table == "events" else (
             self.rows.get, self._put_row)
         old = get((table, pk))
         if row is None and old is None:
@@ -410,7 +410,7 @@ class Database:
         """SELECT * FROM events WHERE run_id = ? ORDER BY id (events never change once committed)."""
         ik = index_key("events.runId", run)
         await point(f"SELECT events WHERE run_id={_short(run)} ORDER BY id{why}", reads=(ik,))
-        return [self.rows._data[("events", eid)] for eid in self.index.get(ik[1], ())]
+        return [self.rows.unrecorded()[("events", eid)] for eid in self.index.get(ik[1], ())]
 
     # ---- transactions -----------------------------------------------------------------------------
 
@@ -461,7 +461,7 @@ class Database:
 
     def peek_table(self, table: str) -> list:
         # row by row through peek: --check-footprints records exactly the rows read
-        return [self.rows.peek(k) for k in sorted(k for k in self.rows._data if k[0] == table)]
+        return [self.rows.peek(k) for k in sorted(k for k in self.rows.unrecorded() if k[0] == table)]
 
     def peek_log(self, run: str) -> list:
         return [self.rows.peek(("events", eid)) for eid in self.index.peek(("events.runId", run), ())]
