@@ -62,7 +62,7 @@ Client.prototype.connect = function (cb) {
   if (this.__simMonitor) return realConnect.call(this, cb);
   clients.add(this);
   connecting++;
-  const settled = () => { connecting--; };
+  const settled = () => { connecting--; moved(); };
   if (typeof cb === 'function') return realConnect.call(this, (err, ...r) => { settled(); cb(err, ...r); });
   return realConnect.call(this).then((v) => { settled(); return v; }, (e) => { settled(); throw e; });
 };
@@ -86,9 +86,14 @@ function release(op) {
   pending.delete(op);
   inflight.set(op, { call: p.call, client: p.client });
   realQuery.apply(p.client, p.args).then(
-    (r) => { inflight.delete(op); p.resolve(r); },
-    (e) => { inflight.delete(op); p.reject(e); });
+    (r) => { inflight.delete(op); p.resolve(r); moved(); },
+    (e) => { inflight.delete(op); p.reject(e); moved(); });
 }
+
+// settle() sleeps until a statement answers or a connection opens, or its time slice passes
+let wake = null;
+function moved() { if (wake) { const w = wake; wake = null; w(); } }
+const nap = (ms) => new Promise((r) => { const t = setTimeout(() => { wake = null; r(); }, ms); wake = () => { clearTimeout(t); r(); }; });
 
 // ---- settling --------------------------------------------------------------------------------------------
 let monitor = null;
@@ -108,11 +113,11 @@ async function settle() {
   // run until idle: no connection being opened, and every statement sent has either answered (its
   // continuations ran up to the next gate) or waits for a lock a settled process holds
   const deadline = performance.now() + 10000;
-  let slice = 0.5;
-  for (;;) {
+  let slice = 2;
+  for (let round = 0; ; round++) {
     await turns(3);
     if (connecting === 0 && inflight.size === 0) return [];
-    if (connecting === 0) {
+    if (connecting === 0 && round > 0) {   // a statement that answers at once costs no monitor query
       const ops = [...inflight.entries()];
       const pids = ops.map(([, f]) => f.client.processID);
       const r = await monitor.query('SELECT pid, pg_blocking_pids(pid) AS b FROM unnest($1::int[]) AS pid', [pids]);
@@ -124,8 +129,8 @@ async function settle() {
       }
     }
     if (performance.now() > deadline) throw new Error('statements neither answered nor waited for a lock within 10 s');
-    await new Promise((r) => setTimeout(r, slice));
-    slice = Math.min(slice * 2, 10);
+    await nap(slice);
+    slice = Math.min(slice * 2, 20);
   }
 }
 
@@ -175,14 +180,17 @@ function startCall(id, method, args) {
 }
 
 async function snapshot() {
-  const q = (table, order) => db.select().from(table).orderBy(order);
-  const rows = {
-    runs: await q(Schema.runs, Schema.runs.runId),
-    events: await q(Schema.events, Schema.events.eventId),
-    steps: await q(Schema.steps, Schema.steps.stepId),
-    hooks: await q(Schema.hooks, Schema.hooks.hookId),
-    waits: await q(Schema.waits, Schema.waits.waitId),
-  };
+  // one transaction: the five tables as of one moment
+  const rows = await db.transaction(async (tx) => {
+    const q = (table, order) => tx.select().from(table).orderBy(order);
+    return {
+      runs: await q(Schema.runs, Schema.runs.runId),
+      events: await q(Schema.events, Schema.events.eventId),
+      steps: await q(Schema.steps, Schema.steps.stepId),
+      hooks: await q(Schema.hooks, Schema.hooks.hookId),
+      waits: await q(Schema.waits, Schema.waits.waitId),
+    };
+  }, { isolationLevel: 'repeatable read', accessMode: 'read only' });
   return JSON.parse(JSON.stringify(rows));
 }
 

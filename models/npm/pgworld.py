@@ -126,7 +126,8 @@ class Database:
         self.query(f"SELECT pg_cancel_backend({int(pid)})")
 
     def reset(self) -> None:
-        self.terminate()
+        # the previous execution's workers closed their connections (`drop`): a backend left in a
+        # transaction rolls back as it sees its socket closed, and TRUNCATE waits for its locks
         self.query(self.truncate)
 
 
@@ -134,8 +135,10 @@ _databases: dict[str, Database] = {}
 
 
 def database(version: str) -> Database:
+    """The version's database on the backend's current server (a new one when the server changed)."""
+    from models.postgres.backend import connection
     d = _databases.get(version)
-    if d is None:
+    if d is None or d.conn is not connection():
         d = _databases[version] = Database(version)
     return d
 
@@ -324,6 +327,7 @@ class PgNpmWorld(NpmWorld):
         w.calls += 1
         call = w.calls
         w.send({"cmd": "call", "call": call, "method": method, "args": list(args), "now": data.clock()})
+        in_tx = False   # the call's statements since its BEGIN are not committed yet
         try:
             while call not in w.done:
                 if any(f["call"] == call for f in w.inflight):
@@ -337,11 +341,18 @@ class PgNpmWorld(NpmWorld):
                     continue
                 op = mine[0]
                 ro = read_only(op["sql"])
+                verb = op["sql"].lstrip()[:8].lower()
                 await point(label(op["sql"]), reads=SERVER + (wkey,), writes=(() if ro else SERVER) + (wkey,))
                 data.ticks += 1
                 w.send({"cmd": "go", "op": op["op"], "now": data.clock()})
-                if not ro:
+                if verb.startswith("begin"):
+                    in_tx = True
+                elif verb.startswith(("commit", "rollback")):
+                    in_tx = False
+                    data.version_no += 1   # what others (and the invariants) see changes at the commit
+                elif not ro and not in_tx:
                     data.version_no += 1
+                if not ro:
                     data.settle_others(w)
                 if w.inflight:
                     held = sorted({p for f in w.inflight for p in f["blockers"]})
