@@ -1,5 +1,5 @@
-"""The pinned installs of the released package: `models/npm/versions/VERSION/` holds a package.json and
-its lockfile; the first run that needs a version installs it with `npm ci` into a cache folder
+"""The pinned installs of the released packages: `models/npm/versions/VERSION/` (world-local) and
+`models/npm/versions-postgres/VERSION/` (world-postgres) hold a package.json and its lockfile; the first run that needs a version installs it with `npm ci` into a cache folder
 (`$SIM_NPM_CACHE`, else `$XDG_CACHE_HOME/sim/npm`, else `~/.cache/sim/npm`), once per lockfile."""
 from __future__ import annotations
 
@@ -18,6 +18,11 @@ from sim import SimUsageError
 
 VERSIONS_DIR = Path(__file__).parent / "versions"
 PACKAGE = "@workflow/world-local"
+# kind -> (package, folder of its pinned versions, npm command). world-postgres's cbor-x lists native
+# optional packages that a registry may not serve (cbor-x falls back to JavaScript without them); their
+# absence from the lockfile makes `npm ci` refuse, so `npm install` of the lockfile's versions is used
+KINDS = {"local": (PACKAGE, VERSIONS_DIR, "ci"),
+         "postgres": ("@workflow/world-postgres", Path(__file__).parent / "versions-postgres", "install")}
 NODE_HINT = ("install Node.js 20 or newer with npm (Debian: apt-get install nodejs npm), "
              "or set SIM_NODE to the node binary")
 
@@ -26,11 +31,12 @@ class NodeMissing(SimUsageError):
     """Node (or npm) is not installed: the real-code worlds cannot run."""
 
 
-def versions() -> list[str]:
+def versions(kind: str = "local") -> list[str]:
     """The pinned versions shipped in the repository, oldest first."""
-    if not VERSIONS_DIR.is_dir():
+    folder = KINDS[kind][1]
+    if not folder.is_dir():
         return []
-    return sorted((d.name for d in VERSIONS_DIR.iterdir() if (d / "package-lock.json").is_file()),
+    return sorted((d.name for d in folder.iterdir() if (d / "package-lock.json").is_file()),
                   key=lambda v: tuple(int(x) for x in v.split(".")))
 
 
@@ -48,37 +54,38 @@ def cache_root() -> Path:
     return Path(base) / "sim" / "npm"
 
 
-def install_dir(version: str) -> Path:
+def install_dir(version: str, kind: str = "local") -> Path:
     """The folder whose node_modules holds `version`, installed on first use (a progress line on stderr)."""
-    src = VERSIONS_DIR / version
+    PACKAGE, folder, command = KINDS[kind]
+    src = folder / version
     lock = src / "package-lock.json"
     if not lock.is_file():
-        known = ", ".join(versions()) or "none"
+        known = ", ".join(versions(kind)) or "none"
         raise SimUsageError(f"no pinned install of {PACKAGE} {version} (pinned: {known})")
     digest = hashlib.sha256(lock.read_bytes() + (src / "package.json").read_bytes()).hexdigest()[:12]
-    dest = cache_root() / f"world-local-{version}-{digest}"
-    if _installed(dest, version):
+    dest = cache_root() / f"world-{kind}-{version}-{digest}"
+    if _installed(dest, version, PACKAGE):
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(dest.parent / f".{dest.name}.lock"):   # parallel jobs install once
-        if _installed(dest, version):
+        if _installed(dest, version, PACKAGE):
             return dest
         npm = shutil.which("npm")
         node_binary()
         if not npm:
             raise NodeMissing(f"installing {PACKAGE} {version} needs npm, and `npm` is not on PATH: {NODE_HINT}")
-        print(f"sim: installing {PACKAGE} {version} (first use) from {lock.relative_to(VERSIONS_DIR.parent.parent.parent)} "
+        print(f"sim: installing {PACKAGE} {version} (first use) from {lock.relative_to(folder.parent.parent.parent)} "
               f"into {dest} ...", file=sys.stderr, flush=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
         try:
             shutil.copy(src / "package.json", tmp / "package.json")
             shutil.copy(lock, tmp / "package-lock.json")
-            done = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
+            done = subprocess.run([npm, command, "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
                                   cwd=tmp, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                   text=True)
             if done.returncode != 0:
                 last = (done.stdout.strip().splitlines() or ["no output"])[-1]
-                raise SimUsageError(f"npm ci of {PACKAGE} {version} failed ({last})")
+                raise SimUsageError(f"npm {command} of {PACKAGE} {version} failed ({last})")
             if dest.exists():
                 shutil.rmtree(dest)
             tmp.rename(dest)
@@ -89,8 +96,8 @@ def install_dir(version: str) -> Path:
     return dest
 
 
-def _installed(dest: Path, version: str) -> bool:
-    manifest = dest / "node_modules" / "@workflow" / "world-local" / "package.json"
+def _installed(dest: Path, version: str, package: str) -> bool:
+    manifest = dest / "node_modules" / package / "package.json"
     try:
         return json.loads(manifest.read_text())["version"] == version
     except (OSError, ValueError, KeyError):

@@ -24,12 +24,11 @@ import readline from 'node:readline';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { register, syncBuiltinESMExports } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { out, quietConsole, installClock, setClock, sfc32, errorOf } from './sim-env.mjs';
 
-const out = (obj) => fs.writeSync(1, JSON.stringify(obj) + '\n');
-// the package's own logging must not reach the protocol stream
-for (const k of ['log', 'info', 'warn', 'error', 'debug', 'trace']) {
-  console[k] = (...a) => process.stderr.write(a.map(String).join(' ') + '\n');
-}
+quietConsole();
+installClock();
+Math.random = sfc32(0);
 
 const installDir = path.resolve(process.argv[2] ?? '.');
 const pkgDir = path.join(installDir, 'node_modules', '@workflow', 'world-local');
@@ -38,28 +37,6 @@ register(new URL('./loader.mjs', import.meta.url), {
   parentURL: import.meta.url,
   data: { packageRoot: pathToFileURL(pkgDir).href + '/', shim: new URL('./ulid-shim.mjs', import.meta.url).href },
 });
-
-// ---- virtual clock and seeded randomness ------------------------------------------------------------------
-let clock = 0;
-const RealDate = Date;
-class SimDate extends RealDate {
-  constructor(...a) { if (a.length === 0) super(clock); else super(...a); }
-  static now() { return clock; }
-}
-globalThis.Date = SimDate;
-
-function sfc32(seed) {
-  let a = 0x9e3779b9, b = 0x243f6a88, c = 0xb7e15162, d = seed >>> 0;
-  const next = () => {
-    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0;
-    const t = (a + b | 0) + d | 0;
-    d = d + 1 | 0; a = b ^ b >>> 9; b = c + (c << 3) | 0; c = c << 21 | c >>> 11; c = c + t | 0;
-    return (t >>> 0) / 4294967296;
-  };
-  for (let i = 0; i < 15; i++) next();
-  return next;
-}
-Math.random = sfc32(0);
 
 // ---- the gate -------------------------------------------------------------------------------------------
 const calls = new AsyncLocalStorage();   // which driver call an operation belongs to
@@ -139,12 +116,6 @@ function injected(errno, kind, p) {
 let storage = null;
 let createStorage = null;
 
-function errorOf(err) {
-  const o = { name: err?.constructor?.name ?? 'Error', message: String(err?.message ?? err) };
-  for (const k of ['status', 'retryAfter', 'code']) if (err && err[k] !== undefined) o[k] = err[k];
-  return o;
-}
-
 function startCall(id, method, args) {
   const [group, name] = method.split('.');
   const fn = storage?.[group]?.[name];
@@ -177,7 +148,7 @@ function reply() {
 }
 
 async function handle(msg) {
-  if (typeof msg.now === 'number') clock = msg.now;
+  if (typeof msg.now === 'number') setClock(msg.now);
   switch (msg.cmd) {
     case 'reset': {
       pending = new Map();   // the previous execution's waiting operations are never released

@@ -18,6 +18,7 @@ from sim import SimUsageError
 from models.npm.install import install_dir, node_binary
 
 WORKER = Path(__file__).parent / "worker.mjs"
+SCRIPTS = {"local": WORKER, "postgres": Path(__file__).parent / "pgworker.mjs"}   # kind -> its worker
 SPARES = 2   # started ahead: an execution of two processes and a crash never waits for a Node start-up
 crashed = 0  # workers killed by simulated crashes in this Python process (for tests and benchmarks)
 
@@ -27,12 +28,15 @@ class WorkerError(SimUsageError):
 
 
 class Worker:
-    def __init__(self, version: str, directory: Path):
+    def __init__(self, version: str, directory: Path, kind: str = "local"):
         self.version = version
-        self.proc = subprocess.Popen([node_binary(), str(WORKER), str(directory)], stdin=subprocess.PIPE,
+        self.kind = kind
+        self.proc = subprocess.Popen([node_binary(), str(SCRIPTS[kind]), str(directory)], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
         self._ready = None
         self.pending: list[dict] = []    # gated operations waiting, oldest first
+        self.inflight: list[dict] = []   # world-postgres: statements sent that wait for a lock
+        self.pids: list[int] = []        # world-postgres: the backend pids of the worker's connections
         self.done: dict[int, dict] = {}  # call -> its result, until taken
         self.calls = 0
         self.alive = True
@@ -41,8 +45,8 @@ class Worker:
         if self._ready is None:
             line = self.proc.stdout.readline()
             if not line:
-                raise WorkerError(f"the Node worker for world-local {self.version} exited at start-up "
-                                  f"(run `node {WORKER} DIR` to see why)")
+                raise WorkerError(f"the Node worker for world-{self.kind} {self.version} exited at start-up "
+                                  f"(run `node {SCRIPTS[self.kind]} DIR` to see why)")
             self._ready = json.loads(line)
         return self._ready
 
@@ -55,11 +59,15 @@ class Worker:
         except (BrokenPipeError, OSError):
             line = ""
         if not line:
-            raise WorkerError(f"the Node worker for world-local {self.version} died on {msg.get('cmd')}")
+            raise WorkerError(f"the Node worker for world-{self.kind} {self.version} died on {msg.get('cmd')}")
         reply = json.loads(line)
         if "fatal" in reply:
             raise WorkerError(f"the Node worker failed: {reply['fatal'].splitlines()[0]}")
+        if "pending" not in reply:   # an answer that is not a step's (snapshot, migrate)
+            return reply
         self.pending = reply["pending"]
+        self.inflight = reply.get("inflight", [])
+        self.pids = reply.get("pids", [])
         for d in reply["done"]:
             self.done[d["call"]] = d
         return reply
@@ -85,9 +93,10 @@ class Pool:
     start-up to finish) and starts a replacement in the background; `give_back` keeps a live worker for
     reuse (the next `reset` gives it a fresh instance of the package's modules)."""
 
-    def __init__(self, version: str):
+    def __init__(self, version: str, kind: str = "local"):
         self.version = version
-        self.directory = install_dir(version)
+        self.kind = kind
+        self.directory = install_dir(version, kind)
         self.spares: deque[Worker] = deque()
         self.started = 0   # Node processes started (a benchmark's count)
         self.closed = False
@@ -95,7 +104,7 @@ class Pool:
 
     def _fill(self) -> None:
         while len(self.spares) < SPARES:
-            self.spares.append(Worker(self.version, self.directory))
+            self.spares.append(Worker(self.version, self.directory, self.kind))
             self.started += 1
 
     def take(self) -> Worker:
@@ -120,13 +129,13 @@ class Pool:
             self.spares.pop().kill()
 
 
-_pools: dict[str, Pool] = {}
+_pools: dict[tuple, Pool] = {}
 
 
-def pool(version: str) -> Pool:
-    p = _pools.get(version)
+def pool(version: str, kind: str = "local") -> Pool:
+    p = _pools.get((kind, version))
     if p is None:
-        p = _pools[version] = Pool(version)
+        p = _pools[(kind, version)] = Pool(version, kind)
     return p
 
 

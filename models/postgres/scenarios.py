@@ -245,3 +245,14 @@ for (_w, _r), _v in FENCE_EXPECT.items():
         EXPECT[(_w, _r)] = _v
         SCENARIOS.append(scenario(_w, _r))
 build = on_demand(WORLD, WORKLOADS, REVISIONS, scenario)
+
+# ---- the released package (models.npm.pgscenarios): `WORKLOAD@postgres-npm:VERSION`, listed beside these
+# revisions and built on demand
+from models.npm import pgscenarios as _npm  # noqa: E402
+
+MODELS += _npm.MODELS
+_build_model = build
+
+
+def build(workload: str, model: str):  # noqa: F811
+    return _build_model(workload, model) or _npm.build(workload, model)

@@ -1,0 +1,42 @@
+// What every real-code worker (worker.mjs, pgworker.mjs) sets up the same way: the protocol stream, the
+// package's logging kept off it, the virtual clock behind Date, seeded randomness, errors as JSON.
+import fs from 'node:fs';
+
+export const out = (obj) => fs.writeSync(1, JSON.stringify(obj) + '\n');
+
+export function quietConsole() {
+  // the package's own logging must not reach the protocol stream
+  for (const k of ['log', 'info', 'warn', 'error', 'debug', 'trace']) {
+    console[k] = (...a) => process.stderr.write(a.map(String).join(' ') + '\n');
+  }
+}
+
+let clock = 0;
+export const setClock = (ms) => { clock = ms; };
+
+export function installClock() {
+  const RealDate = Date;
+  class SimDate extends RealDate {
+    constructor(...a) { if (a.length === 0) super(clock); else super(...a); }
+    static now() { return clock; }
+  }
+  globalThis.Date = SimDate;
+}
+
+export function sfc32(seed) {
+  let a = 0x9e3779b9, b = 0x243f6a88, c = 0xb7e15162, d = seed >>> 0;
+  const next = () => {
+    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0;
+    const t = (a + b | 0) + d | 0;
+    d = d + 1 | 0; a = b ^ b >>> 9; b = c + (c << 3) | 0; c = c << 21 | c >>> 11; c = c + t | 0;
+    return (t >>> 0) / 4294967296;
+  };
+  for (let i = 0; i < 15; i++) next();
+  return next;
+}
+
+export function errorOf(err) {
+  const o = { name: err?.constructor?.name ?? 'Error', message: String(err?.message ?? err) };
+  for (const k of ['status', 'retryAfter', 'code']) if (err && err[k] !== undefined) o[k] = err[k];
+  return o;
+}
