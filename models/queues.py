@@ -24,6 +24,9 @@ from __future__ import annotations
 from sim import Queue, current_process, wait
 
 DELIVERY_TIMEOUT = 1_000   # visibility timeout of a delivery whose process died (virtual ms)
+# A live worker keeps its delivery: graphile-worker's job lock outlives every step modelled here, and
+# world-local's in-memory queue never takes a message back from a live handler (sim.Queue's timed_redelivery)
+HELD_UNTIL_ACK = False
 MAX_DELIVERIES = 4         # stands in for the runtime's cap of 48
 
 
@@ -31,7 +34,7 @@ def run_queue(rev=None) -> Queue:
     """The queue a scenario seeds its messages into: the shared job table, or (world-local) the pool
     `process_queues` deals to the processes."""
     return Queue("runs", visibility_timeout=DELIVERY_TIMEOUT, max_deliveries=MAX_DELIVERIES,
-                 dedupe=getattr(rev, "queue_dedupe", "unacked"))
+                 dedupe=getattr(rev, "queue_dedupe", "unacked"), timed_redelivery=HELD_UNTIL_ACK)
 
 
 def process_queues(sim, rev, q: Queue, names) -> dict:
@@ -41,7 +44,7 @@ def process_queues(sim, rev, q: Queue, names) -> dict:
         return {name: q for name in names}
     procs = {p.name: p for p in sim.processes}
     out = {name: Queue(f"{q.name}@{name}", visibility_timeout=q.visibility_timeout, max_deliveries=q.max_deliveries,
-                       owner=procs[name]) for name in names}
+                       owner=procs[name], timed_redelivery=q.timed_redelivery) for name in names}
     seeded = [m for m in q.messages]
     q.messages.clear()
     q.n_visible = 0

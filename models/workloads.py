@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models import events as ev
-from models.queues import (DELIVERY_TIMEOUT, MAX_DELIVERIES, concurrent_deliveries, process_queues,
+from models.queues import (DELIVERY_TIMEOUT, HELD_UNTIL_ACK, MAX_DELIVERIES, concurrent_deliveries, process_queues,
                            reenqueue_active_runs, restarted, run_queue)
 from models.runtime import RUNTIMES, Hook, Ledger, Runtime, create, resume_hook, staged
 from models.workflow import Body, Promise, Workflow, create_hook, sleep, step, workflow
@@ -72,7 +72,8 @@ def job_env(rev, runs, tokens: dict | None = None) -> tuple[Env, Queue]:
     env.tokens.update(tokens or {})
     for run in runs:
         rev.seed_run(env.storage, run)
-    return env, Queue("creations", visibility_timeout=DELIVERY_TIMEOUT, max_deliveries=MAX_DELIVERIES)
+    return env, Queue("creations", visibility_timeout=DELIVERY_TIMEOUT, max_deliveries=MAX_DELIVERIES,
+                      timed_redelivery=HELD_UNTIL_ACK)
 
 
 def job_consumers(sim, env: Env, q: Queue, processes: int) -> None:

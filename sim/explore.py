@@ -244,7 +244,7 @@ def trace_of(scenario: Scenario, k, *, strategy: dict, engine: str, execution: i
     return Trace(
         schema_version=SCHEMA_VERSION, sim_version=sim_version(), scenario=scenario.name,
         revision=scenario.revision, params=dict(scenario.params),
-        faults={"crashes": scenario.faults.crashes, "redeliveries": scenario.faults.redeliveries},
+        faults=scenario.faults.recorded(),
         max_steps=scenario.max_steps, strategy=strategy, engine=engine, execution=execution,
         check_footprints=k.check_footprints, load=[o] if (o := registry.origin(scenario.name)) else [],
         backend=backends.current(),

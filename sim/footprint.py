@@ -10,7 +10,11 @@ Every option the scheduler offers is a transition with a stable id and a footpri
   be the one it disables);
 - redeliver m: writes m's queue (dependent with receive, ack and send on that queue)
   and the redelivery budget;
-- time passing: global, dependent with everything (any step may read the clock).
+- time passing: global, dependent with everything (any step may read the clock);
+- background timers (runtime.sleep(background=True)): whether the clock may jump to one depends on
+  what the other actors have done since it last fired and whether they are still active, so every
+  step of an actor that has waited on one writes BACKGROUND, and every other transition (actor steps,
+  crashes, redeliveries) reads it: their order is explored, and time, being global, with both.
 
 Two transitions are dependent when one writes a key the other reads or writes, or
 when both write keys an `always`/`eventually` invariant reads: those invariants see
@@ -41,6 +45,8 @@ TIME_TID = "time"
 # Faults of one kind share a budget: taking one can disable the others, so they are dependent.
 CRASH_BUDGET = ("faults", "crash")
 REDELIVERY_BUDGET = ("faults", "redeliver")
+BACKGROUND = ("clock", "background")
+_READS_BACKGROUND = frozenset((BACKGROUND,))
 
 
 def declared(kernel, keys):
@@ -69,7 +75,10 @@ def of_option(kernel, o) -> Footprint:
         writes = declared(kernel, o.writes)
         if kernel.scanning:
             writes = with_ranges(kernel.stores, writes)
-        return Footprint(o.id, frozenset(declared(kernel, o.reads)) | {process_key(o.process)},
+        if o.background:
+            return Footprint(o.id, frozenset(declared(kernel, o.reads)) | {process_key(o.process)},
+                             frozenset(writes) | _READS_BACKGROUND, born=o.born)
+        return Footprint(o.id, frozenset(declared(kernel, o.reads)) | {process_key(o.process), BACKGROUND},
                          frozenset(writes), born=o.born)
     if kind == "crash":
         writes = {process_key(o), CRASH_BUDGET}
@@ -77,9 +86,9 @@ def of_option(kernel, o) -> Footprint:
         for q in kernel.queues:
             if q.has_in_flight_to(o):
                 writes.add(q.key)
-        return Footprint(f"crash:{o.name}", frozenset(), frozenset(writes))
+        return Footprint(f"crash:{o.name}", _READS_BACKGROUND, frozenset(writes))
     if kind == "redeliver":
-        return Footprint(f"redeliver:{o.id}", frozenset(), frozenset((o.queue.key, REDELIVERY_BUDGET)))
+        return Footprint(f"redeliver:{o.id}", _READS_BACKGROUND, frozenset((o.queue.key, REDELIVERY_BUDGET)))
     return Footprint(TIME_TID, frozenset(), frozenset(), glob=True)
 
 
@@ -116,6 +125,10 @@ class Dependence:
 def actual(kernel, fp: Footprint) -> Footprint:
     """An executed actor step's footprint as it happened: sim-managed keys (see sim.store) only if
     the step really touched them, everything else as declared. Faults and time stay as declared."""
+    a = kernel.running
+    if a is not None and a.background and a.id == fp.tid and BACKGROUND not in fp.writes:
+        # its first wait on a background timer ended this step: from now on it is a background actor
+        fp = Footprint(fp.tid, fp.reads, fp.writes | _READS_BACKGROUND, born=fp.born)
     stores = kernel.stores
     if not stores or not isinstance(fp.tid, int):
         return fp

@@ -13,7 +13,10 @@ are, in this order (index 0 = no deviation):
     run options   the current actor first if enabled, then the other enabled
                   actors in spawn order;
     time          advance the clock to the next timer while actors can still run
-                  (only when some actor sleeps or waits with a timeout);
+                  (only when some actor sleeps or waits with a timeout; a background
+                  timer only while the foreground is active, see _background_time);
+                  the jump stops at a visibility timeout of a message a consumer
+                  holds (Queue timed_redelivery), which makes it visible again;
     redeliver m   deliver an in-flight message again (at-least-once), if the
                   redelivery budget allows;
     crash P       crash process P, if the crash budget allows.
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import inspect
 import traceback
+from fnmatch import fnmatchcase
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -50,7 +54,8 @@ class Actor:
     a slot read is a specialised fast path where a class-default fallback is a dict miss."""
 
     __slots__ = ("id", "name", "process", "coro", "state", "label", "reads", "writes", "guard", "deadline",
-                 "idle", "timed_out", "crashing", "error", "task", "scope", "born", "fp")
+                 "idle", "timed_out", "crashing", "error", "task", "scope", "born", "fp",
+                 "bg", "background", "fired")
 
     def __init__(self, aid: int, name: str, process: "Process", coro):
         self.id = aid
@@ -71,6 +76,9 @@ class Actor:
         self.scope = None     # uncontrolled mode only
         self.born = 0         # the step that spawned it (0: setup): its first step happens after that one
         self.fp = None        # the footprint of its next step, once computed (reset at every point)
+        self.bg = None        # the deadline of the background timer it waits on (see Kernel._background_time)
+        self.background = False  # it has waited on a background timer: its steps re-arm no background timer
+        self.fired = -1       # the step whose clock jump last fired its background timer
 
     def __repr__(self):
         return f"<Actor {self.name}>"
@@ -157,6 +165,8 @@ class Kernel:
     fatal: BaseException | None = None   # a strategy error raised inside an actor's step
     crashes = 0
     redeliveries = 0
+    timed_redeliveries = 0           # messages a slow consumer held past their visibility timeout
+    fg_step = 0                      # the last step of a foreground actor (background timers only)
     state: Any = None
     queues: list | tuple = ()
     locks: list | tuple = ()
@@ -175,6 +185,7 @@ class Kernel:
     # wrote what it declares it reads (sim.watch): the reference the incremental check is tested against
     check_every_step = False
     scanning = False                 # a Store(scans=True) exists: declared writes imply range keys (sim.store)
+    targets = None                   # Faults(crashable=, crash_at=): (process names, label patterns), when used
 
     def __init__(self, scenario, strategy, record: bool = False, check_footprints: bool = False):
         self.scenario = scenario
@@ -197,6 +208,7 @@ class Kernel:
             self.log = []
         self.check_footprints = check_footprints
         self.stores: dict = {}               # sim-managed stores by name (their keys are (name, k))
+        self.background: list[Actor] = []    # actors parked at a background timer (runtime.sleep(background=True))
         # (actor, label) of every actor step go into the strategy's `points` set, if it has one
         self.points = strategy.points
         if strategy.tracks:
@@ -208,6 +220,8 @@ class Kernel:
         f = scenario.faults
         self.max_crashes = f.crashes
         self.max_redeliveries = f.redeliveries
+        if f.crashes and (f.crashable or f.crash_at):
+            self.targets = (frozenset(f.crashable), f.crash_at)
 
     def add_queue(self, q) -> None:
         if not self.queues:
@@ -306,6 +320,8 @@ class Kernel:
             raise
         except MODEL_ERRORS as e:
             raise _model_error("setup", e) from e
+        if self.targets is not None:
+            self._check_targets()
         always = scenario.always
         at_end = scenario.at_end
         eventually = scenario.eventually
@@ -347,7 +363,10 @@ class Kernel:
         view = View(self)  # what the strategy sees of this execution (see sim.view)
         declared = None  # (actor, reads, writes, label) of the last actor step, when footprints are checked
         per_step = bool(always or eventually)
+        background = self.background
         step = 0
+        o = None     # the last step's option (read only with background timers)
+        i = n_run = 0
         while True:
             # -- actors spawned by setup or by the last step run to their first point, in spawn order
             while pending:
@@ -436,6 +455,8 @@ class Kernel:
                     opts.insert(0, a)
                 else:
                     opts.append(a)
+            if background:   # before n_run is renewed: `i < n_run` still says whether o was an actor step
+                next_deadline = self._background_time(next_deadline, o if i < n_run else None)
             n_run = view.n_run = len(opts)
             if next_deadline is not None:
                 opts.append(TIME)
@@ -444,14 +465,18 @@ class Kernel:
                     for q in self.queues:
                         q.redelivery_options(opts)
                 if self.crashes < self.max_crashes:
-                    for p in self.processes:
-                        if p.alive and any(not x.idle for x in p.actors):
-                            opts.append(p)
+                    if self.targets is None:
+                        for p in self.processes:
+                            if p.alive and any(not x.idle for x in p.actors):
+                                opts.append(p)
+                    else:
+                        self._targeted_crashes(opts)
             n = len(opts)
             if n == 0:
                 if self.queues and self._fire_queue_timers():
                     step = self.step
                     extra = watch.ALL
+                    o = None
                     continue
                 if actors or at_end or eventually:
                     self._end()
@@ -522,9 +547,7 @@ class Kernel:
                     if o.state == DONE:
                         self._retire(o)
             elif o is TIME:
-                self.now = next_deadline
-                if rec:
-                    self.log.append([step, now, "time", "", "", f"clock {now} -> {next_deadline}", [], [], []])
+                self._advance(next_deadline)
             elif o.kind == "crash":
                 yield from self._crash(o)
             else:
@@ -534,6 +557,84 @@ class Kernel:
                     self.log.append([step, now, "redeliver", c.name, c.process.name,
                                      f"redeliver {o.describe()}", [], _keys((o.queue.key,)), []])
                 o.redeliver(self)
+
+    def _targeted_crashes(self, opts: list) -> None:
+        """Crash options of a scenario that names which processes may crash, or before which steps."""
+        names, labels = self.targets
+        for p in self.processes:
+            if p.alive and (not names or p.name in names) and any(
+                    not x.idle and (not labels or any(fnmatchcase(x.label, pat) for pat in labels))
+                    for x in p.actors):
+                opts.append(p)
+
+    def _check_targets(self) -> None:
+        known = {p.name for p in self.processes}
+        unknown = sorted(self.targets[0] - known)
+        if unknown:
+            raise runtime.SimUsageError(
+                f"Faults(crashable=...) names no process of {self.scenario.name}: {', '.join(unknown)} "
+                f"(its processes: {', '.join(sorted(known)) or 'none'})")
+
+    def can_crash(self, p: Process) -> bool:
+        """May `p` ever crash in this execution (the scenario's `crashable`)?"""
+        return self.targets is None or not self.targets[0] or p.name in self.targets[0]
+
+    def _advance(self, deadline: int) -> None:
+        """The clock jumps to the next timer: an actor's, or a message's visibility timeout while a
+        consumer holds it (sim.primitives.Queue, timed_redelivery), whichever comes first."""
+        now = self.now
+        for q in self.queues:
+            d = q.held_deadline()
+            if d is not None and d < deadline:
+                deadline = d
+        if self.record:
+            self.log.append([self.step, now, "time", "", "", f"clock {now} -> {deadline}", [], [], []])
+        self.now = deadline
+        for q in self.queues:
+            q.expire_held(self)
+        if self.background:
+            self._wake_background()
+
+    def _background_time(self, nxt, prev) -> int | None:
+        """The next timer the clock may jump to, given background timers (`sleep(t, background=True)`).
+
+        A background timer keeps nothing alive: the clock jumps to it only while the foreground has
+        something left to do (a foreground actor can run, waits on a timer, or is blocked in a wait that is
+        not idle), and for each background actor at most once between two steps of foreground actors
+        (those that never waited on a background timer). That bounds its firings by the foreground's
+        steps, so a run whose foreground is done is quiescent. A timer not taken fires late: when the clock
+        passes it for another reason. `prev`: the actor that took the last step, if an actor did."""
+        if prev is not None and not prev.background:
+            self.fg_step = self.step
+        bg = self.background
+        live = [a for a in bg if a.bg is not None and a.guard is not None and a.state != DONE]
+        if len(live) != len(bg):
+            bg[:] = live
+        fg = self.fg_step
+        due = None
+        for a in live:
+            if a.fired < fg and (due is None or a.bg < due):
+                due = a.bg
+        if due is None:
+            return nxt
+        if nxt is not None:
+            return min(nxt, due)
+        if any(not a.idle and not a.background for a in self.actors):
+            return due
+        return None
+
+    def _wake_background(self) -> None:
+        """Background timers the clock has reached fire: their actors are enabled."""
+        now = self.now
+        for a in self.background:
+            if a.bg is not None and a.bg <= now and a.guard is not None and a.state != DONE:
+                a.deadline = a.bg
+                a.bg = None
+                a.fired = self.step
+
+    def park_background(self, a: Actor) -> None:
+        if a not in self.background:
+            self.background.append(a)
 
     def _check_footprint(self, declared) -> None:
         """Every managed key the step touched must be in what its point declared (debug mode)."""
@@ -604,6 +705,8 @@ class Kernel:
         self.now = max(nxt, self.now)
         for q in self.queues:
             q.fire(self)
+        if self.background:
+            self._wake_background()
         return True
 
     def _end(self) -> None:

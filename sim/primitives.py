@@ -151,6 +151,13 @@ class Queue:
     - A received message is in flight until acked. If its consumer's process
       crashes, or the handler fails, it becomes visible again when its
       visibility timeout expires (the clock jumps there at quiescence).
+    - `timed_redelivery` (default): the visibility timeout runs while the consumer
+      lives too. A consumer that still holds the message when the clock reaches
+      it (virtual time passes while it sleeps or waits, or at quiescence) loses
+      it: visible again and redelivered, the first consumer still running, with
+      no fault budget spent. A clock jump stops at such a timeout. `False`: a
+      live consumer keeps its message until it acks (a lock that outlives any
+      step modelled, an in-process queue).
     - A redelivery fault (scenario budget) makes an in-flight message visible
       again while its first consumer still runs: duplicate processing.
     - After `max_deliveries` deliveries a message is dead-lettered.
@@ -180,13 +187,14 @@ class Queue:
     DEDUPE = ("unacked", "pending", "ever")
 
     def __init__(self, name: str, *, visibility_timeout: int = 30_000, max_deliveries: int | None = None,
-                 owner=None, dedupe: str = "unacked"):
+                 owner=None, dedupe: str = "unacked", timed_redelivery: bool = True):
         if visibility_timeout <= 0:
             raise SimUsageError("visibility_timeout must be > 0")
         if dedupe not in self.DEDUPE:
             raise SimUsageError(f"dedupe must be one of {', '.join(self.DEDUPE)}, got {dedupe!r}")
         self.owner = owner
         self.dedupe = dedupe
+        self.timed_redelivery = timed_redelivery
         self.name = name
         self.key = ("queue", name)
         self.visibility_timeout = visibility_timeout
@@ -354,14 +362,40 @@ class Queue:
                 m.consumer = None
 
     def next_deadline(self) -> int | None:
+        """The queue's next timer at quiescence: an orphaned or delayed message's, or a held one's."""
         d = None
         for m in self.messages:
             if m.state == INFLIGHT and m.consumer is None and (d is None or m.deadline < d):
                 d = m.deadline
-        return d
+        h = self.held_deadline()
+        return h if d is None or (h is not None and h < d) else d
 
     def fire(self, kernel) -> None:
         now = kernel.now
         for m in self.messages:
             if m.state == INFLIGHT and m.consumer is None and m.deadline <= now:
                 self._make_visible(m)
+        self.expire_held(kernel)
+
+    def held_deadline(self) -> int | None:
+        """The earliest visibility timeout of a message a live consumer holds (timed_redelivery)."""
+        if not self.timed_redelivery:
+            return None
+        d = None
+        for m in self.messages:
+            if m.state == INFLIGHT and m.consumer is not None and (d is None or m.deadline < d):
+                d = m.deadline
+        return d
+
+    def expire_held(self, kernel) -> None:
+        """The clock reached the visibility timeout of messages consumers still hold: visible again."""
+        if not self.timed_redelivery:
+            return
+        now = kernel.now
+        for m in self.messages:
+            if m.state == INFLIGHT and m.consumer is not None and m.deadline <= now:
+                holder = m.consumer.name
+                kernel.timed_redeliveries += 1
+                self._make_visible(m)
+                runtime.note(f"visibility timeout: {m.id} held by {holder} since delivery {m.deliveries}, "
+                             f"visible again")

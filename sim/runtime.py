@@ -61,12 +61,17 @@ def point(label: str, reads: Iterable[Hashable] = (), writes: Iterable[Hashable]
 
 @types.coroutine
 def wait(label: str, ready: Callable[[], bool], *, timeout: int | None = None,
-         reads: Iterable[Hashable] = (), writes: Iterable[Hashable] = (), idle: bool = False):
+         reads: Iterable[Hashable] = (), writes: Iterable[Hashable] = (), idle: bool = False,
+         background: bool = False):
     """Park until `ready()` is true (then run the next step) or `timeout` ticks pass.
 
     Returns True if it woke because `ready()` held, False on timeout. While
     blocked the actor is not enabled. `idle=True` marks a wait that may last
     forever without it being a deadlock (a consumer waiting for work).
+    `background=True` (with a timeout; implies idle) makes the timeout a
+    background timer: it keeps nothing alive, so a run whose other actors are
+    done or idle is quiescent, and it fires at most once between two steps of
+    the other actors (see Kernel._background_time).
 
     Example:
 
@@ -84,8 +89,17 @@ def wait(label: str, ready: Callable[[], bool], *, timeout: int | None = None,
     a.writes = writes
     a.fp = None
     a.guard = ready
-    a.deadline = None if timeout is None else k.now + timeout
-    a.idle = idle
+    if background:
+        if timeout is None:
+            raise SimUsageError(f"{a.name}: a background wait needs a timeout (at {label!r})")
+        a.deadline = None
+        a.bg = k.now + timeout
+        a.idle = a.background = True
+        k.park_background(a)
+    else:
+        a.deadline = None if timeout is None else k.now + timeout
+        a.idle = idle
+        a.bg = None
     if k.direct:
         yield
     else:
@@ -93,16 +107,18 @@ def wait(label: str, ready: Callable[[], bool], *, timeout: int | None = None,
     return not a.timed_out
 
 
-def sleep(ticks: int, label: str | None = None) -> Awaitable[bool]:
+def sleep(ticks: int, label: str | None = None, *, background: bool = False) -> Awaitable[bool]:
     """Virtual sleep: the actor is enabled again once the clock reaches now+ticks.
 
     Time passes only when the scheduler lets it (an option that depends on every step).
+    `background=True`: the sleep of a periodic actor (heartbeat, snapshotter, lease renewal) that
+    must not keep the run alive: see `wait`.
 
     Example: `await sim.sleep(11, "wake from a GC pause")`.
     """
     if ticks < 0:
         raise SimUsageError(f"sleep ticks must be >= 0, got {ticks}")
-    return wait(label or f"wake after sleep({ticks})", _never, timeout=ticks)
+    return wait(label or f"wake after sleep({ticks})", _never, timeout=ticks, background=background)
 
 
 def _never() -> bool:
@@ -167,10 +183,10 @@ def current_actor():
 
 
 def faults_injected() -> int:
-    """Crashes and redeliveries injected so far in this execution (ghost state: a model's invariant may
+    """Crashes and redeliveries (injected, or by a visibility timeout) so far in this execution (ghost state: a model's invariant may
     excuse what only a fault can cause, e.g. two executions of one step body at once)."""
     k = _k()
-    return k.crashes + k.redeliveries
+    return k.crashes + k.redeliveries + k.timed_redeliveries
 
 
 def spawn(name: str, fn: Callable[..., Awaitable[Any]], *args: Any):

@@ -57,12 +57,39 @@ class Faults:
     """The fault budget of one execution: at most `crashes` process crashes and `redeliveries`
     redelivery faults (an in-flight message delivered again while its consumer still runs).
 
+    `crashable`: the names of the processes that may crash (empty: every process); `crash_at`:
+    shell-style patterns (fnmatch) of step labels a crash may come just before (empty: any step),
+    so a crash of P is offered only while one of P's actors is parked at a matching point.
+
     Example: `sim.Scenario("wal", setup, faults=sim.Faults(crashes=1))`."""
     crashes: int = 0
     redeliveries: int = 0
+    crashable: tuple = ()
+    crash_at: tuple = ()
+
+    def __post_init__(self):
+        for name in ("crashable", "crash_at"):
+            v = getattr(self, name)
+            if isinstance(v, str) or not all(isinstance(x, str) for x in v):
+                raise ValueError(f"Faults({name}=...) takes a tuple of strings, got {v!r}")
+            object.__setattr__(self, name, tuple(v))
 
     def describe(self) -> str:
-        return f"{self.crashes} crash(es), {self.redeliveries} redelivery(ies)"
+        out = f"{self.crashes} crash(es), {self.redeliveries} redelivery(ies)"
+        if self.crashable:
+            out += f" of {', '.join(self.crashable)}"
+        if self.crash_at:
+            out += f" at {', '.join(self.crash_at)}"
+        return out
+
+    def recorded(self) -> dict:
+        """As a trace records it: the targeting only when used, so other traces keep their digests."""
+        out = {"crashes": self.crashes, "redeliveries": self.redeliveries}
+        if self.crashable:
+            out["crashable"] = list(self.crashable)
+        if self.crash_at:
+            out["crash_at"] = list(self.crash_at)
+        return out
 
 
 # what `expect` may name besides the scenario's invariants: the kernel's own verdicts

@@ -274,6 +274,8 @@ def fingerprint(k) -> bytes:
     w = _Walker()
     out = w.out
     out.append(("kernel", k.now, k.step, k.crashes, k.redeliveries, k._ulid_counter, tuple(k.false_for or ())))
+    if k.timed_redeliveries:   # runtime.faults_injected counts them
+        out.append(("timed redeliveries", k.timed_redeliveries))
     for name in sorted(k.stores):
         s = k.stores[name]
         out.append(("store", name, len(s._data)))
@@ -290,6 +292,8 @@ def fingerprint(k) -> bytes:
         w.walk(p._volatile)
     for a in sorted(k.actors, key=lambda a: a.name):
         out.append(("actor", a.name, a.label, a.state, a.deadline, a.idle, a.timed_out, a.crashing))
+        if a.background:   # its timer, and whether the clock may jump to it before a foreground step
+            out.append(("background", a.bg, a.fired < k.fg_step))
         w.walk(a.guard)
         w.walk(a.coro)
     out.append(("pending", [a.name for a in k.pending]))

@@ -23,7 +23,7 @@ import dataclasses
 import inspect
 import re
 
-from sim.scenario import Faults, Scenario
+from sim.scenario import Scenario
 
 BUDGETS = ("crashes", "redeliveries", "max_steps")
 _SPEC = re.compile(r"^(?P<base>[^\[\]]+)\[(?P<spec>[^\[\]]*)\]$")
@@ -171,7 +171,7 @@ def vary(scenario: Scenario, params: dict | None = None, *, crashes=None, redeli
     entries = {**changed, **moved}
     return dataclasses.replace(
         built, name=f"{name}[{','.join(f'{k}={show(v)}' for k, v in entries.items())}]",
-        faults=Faults(now["crashes"], now["redeliveries"]), max_steps=now["max_steps"], expect="hold", bug="",
+        faults=dataclasses.replace(base.faults, crashes=now["crashes"], redeliveries=now["redeliveries"]), max_steps=now["max_steps"], expect="hold", bug="",
         params={**built.params, **current, **changed}, factory=base.factory)
 
 
@@ -179,7 +179,7 @@ def recorded_mismatch(trace, scenario: Scenario) -> str | None:
     """What a trace recorded about its scenario (parameters, fault budget, step limit) that the
     scenario now built under its name does not have, in one line; None when all agree."""
     f = scenario.faults
-    now = {"params": _plain(dict(scenario.params)), "faults": {"crashes": f.crashes, "redeliveries": f.redeliveries},
+    now = {"params": _plain(dict(scenario.params)), "faults": f.recorded(),
            "max_steps": scenario.max_steps}
     was = {"params": _plain(trace.params), "faults": dict(trace.faults), "max_steps": trace.max_steps}
     diff = [k for k in now if now[k] != was[k]]

@@ -101,7 +101,7 @@ class View:
                     a.fp = fp
             out.append(fp)
         if k.max_crashes:
-            out += [of_option(k, p) for p in k.processes if p.alive]
+            out += [of_option(k, p) for p in k.processes if p.alive and k.can_crash(p)]
         if k.max_redeliveries:
             out += [of_option(k, m) for q in k.queues for m in q.messages if m.deliveries and m.state != "dead"]
         for o in k.options[self.n_run:]:  # the kernel's: a queue timer's view offers time apart

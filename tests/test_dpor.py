@@ -85,7 +85,7 @@ def watched_reads(watched, spelling: str, managed: bool = False):
 
 
 def program_scenario(actors, watched, bad, lock_names, crashes: int = 0, spelling: str = "keys",
-                     managed: bool = False, extra=()) -> Scenario:
+                     managed: bool = False, extra=(), target=((), ())) -> Scenario:
     """`actors`: per actor a list of ops ("r"|"w"|"rw", key) or ("lock", name, [ops]); `extra`
     invariants are added to the generated ones."""
 
@@ -98,7 +98,8 @@ def program_scenario(actors, watched, bad, lock_names, crashes: int = 0, spellin
     def watched_ok(s):
         return sum(s["state"][k] for k in watched) % 5 != bad or f"watched sum = {bad} mod 5"
 
-    return Scenario("generated", setup, max_steps=200, faults=Faults(crashes=crashes), invariants=(
+    faults = Faults(crashes=crashes, crashable=target[0], crash_at=target[1])
+    return Scenario("generated", setup, max_steps=200, faults=faults, invariants=(
         always("I-WATCHED", watched_ok, reads=watched_reads(watched, spelling, managed)),
         at_end("I-END", lambda s: s["state"]["a"] % 7 != 3 or "a = 3 mod 7"),
         *extra,
@@ -135,6 +136,7 @@ def record(k, finals: set, violations: set) -> None:
         finals.add((tuple(sorted(s["state"].items())), tuple(sorted(s["acc"].items()))))
 
 
+CRASH_TARGETS: list = []  # the crash targets of every generated program with a crash budget
 COMPARED: list = []  # (steps, actors, spelling, managed) of every generated program compared (checked below)
 simple_op = st.tuples(st.sampled_from(["r", "w", "rw"]), st.sampled_from(KEYS))
 
@@ -311,13 +313,21 @@ def small_programs(draw):
     return actors
 
 
+# crash targets: any process anywhere; only p0; only just before a step whose label matches (so a step
+# of the process enables or disables the crash); both
+TARGETS = (((), ()), (("p0",), ()), ((), ("w*", "acquire*")), (("p1",), ("r*",)))
+
+
 @settings(max_examples=120, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(actors=small_programs(), watched=st.lists(st.sampled_from(KEYS), min_size=1, max_size=2, unique=True),
-       bad=st.integers(0, 4), spelling=st.sampled_from(SPELLINGS), managed=st.booleans())
-def test_dpor_with_a_crash_budget_matches_dfs(actors, watched, bad, spelling, managed):
+       bad=st.integers(0, 4), spelling=st.sampled_from(SPELLINGS), managed=st.booleans(),
+       target=st.sampled_from(TARGETS))
+def test_dpor_with_a_crash_budget_matches_dfs(actors, watched, bad, spelling, managed, target):
     # a crash kills a process's actor, releases its locks and restarts it from the start; its
     # dependence (the process key every step of its actors reads, the locks it holds) must be right
-    scn = program_scenario(actors, tuple(watched), bad, ("L1", "L2"), crashes=1, spelling=spelling, managed=managed)
+    CRASH_TARGETS.append(target)
+    scn = program_scenario(actors, tuple(watched), bad, ("L1", "L2"), crashes=1, spelling=spelling, managed=managed,
+                           target=target)
     dfs_finals, dfs_violations, dfs_runs = outcomes(scn, DFS())
     dpor_finals, dpor_violations, dpor_runs = outcomes(scn, DPOR())
     assert dpor_finals == dfs_finals
@@ -325,13 +335,17 @@ def test_dpor_with_a_crash_budget_matches_dfs(actors, watched, bad, spelling, ma
     assert dpor_runs <= dfs_runs
 
 
-def queue_scenario(messages, handler_ops, other_ops, watched, bad, crashes) -> Scenario:
+def queue_scenario(messages, handler_ops, other_ops, watched, bad, crashes, timed: bool = False,
+                   redeliveries: int = 1) -> Scenario:
     """Consumers in two processes handle `messages` from one queue, each with `handler_ops[msg]`;
-    an independent actor runs `other_ops`. One redelivery is allowed (and `crashes` crashes)."""
+    an independent actor runs `other_ops`. `redeliveries` redelivery faults are allowed (and `crashes`
+    crashes). `timed`: a visibility timeout of 2 ticks, which a handler that sleeps can outlast."""
 
     def setup(sim):
         m = Machine()
-        q = Queue("q", visibility_timeout=10)
+        # timed: a handler that outlasts the timeout loses the message to the next one, which can outlast it
+        # too: two deliveries at most keep the search finite
+        q = Queue("q", visibility_timeout=2, max_deliveries=2) if timed else Queue("q", visibility_timeout=10)
         for msg in messages:
             q.push(msg)
 
@@ -347,7 +361,7 @@ def queue_scenario(messages, handler_ops, other_ops, watched, bad, crashes) -> S
     def watched_ok(s):
         return sum(s["state"][k] for k in watched) % 5 != bad or f"watched sum = {bad} mod 5"
 
-    return Scenario("generated-queue", setup, max_steps=200, faults=Faults(crashes=crashes, redeliveries=1),
+    return Scenario("generated-queue", setup, max_steps=200, faults=Faults(crashes=crashes, redeliveries=redeliveries),
                     invariants=(always("I-WATCHED", watched_ok, reads=watched),))
 
 
@@ -379,31 +393,82 @@ def test_dpor_with_queues_redeliveries_and_crashes_matches_dfs(program, watched,
     assert dpor_runs <= dfs_runs
 
 
+@st.composite
+def timed_queue_programs(draw):
+    """One message whose handler may sleep past the visibility timeout (timed redelivery), another
+    actor that may sleep too; redelivery faults 0 or 1."""
+    handler = [("sleep", draw(st.integers(1, 3)))]
+    if draw(st.booleans()):
+        handler.insert(draw(st.integers(0, 1)), draw(simple_op))
+    other = draw(st.lists(simple_op, max_size=1))   # its steps give the clock jumps more places to go
+    return ["m1"], {"m1": handler}, other, 0, draw(st.integers(0, 1))
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(program=timed_queue_programs(), watched=st.lists(st.sampled_from(KEYS), min_size=1, max_size=2, unique=True),
+       bad=st.integers(0, 4))
+def test_dpor_with_timed_redelivery_matches_dfs(program, watched, bad):
+    # a message held past its visibility timeout is visible again at the clock jump (time is dependent
+    # with every step), and the jump stops at that timeout
+    msgs, handler_ops, other_ops, crashes, redeliveries = program
+    scn = queue_scenario(msgs, handler_ops, other_ops, tuple(watched), bad, crashes, timed=True,
+                         redeliveries=redeliveries)
+    dfs, dpor = outcomes(scn, DFS()), outcomes(scn, DPOR())
+    assert dpor[:2] == dfs[:2] and dpor[2] <= dfs[2]
+
+
 timed_op = st.one_of(simple_op, st.tuples(st.just("sleep"), st.integers(1, 3)),
                      st.tuples(st.just("wait a"), st.integers(1, 3)))
 
 
-def timed_scenario(actors, watched, bad) -> Scenario:
+def timed_scenario(actors, watched, bad, heartbeat=None) -> Scenario:
     """Reads and writes, sleeps, and waits for `a != 0` with a timeout: time passing is an option
-    the scheduler offers while anything sleeps, and it is dependent with every step."""
+    the scheduler offers while anything sleeps, and it is dependent with every step. `heartbeat`:
+    (period, op) of a background actor that loops forever: sleep(period, background=True), then op."""
 
     def setup(sim):
         m = Machine()
         for i, ops in enumerate(actors):
             sim.process(f"p{i}", lambda p, i=i, ops=ops: p.spawn("a", m.run, i, ops))
+        if heartbeat is not None:
+            sim.process("hb", lambda p: p.spawn("beat", beat, m))
         return m.result()
 
+    async def beat(m):
+        period, op = heartbeat
+        while True:
+            await sim_sleep(period, "heartbeat", background=True)
+            await m.run(9, [op])   # an int like the other actors: acc keys must sort
+
     return Scenario("generated-timed", setup, max_steps=200, invariants=(
-        always("I-WATCHED", lambda s: sum(s["state"][k] for k in watched) % 5 != bad or "hit", reads=watched),))
+        always("I-WATCHED", lambda s: sum(s["state"][k] for k in watched) % 5 != bad or "hit", reads=watched),
+        at_end("I-END", lambda s: s["state"]["a"] % 7 != 3 or "a = 3 mod 7")))
+
+
+HEARTBEATS: list = []   # the heartbeat of every generated timed program (checked below)
 
 
 @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(actors=st.lists(st.lists(timed_op, min_size=1, max_size=2), min_size=2, max_size=3),
-       watched=st.lists(st.sampled_from(KEYS), min_size=1, max_size=2, unique=True), bad=st.integers(0, 4))
-def test_dpor_with_sleeps_and_timeouts_matches_dfs(actors, watched, bad):
-    scn = timed_scenario(actors, tuple(watched), bad)
+       watched=st.lists(st.sampled_from(KEYS), min_size=1, max_size=2, unique=True), bad=st.integers(0, 4),
+       heartbeat=st.one_of(st.none(), st.tuples(st.integers(1, 3), simple_op)))
+def test_dpor_with_sleeps_timeouts_and_background_timers_matches_dfs(actors, watched, bad, heartbeat):
+    if heartbeat is not None and len(actors) == 3:
+        actors = actors[:2]   # a heartbeat fires between any two foreground steps: keeps DFS small
+    HEARTBEATS.append(heartbeat)
+    scn = timed_scenario(actors, tuple(watched), bad, heartbeat)
     dfs, dpor = outcomes(scn, DFS()), outcomes(scn, DPOR())
+    assert "livelock" not in dfs[1]   # background timers keep the search finite
     assert dpor[:2] == dfs[:2] and dpor[2] <= dfs[2]
+
+
+def test_the_generators_covered_background_timers_and_crash_targets():
+    if not HEARTBEATS:
+        test_dpor_with_sleeps_timeouts_and_background_timers_matches_dfs()
+    if not CRASH_TARGETS:
+        test_dpor_with_a_crash_budget_matches_dfs()
+    assert sum(h is not None for h in HEARTBEATS) >= 20
+    assert set(CRASH_TARGETS) == set(TARGETS)
 
 
 def test_dpor_survives_a_step_that_ends_the_execution_with_an_uncaught_exception():

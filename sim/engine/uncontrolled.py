@@ -53,8 +53,9 @@ class StressKernel(Kernel):
         await trio.sleep(rng.random() * self.jitter)
         self._tick()
         g = a.guard
+        deadline = a.deadline if a.bg is None else a.bg   # a background timer is a timer here (no quiescence wait)
         while g is not None and not g():
-            if a.deadline is not None and self.now >= a.deadline:
+            if deadline is not None and self.now >= deadline:
                 break
             await trio.sleep(0.001)  # poll, as a hand-written stress test would
             self._tick()
@@ -73,7 +74,7 @@ class StressKernel(Kernel):
     def _maybe_fault(self) -> None:
         rng = self.rng
         if self.crashes < self.max_crashes and rng.random() < self.fault_rate:
-            live = [p for p in self.processes if p.alive and p.actors]
+            live = [p for p in self.processes if p.alive and p.actors and self.can_crash(p)]
             if live:
                 victim = rng.choice(live)
                 for a in self._crash(victim):  # the kernel's crash bookkeeping; we cancel the tasks
