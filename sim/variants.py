@@ -172,6 +172,7 @@ def vary(scenario: Scenario, params: dict | None = None, *, crashes=None, redeli
     return dataclasses.replace(
         built, name=f"{name}[{','.join(f'{k}={show(v)}' for k, v in entries.items())}]",
         faults=Faults(now["crashes"], now["redeliveries"]), max_steps=now["max_steps"], expect="hold", bug="",
+        budget=None,
         params={**built.params, **current, **changed}, factory=base.factory)
 
 
