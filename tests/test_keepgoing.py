@@ -125,3 +125,28 @@ def test_a_scenario_budget_replaces_the_default_and_is_shown(own_registry, tmp_p
 def test_a_bad_budget_is_refused():
     with pytest.raises(ValueError, match="budget must be a whole number >= 1"):
         always_broken(budget=0)
+
+
+def test_dpor_goes_on_past_a_violation_with_a_footprint_that_reads_the_clock():
+    """A step whose footprint is a callable reading now() is still pending when an execution ends in a
+    violation; DPOR's race analysis of that final state evaluates it after the execution (it raised
+    'no simulated execution is running here' and ended the exploration)."""
+
+    def setup(k):
+        state = {"x": 0}
+
+        async def writer():
+            await point("set x", writes=("x",))
+            state["x"] = 1
+
+        async def stamper():
+            await point("stamp", writes=lambda: (("stamp", sim.now()),))
+
+        k.process("a", lambda p: p.spawn("writer", writer))
+        k.process("b", lambda p: p.spawn("stamper", stamper))
+        return state
+
+    sc = Scenario(name="clock-footprint", setup=setup, expect="I-X",
+                  invariants=(sim.always("I-X", lambda s: s["x"] == 0 or "x set"),))
+    res = sim.explore(sc, strategies.make("dpor"), stop_on_violation=False)
+    assert res.complete and list(res.violations) == ["I-X"]
