@@ -29,7 +29,7 @@ from sim import backends, parallel
 from sim.units import TREES, Spec, default_jobs, prepare
 from sim.runtime import SimUsageError
 from sim.explore import DEFAULT_BUDGET, confirmed_trace, load_recorded
-from sim.keepgoing import MIN_EXTRA, PastExpected
+from sim.keepgoing import EXTRA, PastExpected
 from sim.strategy import ModelNondeterminism
 
 if TYPE_CHECKING:  # rich is imported where output is made: `--help` does without it
@@ -43,9 +43,9 @@ budget:
   Without --budget or --time, random, pct and portfolio stop after {DEFAULT_BUDGET} executions
   per scenario, or the scenario's own budget where it declares one (`sim list`), and dfs
   and dpor run until they have covered their whole choice tree.
-  With several scenarios, one that expects a violation goes on past it (at most as many
-  executions again as it took to find it, and at least {MIN_EXTRA}, within the budget) and
-  stops at any other invariant's violation: "expected I-X, also found I-Y" is a mismatch.
+  With several scenarios, one that expects a violation goes on past it ({EXTRA} executions
+  more, within the budget) and stops at any other invariant's violation: "expected I-X,
+  also found I-Y" is a mismatch.
 
 exit status:
   one scenario (--scenario NAME):
@@ -387,7 +387,9 @@ def _summary(rows, with_match: bool, args) -> Table:
     t.add_column("scenario", no_wrap=True, min_width=names)
     t.add_column("expected", no_wrap=True, min_width=invariants)
     t.add_column("verdict", no_wrap=True, min_width=invariants)
-    for col in ("executions", "budget", "steps", "decisions/s"):
+    # a budget column only when a scenario has its own (the others' is the default or --budget)
+    own = any(_own_budget(s, args) for s, _ in rows)
+    for col in ("executions", "budget", "steps", "decisions/s") if own else ("executions", "steps", "decisions/s"):
         t.add_column(col, justify="right", no_wrap=True)
     t.add_column("coverage", min_width=10, ratio=1)
     t.add_column("found at", justify="right", no_wrap=True)
@@ -395,7 +397,8 @@ def _summary(rows, with_match: bool, args) -> Table:
         t.add_column("match")
     for scenario, res in rows:
         cells = [Text(scenario.name), scenario.expect, Text(_verdict(res), style="red" if res.violation else "green"),
-                 str(res.executions), _budget_cell(scenario, args), str(res.steps), _rate(res), res.bounds(),
+                 str(res.executions), *([_budget_cell(scenario, args)] if own else []), str(res.steps), _rate(res),
+                 res.bounds(),
                  "-" if res.found_at is None else str(res.found_at)]
         if with_match:
             ok = _matches(scenario, res)
@@ -404,12 +407,14 @@ def _summary(rows, with_match: bool, args) -> Table:
     return t
 
 
+def _own_budget(scenario, args) -> bool:
+    return bool(scenario.budget) and _budget(scenario, args, args.strategy in TREES) == scenario.budget
+
+
 def _budget_cell(scenario, args) -> str:
-    """The budget explored under: a scenario's own (from measurement) is marked with its name."""
+    """The budget explored under; a scenario's own (from measurement) is marked so."""
     total = _budget(scenario, args, args.strategy in TREES)
-    if total is None:
-        return "-"
-    return f"{total} (own)" if scenario.budget and not args.budget and total == scenario.budget else str(total)
+    return "-" if total is None else f"{total} (own)" if _own_budget(scenario, args) else str(total)
 
 
 STATS_COLUMNS = ("schedules", "distinct terminal states", "decisions/s", "faults injected",

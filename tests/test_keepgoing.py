@@ -76,13 +76,13 @@ def test_going_on_is_bounded_by_the_find_and_the_budget():
     sc = always_broken()
     rule = PastExpected.of(sc)
     res = sim.explore(sc, strategies.make("random", 3), budget=1000, past=rule)
-    # found at execution 1, then min_extra more
-    assert (res.found_at, res.went_on, res.executions) == (1, 1, 1 + rule.min_extra)
+    # found at execution 1, then `extra` more
+    assert (res.found_at, res.went_on, res.executions) == (1, 1, 1 + rule.extra)
     res = sim.explore(sc, strategies.make("random", 3), budget=50, past=rule)
     assert res.executions == 50
-    tight = dataclasses.replace(rule, min_extra=5)
+    tight = dataclasses.replace(rule, extra=5)
     assert sim.explore(sc, strategies.make("random", 3), budget=1000, past=tight).executions == 6
-    assert rule.limit(400, 1000) == 800 and rule.limit(700, 1000) == 1000 and rule.limit(10, None) == 10 + 200
+    assert rule.limit(400, 1000) == 500 and rule.limit(950, 1000) == 1000 and rule.limit(10, None) == 110
 
 
 def test_a_hold_scenario_has_no_rule_and_alternatives_are_all_expected():
