@@ -116,7 +116,8 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
     execution of each distinct violated invariant in `violations`.
 
     `budget` counts executions. With neither budget nor time limit, an
-    exhaustive strategy runs to completion and any other stops at DEFAULT_BUDGET.
+    exhaustive strategy runs to completion and any other stops at the scenario's
+    own budget, or DEFAULT_BUDGET.
     `time_limit` only bounds how much is explored: what is found replays exactly.
     `check_footprints`: a step touching a sim-managed key (sim.store) outside its
     declared footprint is a "footprint" violation (DPOR is only as sound as those).
@@ -127,7 +128,7 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
     """
     eng = engines.make(engine)
     if budget is None and time_limit is None and not strategy.exhaustive:
-        budget = DEFAULT_BUDGET
+        budget = scenario.budget or DEFAULT_BUDGET
     if budget is not None and budget < 1:
         raise ValueError(f"budget must be >= 1, got {budget}")
     res = Exploration(scenario, strategy.describe(), engine, check_footprints=check_footprints)

@@ -204,7 +204,7 @@ def explore(scenario, spec: Spec, *, executor=None, budget: int | None = None, t
     """
     ex = executor or Inline(scenario)
     if budget is None and time_limit is None and not spec.exhaustive:
-        budget = DEFAULT_BUDGET
+        budget = scenario.budget or DEFAULT_BUDGET
     if budget is not None and budget < 1:
         raise ValueError(f"budget must be >= 1, got {budget}")
     t0 = time.perf_counter()

@@ -150,3 +150,10 @@ def test_dpor_goes_on_past_a_violation_with_a_footprint_that_reads_the_clock():
                   invariants=(sim.always("I-X", lambda s: s["x"] == 0 or "x set"),))
     res = sim.explore(sc, strategies.make("dpor"), stop_on_violation=False)
     assert res.complete and list(res.violations) == ["I-X"]
+
+
+def test_the_library_takes_a_scenario_budget_as_its_default():
+    sc = dataclasses.replace(always_broken(budget=9), expect="hold", invariants=())
+    assert sim.explore(sc, strategies.make("random", 1)).executions == 9
+    assert sim.explore(sc, strategies.make("random", 1), budget=4).executions == 4
+    assert parallel.explore(sc, Spec(sc.name, "random", 1, chunk=4)).executions == 9
