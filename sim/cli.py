@@ -26,9 +26,10 @@ from sim.clikit import (EXIT_INTERNAL, EXIT_MISMATCH, EXIT_OK, EXIT_USAGE, EXIT_
                         UsageError, save_crash_report,
                         add_load, add_step_timeout, check_engine, positive_float, positive_int, console, load_modules, print_step_log, print_table, say, table)
 from sim import backends, parallel
-from sim.units import Spec, default_jobs, prepare
+from sim.units import TREES, Spec, default_jobs, prepare
 from sim.runtime import SimUsageError
 from sim.explore import DEFAULT_BUDGET, confirmed_trace, load_recorded
+from sim.keepgoing import EXTRA, PastExpected
 from sim.strategy import ModelNondeterminism
 
 if TYPE_CHECKING:  # rich is imported where output is made: `--help` does without it
@@ -39,8 +40,12 @@ DEFAULT_OUT = os.path.join("reports", "traces")
 
 EXPLORE_EPILOG = f"""\
 budget:
-  Without --budget or --time, random and pct stop after {DEFAULT_BUDGET} executions per
-  scenario and dfs runs until it has covered its whole choice tree.
+  Without --budget or --time, random, pct and portfolio stop after {DEFAULT_BUDGET} executions
+  per scenario, or the scenario's own budget where it declares one (`sim list`), and dfs
+  and dpor run until they have covered their whole choice tree.
+  With several scenarios, one that expects a violation goes on past it ({EXTRA} executions
+  more, within the budget) and stops at any other invariant's violation: "expected I-X,
+  also found I-Y" is a mismatch.
 
 exit status:
   one scenario (--scenario NAME):
@@ -229,34 +234,50 @@ def _stem(scenario: str, strategy: str, seed: int, digest: str) -> str:
     return f"{safe}-{strategy}-seed{seed}-{digest[:8]}"
 
 
-def _explore_one(scenario, args, executor=None, show_progress: bool = True):
+def _budget(scenario, args, exhaustive: bool) -> int | None:
+    """--budget, else (without --time) the scenario's own budget or the default; an exhaustive
+    strategy without either runs to completion."""
+    if args.budget or args.time or exhaustive:
+        return args.budget
+    return scenario.budget or DEFAULT_BUDGET
+
+
+def _past(scenario, args, several: bool) -> PastExpected | None:
+    """In a run of several scenarios (their verdicts compared with their expectations), one that
+    expects a violation goes on past it (sim.keepgoing), unless --keep-going goes on past all."""
+    return None if args.keep_going or not several else PastExpected.of(scenario)
+
+
+def _explore_one(scenario, args, executor=None, show_progress: bool = True, several: bool = False):
     if executor is None and args.jobs is None and args.cluster is None:
-        return _explore_sequential(scenario, args)
+        return _explore_sequential(scenario, args, several=several)
+    past = _past(scenario, args, several)
     spec = Spec(scenario.name, args.strategy, args.seed, args.engine, args.preemptions, args.check_footprints,
-                not args.keep_going, args.stats, tuple(args.load), (os.getcwd(),))
-    total = args.budget or (None if args.time or spec.exhaustive else DEFAULT_BUDGET)
+                not args.keep_going, args.stats, tuple(args.load), (os.getcwd(),), past=past.expected if past else ())
+    total = _budget(scenario, args, spec.exhaustive)
     if isinstance(executor, parallel.Inline) or executor is None:
         executor = parallel.Inline(scenario)
     try:
         with _progress(scenario.name, total) if show_progress else contextlib.nullcontext() as progress:
-            return parallel.explore(scenario, spec, executor=executor, budget=args.budget, time_limit=args.time,
+            return parallel.explore(scenario, spec, executor=executor, budget=total, time_limit=args.time,
                                     progress=progress)
     except (ModelNondeterminism, SimUsageError) as e:  # the model misuses sim: the user's to fix
         raise UsageError(f"scenario {scenario.name}: {e}") from None
 
 
-def _explore_sequential(scenario, args, show_progress: bool = True):
+def _explore_sequential(scenario, args, show_progress: bool = True, several: bool = False):
     """Without --jobs or --cluster: one process, each member one stream of executions (not cut into units)."""
     opts = {} if args.preemptions is None else {"preemption_bound": args.preemptions, "iterative": True}
     if args.cache_states:
         opts["cache_states"] = True
     strategy = strategies.make(args.strategy, args.seed, **opts)  # fresh per scenario: results don't depend on order
-    total = args.budget or (None if args.time or strategy.exhaustive else DEFAULT_BUDGET)
+    total = _budget(scenario, args, strategy.exhaustive)
     try:
         with _progress(scenario.name, total) if show_progress else contextlib.nullcontext() as progress:
-            return sim.explore(scenario, strategy, engine=args.engine, budget=args.budget,
+            return sim.explore(scenario, strategy, engine=args.engine, budget=total,
                                time_limit=args.time, progress=progress, check_footprints=args.check_footprints,
-                               stop_on_violation=not args.keep_going, stats=args.stats)
+                               stop_on_violation=not args.keep_going, stats=args.stats,
+                               past=_past(scenario, args, several))
     except (ModelNondeterminism, SimUsageError) as e:  # the model misuses sim: the user's to fix
         raise UsageError(f"scenario {scenario.name}: {e}") from None
 
@@ -324,27 +345,40 @@ def _task_result(future, scenario):
         raise
 
 
+def _found(res) -> list[str]:
+    """Every invariant found violated, in the order found (the first violation first)."""
+    return sorted(res.violations, key=lambda i: res.violations[i].execution) if res.violations else \
+        ([] if res.violation is None else [res.violation.invariant])
+
+
 def _verdict(res) -> str:
-    return "holds" if res.violation is None else res.violation.invariant
+    return ", ".join(_found(res)) or "holds"
 
 
 def _matches(scenario, res) -> bool:
-    return scenario.expects("hold" if res.violation is None else res.violation.invariant)
+    """Every violation found is one the scenario expects, and one was found unless it expects to hold."""
+    found = _found(res)
+    return all(scenario.expects(i) for i in found) if found else scenario.expects("hold")
 
 
 def _mismatch(scenario, res) -> str:
-    if res.violation is None:
+    found = _found(res)
+    if not found:
         return (f"{scenario.name}: expected {scenario.expect}, but no violation was found in "
                 f"{res.executions} execution(s) ({res.bounds()})")
     want = "to hold" if scenario.expect == "hold" else scenario.expect
-    return f"{scenario.name}: expected {want}, found {res.violation.invariant}"
+    other = [i for i in found if not scenario.expects(i)]
+    if len(other) < len(found):   # the expected bug was found, and another invariant broke too
+        return (f"{scenario.name}: expected {want}, also found {', '.join(other)} (at execution "
+                f"{', '.join(str(res.violations[i].execution) for i in other)})")
+    return f"{scenario.name}: expected {want}, found {', '.join(found)}"
 
 
 def _rate(res) -> str:
     return f"{res.decisions / res.elapsed:,.0f}" if res.elapsed > 0 else "-"
 
 
-def _summary(rows, with_match: bool) -> Table:
+def _summary(rows, with_match: bool, args) -> Table:
     from rich.text import Text
     t = table()
     # in a narrow terminal only the coverage text wraps: names must stay whole to be copied
@@ -353,7 +387,9 @@ def _summary(rows, with_match: bool) -> Table:
     t.add_column("scenario", no_wrap=True, min_width=names)
     t.add_column("expected", no_wrap=True, min_width=invariants)
     t.add_column("verdict", no_wrap=True, min_width=invariants)
-    for col in ("executions", "steps", "decisions/s"):
+    # a budget column only when a scenario has its own (the others' is the default or --budget)
+    own = any(_own_budget(s, args) for s, _ in rows)
+    for col in ("executions", "budget", "steps", "decisions/s") if own else ("executions", "steps", "decisions/s"):
         t.add_column(col, justify="right", no_wrap=True)
     t.add_column("coverage", min_width=10, ratio=1)
     t.add_column("found at", justify="right", no_wrap=True)
@@ -361,13 +397,24 @@ def _summary(rows, with_match: bool) -> Table:
         t.add_column("match")
     for scenario, res in rows:
         cells = [Text(scenario.name), scenario.expect, Text(_verdict(res), style="red" if res.violation else "green"),
-                 str(res.executions), str(res.steps), _rate(res), res.bounds(),
+                 str(res.executions), *([_budget_cell(scenario, args)] if own else []), str(res.steps), _rate(res),
+                 res.bounds(),
                  "-" if res.found_at is None else str(res.found_at)]
         if with_match:
             ok = _matches(scenario, res)
             cells.append(Text("yes" if ok else "NO", style="green" if ok else "bold red"))
         t.add_row(*cells)
     return t
+
+
+def _own_budget(scenario, args) -> bool:
+    return bool(scenario.budget) and _budget(scenario, args, args.strategy in TREES) == scenario.budget
+
+
+def _budget_cell(scenario, args) -> str:
+    """The budget explored under; a scenario's own (from measurement) is marked so."""
+    total = _budget(scenario, args, args.strategy in TREES)
+    return "-" if total is None else f"{total} (own)" if _own_budget(scenario, args) else str(total)
 
 
 STATS_COLUMNS = ("schedules", "distinct terminal states", "decisions/s", "faults injected",
@@ -406,8 +453,8 @@ def _scenario_task(args, name: str, look, several: bool = False):
     from rich.console import Console
     prepare(tuple(args.load), (os.getcwd(),))
     scenario = registry.get(name)  # a variant's name rebuilds it too
-    res = _explore_one(scenario, args, show_progress=False) if args.jobs or args.cluster \
-        else _explore_sequential(scenario, args, show_progress=False)
+    res = _explore_one(scenario, args, show_progress=False, several=several) if args.jobs or args.cluster \
+        else _explore_sequential(scenario, args, show_progress=False, several=several)
     buf = io.StringIO()
     width, terminal, colors = look
     saved = _report_all(Console(file=buf, width=width, force_terminal=terminal, color_system=colors), scenario, res,
@@ -483,14 +530,14 @@ def _cmd_explore(args) -> int:
                 reports[scenario.name] = saved
         else:
             for scenario in scenarios:
-                res = _explore_one(scenario, args, executor)
+                res = _explore_one(scenario, args, executor, several=several)
                 reports[scenario.name] = _report_all(out, scenario, res, args, several)
                 rows.append((scenario, res))
     finally:
         if executor is not None:
             executor.close()
     all_mode = several
-    print_table(out, _summary(rows, with_match=all_mode))
+    print_table(out, _summary(rows, with_match=all_mode, args=args))
     if args.stats:
         print_table(out, _stats_table(rows))
     if all_mode:
@@ -626,10 +673,14 @@ def cmd_list(args, _rest) -> int:
         print_table(out, t)
     t = table()
     t.title = "scenarios"
-    for col in ("name", "bug", "expect", "faults", "revision", "description"):
-        t.add_column(col)
-    for s in registry.all_scenarios():
-        t.add_row(*map(escape, (s.name, s.bug or "-", s.expect, s.faults.describe(), s.revision, s.description)))
+    scenarios = registry.all_scenarios()
+    # names stay whole (to be copied); the description wraps
+    t.add_column("name", no_wrap=True, min_width=max((len(s.name) for s in scenarios), default=4))
+    for col in ("bug", "expect", "budget", "faults", "revision", "description"):
+        t.add_column(col, no_wrap=col == "budget")
+    for s in scenarios:
+        t.add_row(*map(escape, (s.name, s.bug or "-", s.expect, str(s.budget or DEFAULT_BUDGET), s.faults.describe(),
+                                s.revision, s.description)))
     print_table(out, t)
     print_table(out, clivariants.parameters_table(registry.all_scenarios()))
     return EXIT_OK

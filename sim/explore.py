@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sim import engine as engines
 from sim import backends, registry, variants
 from sim.kernel import Violation
+from sim.keepgoing import PastExpected
 from sim.scenario import Scenario
 from sim.stats import Observed
 from sim.strategy import Replay, Strategy
@@ -63,6 +64,7 @@ class Exploration:
     found_at: int | None = None     # 1-based execution index of the first violation
     tape: list[int] | None = None   # its tape
     violations: dict = field(default_factory=dict)  # invariant -> Found: the first of each (keep-going)
+    went_on: int | None = None      # sim.keepgoing: went on past the expected violation found here
     check_footprints: bool = False
     notes: list[str] = field(default_factory=list)
     points: int | None = None           # with stats: distinct scheduling points actors stepped from
@@ -102,7 +104,8 @@ class Exploration:
         if fb is not None and fb < f.crashes + f.redeliveries:
             what = f"at most {fb} fault(s) in all of {what}"
         if self.violation is not None and not self.complete:
-            cov = "stopped at the first violation" if len(self.violations) <= 1 else "sampled"
+            cov = "stopped at the first violation" if len(self.violations) <= 1 and self.went_on is None \
+                else "sampled"
         elif self.complete:
             cov = "exhaustive" + (" (wide data choices at their extremes)" if self.truncated else "")
         else:
@@ -112,19 +115,22 @@ class Exploration:
 
 def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", budget: int | None = None,
             time_limit: float | None = None, progress=None, check_footprints: bool = False,
-            stop_on_violation: bool = True, stats: bool = False) -> Exploration:
+            stop_on_violation: bool = True, stats: bool = False, past: PastExpected | None = None) -> Exploration:
     """Run executions until a violation, the budget, the time limit, or an exhausted strategy.
 
     With `stop_on_violation=False` it goes on past violations and keeps the first
     execution of each distinct violated invariant in `violations`.
 
     `budget` counts executions. With neither budget nor time limit, an
-    exhaustive strategy runs to completion and any other stops at DEFAULT_BUDGET.
+    exhaustive strategy runs to completion and any other stops at the scenario's
+    own budget, or DEFAULT_BUDGET.
     `time_limit` only bounds how much is explored: what is found replays exactly.
     `check_footprints`: a step touching a sim-managed key (sim.store) outside its
     declared footprint is a "footprint" violation (DPOR is only as sound as those).
     `stats`: also count distinct terminal states and scheduling points (sim.stats; a
     fingerprint per execution costs a little speed).
+    `past` (sim.keepgoing, with `stop_on_violation`): go on past a violation it expects, up to
+    its bound, and stop at the first violation of any other invariant.
 
     Example:
 
@@ -135,7 +141,7 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
     """
     eng = engines.make(engine)
     if budget is None and time_limit is None and not strategy.exhaustive:
-        budget = DEFAULT_BUDGET
+        budget = scenario.budget or DEFAULT_BUDGET
     if budget is not None and budget < 1:
         raise ValueError(f"budget must be >= 1, got {budget}")
     res = Exploration(scenario, strategy.describe(), engine, check_footprints=check_footprints)
@@ -150,7 +156,8 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
         # each time otherwise: a wrapper may rebind it between executions.)
         ends = getattr(driver.end_execution, "__func__", None) is not Strategy.end_execution
         n = steps = decisions = crashes = redeliveries = pruned = 0
-        while budget is None or n < budget:
+        limit = budget
+        while limit is None or n < limit:
             if not driver.next_execution():  # out of work is not a proof: only `complete` claims one
                 break
             k = execute(scenario, driver, False, check_footprints)
@@ -169,7 +176,11 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
                 if k.violation.invariant not in res.violations:
                     res.violations[k.violation.invariant] = Found(n, k.tape, k.violation)
                 if stop_on_violation:
-                    break
+                    if past is None or past.stops(k.violation.invariant):
+                        break
+                    if res.went_on is None:
+                        res.went_on = n
+                        limit = past.limit(n, limit)
             if progress is not None and n % 256 == 0:
                 progress(n)
             if deadline is not None and (n & 63) == 0 and time.perf_counter() > deadline:

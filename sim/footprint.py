@@ -23,7 +23,7 @@ invariant without declared `reads` is taken to read everything.
 """
 from __future__ import annotations
 
-from sim import reads
+from sim import reads, runtime
 from sim.store import with_ranges
 
 
@@ -54,14 +54,18 @@ def declared(kernel, keys):
 
     A callable lets a step declare what it would touch if it ran now (a failed exclusive
     create writes nothing); it must depend only on keys the step reads. It runs with access
-    recording suspended: evaluating it is not part of any step."""
+    recording suspended: evaluating it is not part of any step. It runs as part of `kernel`'s
+    execution, even when asked after that execution has ended (DPOR's race analysis of the final
+    state, when exploration goes on past a violation): a callable may read the clock (`now()`)."""
     if not callable(keys):
         return keys
     saved, kernel.touched = kernel.touched, None
+    running, runtime._kernel = runtime._kernel, kernel
     try:
         return tuple(keys())
     finally:
         kernel.touched = saved
+        runtime._kernel = running
 
 
 def process_key(p) -> tuple:

@@ -17,6 +17,7 @@ import multiprocessing
 import time
 
 from sim.explore import DEFAULT_BUDGET, Exploration, Found
+from sim.keepgoing import PastExpected
 from sim.stats import distinct
 from sim.units import Spec, Unit, UnitResult, chunk_unit, first_units, run_unit, samplers
 
@@ -143,20 +144,21 @@ def backend(jobs: int, cluster: str | None = None, load=(), path=()):
 class _Fold:
     """Unit results folded in key order into the exploration's counts and findings."""
 
-    def __init__(self, res: Exploration, budget: int | None, stop: bool, stats: bool):
-        self.res, self.budget, self.stop, self.stats = res, budget, stop, stats
+    def __init__(self, res: Exploration, budget: int | None, stop: bool, stats: bool,
+                 past: PastExpected | None = None):
+        self.res, self.budget, self.stop, self.stats, self.past = res, budget, stop, stats, past
         self.states: set = set()
         self.points: set = set()
         self.fingerprinted = 0
 
     def add(self, r: UnitResult) -> str | None:
         """Fold one unit; the reason the outcome is decided, if it is."""
-        res, budget = self.res, self.budget
+        res = self.res
         found = {i: (v, tape) for i, v, tape in r.found}
         counted = 0
         decided = None
         for i, (steps, decisions, crashes, redeliveries, pruned) in enumerate(r.rows, 1):
-            if budget is not None and res.executions >= budget:
+            if self.budget is not None and res.executions >= self.budget:
                 decided = "budget"
                 break
             counted = i
@@ -178,8 +180,12 @@ class _Fold:
                 if v.invariant not in res.violations:
                     res.violations[v.invariant] = Found(res.executions, tape, v, r.describe)
                 if self.stop:
-                    decided = "violation"
-                    break
+                    if self.past is None or self.past.stops(v.invariant):
+                        decided = "violation"
+                        break
+                    if res.went_on is None:
+                        res.went_on = res.executions
+                        self.budget = self.past.limit(res.executions, self.budget)
         if counted:
             res.truncated |= r.truncated
             if res.violation is None:
@@ -198,13 +204,13 @@ def explore(scenario, spec: Spec, *, executor=None, budget: int | None = None, t
     """
     ex = executor or Inline(scenario)
     if budget is None and time_limit is None and not spec.exhaustive:
-        budget = DEFAULT_BUDGET
+        budget = scenario.budget or DEFAULT_BUDGET
     if budget is not None and budget < 1:
         raise ValueError(f"budget must be >= 1, got {budget}")
     t0 = time.perf_counter()
     deadline = None if time_limit is None else t0 + time_limit
     res = Exploration(scenario, {"name": spec.strategy}, spec.engine, check_footprints=spec.check_footprints)
-    fold = _Fold(res, budget, spec.stop_on_violation, spec.stats)
+    fold = _Fold(res, budget, spec.stop_on_violation, spec.stats, PastExpected(spec.past) if spec.past else None)
 
     units: dict = {}          # key -> Unit, known and not yet folded
     order: list = []          # heap of those keys: what is folded next
@@ -240,7 +246,7 @@ def explore(scenario, spec: Spec, *, executor=None, budget: int | None = None, t
             if sampling and not late:
                 # chunks before the next unit to fold must exist before it is folded; more keep workers busy
                 while (not order or chunk_unit(spec, sampling[0], next_chunk).key < order[0]
-                       or (len(ready) + len(inflight) < ex.slots and (budget is None or planned < budget))):
+                       or (len(ready) + len(inflight) < ex.slots and (fold.budget is None or planned < fold.budget))):
                     make_round()
             while ready and len(inflight) < ex.slots and not late:
                 key = heapq.heappop(ready)
@@ -266,7 +272,7 @@ def explore(scenario, spec: Spec, *, executor=None, budget: int | None = None, t
                     trees -= 1
                     if decided is None and trees == 0:
                         decided = "covered"  # the tree member has nothing left: exhaustive
-                if decided is None and budget is not None and res.executions >= budget:
+                if decided is None and fold.budget is not None and res.executions >= fold.budget:
                     decided = "budget"
     finally:
         for f in inflight:

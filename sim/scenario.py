@@ -112,6 +112,11 @@ class Scenario:
     `revision` the version of the model's code: a trace recorded from another
     revision is reported as such when its replay diverges.
 
+    `budget`, if given, is how many executions the main job (`explore` without
+    --budget or --time) spends on this scenario instead of the default: set from
+    measurement (benchmarks/seed_matrix.py) where a known bug is found late for some
+    seeds, so that every seed finds it.
+
     An invariant may have an `always` and an `at_end` part under one name (a
     bound in every state, an exact count at quiescence).
 
@@ -146,6 +151,7 @@ class Scenario:
     params: dict = field(default_factory=dict)
     model: str = ""
     bug: str = ""
+    budget: int | None = None
     factory: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
     always: tuple[Invariant, ...] = field(init=False, repr=False)
     at_end: tuple[Invariant, ...] = field(init=False, repr=False)
@@ -157,6 +163,8 @@ class Scenario:
         object.__setattr__(self, "always", tuple(i for i in invs if i.when == "always"))
         object.__setattr__(self, "at_end", tuple(i for i in invs if i.when == "at_end"))
         object.__setattr__(self, "eventually", tuple(i for i in invs if i.when == "eventually"))
+        if self.budget is not None and (not isinstance(self.budget, int) or self.budget < 1):
+            raise ValueError(f"scenario {self.name}: budget must be a whole number >= 1, got {self.budget!r}")
         names = [(i.name, i.when) for i in invs]
         if len(set(names)) != len(names):
             dup = sorted({n for n, w in names if names.count((n, w)) > 1})

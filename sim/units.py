@@ -56,6 +56,7 @@ class Spec:
     path: tuple = ()                 # sys.path entries workers need for them
     chunk: int = CHUNK
     split: int = SPLIT
+    past: tuple = ()                 # with stop_on_violation: invariants to go on past (sim.keepgoing)
 
     def members(self) -> list:
         if self.strategy == "portfolio":
@@ -192,8 +193,9 @@ def run_unit(spec: Spec, unit: Unit, scenario=None, on_execution=None) -> UnitRe
         limit = None  # iterative bounding restarts from the root each round: it cannot be split
     eng = engines.make(spec.engine)
     rows, found, seen_inv = [], [], set()
-    check, stop = spec.check_footprints, spec.stop_on_violation
+    check, stop, past = spec.check_footprints, spec.stop_on_violation, spec.past
     out = UnitResult(unit.key, described, rows, found)
+    stopped = False
 
     def loop():
         t0 = time.perf_counter()
@@ -214,14 +216,15 @@ def run_unit(spec: Spec, unit: Unit, scenario=None, on_execution=None) -> UnitRe
             if v is not None and v.invariant not in seen_inv:
                 seen_inv.add(v.invariant)
                 found.append((len(rows), v, k.tape))
-                if stop:
+                if stop and v.invariant not in past:  # the fold bounds how far past an expected one
+                    stopped = True
                     break
         out.elapsed = time.perf_counter() - t0
 
     eng.host(loop)
     out.complete = out.complete or (not unit.tree and len(rows) == limit) or strat.complete
     out.truncated = bool(strat.truncated)
-    if unit.tree and not out.complete and not (stop and found):
+    if unit.tree and not out.complete and not stopped:
         out.children = _split(spec, unit, strat.unit_state())
     if spec.stats:
         out.prints, out.seen, out.points = driver.prints, driver.seen, list(driver.points)

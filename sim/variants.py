@@ -172,6 +172,7 @@ def vary(scenario: Scenario, params: dict | None = None, *, crashes=None, redeli
     return dataclasses.replace(
         built, name=f"{name}[{','.join(f'{k}={show(v)}' for k, v in entries.items())}]",
         faults=dataclasses.replace(base.faults, crashes=now["crashes"], redeliveries=now["redeliveries"]), max_steps=now["max_steps"], expect="hold", bug="",
+        budget=None,
         params={**built.params, **current, **changed}, factory=base.factory)
 
 

@@ -169,7 +169,11 @@ EXPECT = {
     # delivery in between logs run_started before run_created; the resilient path mints run_created's
     # id after run_started's (E2), so it sorts after it for good
     ("run-create-race", "L1"): "I-R1",
-    ("run-create-crash", "L1"): "I-R1",
+    # ... and I-LIVE (first in 1 of seeds 1..20, found going on past I-R1 at seed 1): a crash loses the
+    # seeded message with p1 and the restart's re-enqueue scans runs before start() has created the run.
+    # An artefact of the seeding (README: a scenario's processes start before its runs exist; upstream's
+    # start() queues the message after the run file), listed so that it does not hide I-R1
+    ("run-create-crash", "L1"): "I-R1|I-LIVE",
     # D2, D1: a crash after the wait's lock file, before its event: every retry 409
     ("wait-create-crash", "L1"): "I-ORPHAN",
     ("wait-complete-crash", "L1"): "I-ORPHAN",

@@ -81,7 +81,9 @@ EXPECT_BY_WORKLOAD = {
                   # clock behind) sort below it, and the late step_started lands after step_completed again
                   # (the second executor mints right after the row lock is handed over: well within a
                   # millisecond); P4 and B13 keep #2714's transaction
-                  **_bug("I-S2", "B11", ["P3u", "P4u", "B13u"])},
+                  # (the late step_started lands after run_completed too, I-R2, as on local:L1: first in 5
+                  # of seeds 1..20)
+                  **_bug("I-S2|I-R2", "B11", ["P3u", "P4u", "B13u"])},
     # B13 (#3081): a crash between the step row and step_created, then a trusting 409; without the
     # index (P0) a crash after the event makes the redelivered job write a second one (B10)
     "step-create-crash": {**_bug("I-S1", "B10", ["P0"]), **_hold(["P1", "P2", "P3"]),
@@ -153,12 +155,25 @@ EXPECT = {(w, r): v for w, by_rev in EXPECT_BY_WORKLOAD.items() for r, (v, _bug_
 BUGS = {(w, r): b for w, by_rev in EXPECT_BY_WORKLOAD.items() for r, (_v, b) in by_rev.items() if b}
 
 
+# The main job's budget where the default 1000 executions miss the bug for some seeds: at least 1.5 x the
+# latest first find of the default portfolio over seeds 1..20 (benchmarks/seed_matrix.py; seeds that missed
+# within 3000 measured again up to 10000). D7 is found by the portfolio's PCT depth-3 member alone
+BUDGETS = {
+    ("hook-1665-complete", "P3"): 11200,   # D7: median 509; seeds 6, 12 at 7104, 3939
+    ("hook-1665-complete", "P4"): 11200,   # D7: median 606; seeds 9, 14 at 7429, 3264
+    ("hook-1665", "B2"): 2600,             # B11: median 136, max 1696 (seed 5)
+    ("swallow-5", "P4"): 3000,             # D-PG-WAIT-ZOMBIE: median 463, max 1914 (seed 4)
+}
+
+
 def scenario(workload: str, revision: str, expect: str | None = None, **params) -> Scenario:
     expect = expect or EXPECT.get((workload, revision), "hold")
     bug = BUGS.get((workload, revision), "") if expect != "hold" else ""
-    return build_scenario(WORLD, revision, REVISIONS[revision], WORKLOADS, workload, expect, bug,
-                          with_repairability(world_invariants()) + (at_end("I-EXEC", one_body_per_attempt),), "1",
-                          **params)
+    built = build_scenario(WORLD, revision, REVISIONS[revision], WORKLOADS, workload, expect, bug,
+                           with_repairability(world_invariants()) + (at_end("I-EXEC", one_body_per_attempt),), "1",
+                           **params)
+    budget = BUDGETS.get((workload, revision))
+    return built if budget is None or params else dataclasses.replace(built, budget=budget)
 
 
 MODELS = model_infos(WORLD, MODEL_NOTES) + ulid_twin_infos(WORLD, MODEL_NOTES)
@@ -172,7 +187,10 @@ build = on_demand(WORLD, WORKLOADS, REVISIONS, scenario)
 WORKLOADS = {**WORKLOADS, **RUN_WORKLOADS}
 RUN_EXPECT_BY_WORKLOAD = {
     # B26: before #1418 each of its eight scenarios ends a delivery in an escaped 409/410
-    **{f"swallow-{n}-pre1418": _bug("I-NO-ESCAPE", "B26", ["P4"]) for n in range(1, 9)},
+    **{f"swallow-{n}-pre1418": _bug("I-NO-ESCAPE", "B26", ["P4"]) for n in range(2, 9)},
+    # scenario 1 also reaches D-PG-RUN-REVIVED (as after #1418, below): the main job going on past B26
+    # finds run_started after run_completed at seed 1's third execution
+    "swallow-1-pre1418": _bug("I-NO-ESCAPE|I-R2", "B26, D-PG-RUN-REVIVED", ["P4"]),
     # ... and after it, where the pull request argues "safe": scenario 1 is D-PG-RUN-REVIVED (the loser's
     # unguarded run_started revives the run instead of meeting 410), scenario 4 is D7 (the loser's
     # hook_created re-inserts the row after the run ended, then 409), and scenario 5 is D7's twin for
@@ -211,7 +229,10 @@ SCENARIOS.append(dataclasses.replace(scenario("hook-sleep-race-2029", "P4", log_
 # that id sorts below it: the re-read after the cursor (hook_received) misses it, the cold replay takes
 # the sleep. I-LOG2 breaks in the same state (the scan had read hook_received); I-LOG3 is listed first
 SCENARIOS.append(dataclasses.replace(scenario("hook-sleep-race-2029", "P4u", log_prefix=True),
-                                     expect="I-LOG3", bug="B25"))
+                                     expect="I-LOG3|I-LOG2", bug="B25"))
+# ... and in other schedules hook_received's id, drawn first (B25 as on P4), sorts below an event the scan
+# had read without any mint of that millisecond: I-LOG2 alone, first in 8 of seeds 1..20
+# (benchmarks/seed_matrix.py); B25 either way
 build = on_demand(WORLD, WORKLOADS, REVISIONS, scenario)
 
 
