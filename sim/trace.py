@@ -175,7 +175,21 @@ def load(path: str | os.PathLike) -> Trace:
         raise TraceError(f"{p}: malformed trace: nested too deeply") from None
     if trace.digest != trace.content_digest():
         raise TraceError(f"{p}: digest mismatch: the trace was modified after it was written")
+    _check_shape(trace, p)
     return trace
+
+
+def _check_shape(trace: Trace, p: Path) -> None:
+    """What no execution can record, refused before a report draws it: steps out of order (a report's
+    happens-before graph would have a cycle) and tape values outside their choice's range."""
+    last = 0
+    for s in trace.steps:
+        if s.i <= last:
+            raise TraceError(f"{p}: malformed trace: step {s.i} comes after step {last} (steps are numbered upwards)")
+        last = s.i
+    for pos, (kind, n, v) in enumerate(trace.tape):
+        if not 0 <= v < max(n, 1):
+            raise TraceError(f"{p}: malformed trace: tape choice {pos} ({kind}) is {v}, outside 0..{n - 1}")
 
 
 def _umask() -> int:

@@ -98,3 +98,35 @@ def test_replay_shrink_and_regress_of_a_model_that_now_raises_are_one_line_error
         code = cli.main([str(a) for a in argv])
         err = capsys.readouterr().err
         assert code == 2 and err.count("\n") == 1 and "the model's setup now fails" in err, (argv[0], err)
+
+
+def catching_crashed(catch_all: bool, points: int = 2) -> Scenario:
+    import sim as _sim
+    from sim import Faults
+
+    def setup(k):
+        async def w():
+            for _ in range(points):
+                try:
+                    await point("step")
+                except (BaseException if catch_all else _sim.Crashed):
+                    pass
+        k.process("p1", lambda p: p.spawn("w", w))
+        k.process("p2", lambda p: p.spawn("w", w))
+        return {}
+    return Scenario("catch-crash", setup, faults=Faults(crashes=1), max_steps=200)
+
+
+def test_an_actor_that_catches_crashed_dies_all_the_same_on_both_engines():
+    from sim import DFS
+    # it awaits again after its process crashed: the fast engine closes it, the trio engine ends it the same
+    # way (it used to spin on the trio engine)
+    results = {e: explore(catching_crashed(False), DFS(), engine=e) for e in ("fast", "trio")}
+    assert all(r.violation is None and r.complete for r in results.values())
+    assert results["fast"].executions == results["trio"].executions
+
+
+def test_an_actor_that_swallows_every_exception_after_a_crash_is_a_model_error_on_trio():
+    from sim.runtime import SimUsageError
+    with pytest.raises(SimUsageError, match="went on after its process crashed"):
+        explore(catching_crashed(True, points=20), RandomWalk(3), budget=50, engine="trio")

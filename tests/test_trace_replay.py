@@ -262,3 +262,18 @@ def test_load_refuses_what_is_not_a_regular_file(tmp_path):
     assert "not a regular file" in one_line_error(fifo)        # would block forever on open/read
     assert "not a regular file" in one_line_error("/dev/zero")  # would fill memory
     assert "is a directory" in one_line_error(tmp_path)
+
+
+def test_load_refuses_steps_out_of_order_and_tape_values_out_of_range(cp_trace, tmp_path):
+    """A forger can reseal a trace no execution records; the report's graph would get a cycle."""
+    from sim.tracemodel import Trace
+    doc = json.loads(cp_trace.to_json())
+    doc["steps"][2]["i"] = doc["steps"][1]["i"]
+    p = tmp_path / "dup.json"
+    p.write_text(Trace.model_validate(doc).sealed().to_json())
+    assert "steps are numbered upwards" in one_line_error(p)
+    doc = json.loads(cp_trace.to_json())
+    kind, n, _ = doc["tape"][0]
+    doc["tape"][0] = [kind, n, n]
+    p.write_text(Trace.model_validate(doc).sealed().to_json())
+    assert "outside 0.." in one_line_error(p)

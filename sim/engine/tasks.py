@@ -16,6 +16,7 @@ from trio.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
 
 from sim import runtime
 from sim.kernel import DONE, Crashed, Kernel
+from sim.runtime import SimUsageError
 from sim.strategy.base import Prune
 
 
@@ -24,9 +25,17 @@ def _abort(_raise_cancel):
     return Abort.SUCCEEDED
 
 
+class _Dead(BaseException):
+    """Raised into a crashed process's actor that caught sim.Crashed and awaited again."""
+
+
 class TaskKernel(Kernel):
     controller = None
     _controller_waiting = False
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self._undying: set = set()   # membership only, never iterated
 
     def _wake_controller(self) -> None:
         if self._controller_waiting:
@@ -34,8 +43,15 @@ class TaskKernel(Kernel):
             reschedule(self.controller)
 
     async def _park(self, a):
-        if a.crashing:  # a dying actor that awaits again: it stays dead
-            raise Crashed()
+        if a.crashing:  # a dying actor that caught Crashed and awaits again: it stays dead
+            if a in self._undying:   # it caught _Dead too: it will not end, and the run cannot go on
+                if self.fatal is None:
+                    self.fatal = SimUsageError(f"actor {a.name} went on after its process crashed: it caught "
+                                               f"sim.Crashed and every later exception, and awaited again")
+                self._wake_controller()
+                await wait_task_rescheduled(_abort)
+            self._undying.add(a)
+            raise _Dead()   # as the fast engine closes such a coroutine
         self._wake_controller()
         await wait_task_rescheduled(_abort)
 
@@ -51,7 +67,7 @@ async def _actor_main(k: TaskKernel, a) -> None:
     a.task = current_task()
     try:
         await a.coro
-    except Crashed:
+    except (Crashed, _Dead):
         pass
     except (KeyboardInterrupt, trio.Cancelled):
         raise
@@ -71,6 +87,8 @@ async def _kill(k: TaskKernel, a) -> None:
     if a.state != DONE:
         reschedule(a.task, outcome.Error(Crashed()))
         await k.wait_for_actor()
+        if a.state != DONE and k.fatal is not None:
+            raise k.fatal
 
 
 async def _control(k: TaskKernel) -> None:
