@@ -174,7 +174,9 @@ def explore(scenario: Scenario, strategy: Strategy, *, engine: str = "fast", bud
                 if res.violation is None:
                     res.violation, res.found_at, res.tape = k.violation, n, k.tape
                 if k.violation.invariant not in res.violations:
-                    res.violations[k.violation.invariant] = Found(n, k.tape, k.violation)
+                    # how it was found, now: going on, a portfolio moves to other members, and the trace
+                    # must name the one that found it (and be the same file a run stopping here writes)
+                    res.violations[k.violation.invariant] = Found(n, k.tape, k.violation, strategy.describe())
                 if stop_on_violation:
                     if past is None or past.stops(k.violation.invariant):
                         break

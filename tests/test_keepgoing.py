@@ -157,3 +157,16 @@ def test_the_library_takes_a_scenario_budget_as_its_default():
     assert sim.explore(sc, strategies.make("random", 1)).executions == 9
     assert sim.explore(sc, strategies.make("random", 1), budget=4).executions == 4
     assert parallel.explore(sc, Spec(sc.name, "random", 1, chunk=4)).executions == 9
+
+
+def test_going_on_records_the_member_that_found_it_so_the_trace_is_the_one_a_stopping_run_writes():
+    """A portfolio moves on to other members while going on: the trace of the first find must name the
+    member that found it, as a run stopping there does (the main job and `--scenario NAME` then write
+    the same file)."""
+    sc = sim.registry.get("lost-update")
+    stopping = sim.explore(sc, strategies.make("portfolio", 1))
+    going = sim.explore(sc, strategies.make("portfolio", 1), stop_on_violation=True,
+                        past=PastExpected.of(sc), budget=200)
+    assert going.executions > stopping.executions          # it did go on
+    found = going.violations["I-COUNTER"]
+    assert found.strategy == stopping.strategy and found.tape == stopping.tape
