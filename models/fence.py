@@ -36,6 +36,16 @@ lock taken) is answered a 409 without "fence conflict" (`ContentionError`, ledge
 instead of waiting for it. Unfenced writes wait as before (the PR: they "atomically advance the
 materialized value ... but they don't reject on contention").
 
+`lost_update` (`L1Fp`, `P4Fp`) is a hypothesis, not the server's known behaviour: a later fenced-write helper of
+the Workflow DevKit names the server's "patch-then-PUT non-atomicity". Modelled as: every write of a run reads
+the run document (a step; a fenced write is checked against the tail it read there, so the check and the write
+are not atomic), writes its event as the base world does (under the run lock, which keeps the base world's own
+steps whole), then PUTs the document (a step). The PUT writes back what its write read plus its own event: an
+event another write PUT after that read is lost from the log, though its writer was answered success with it.
+So of two overlapping writes (one reads while the other is between its read and its PUT) only the last PUT's
+event is kept. Only events are lost: the entities (a wait's record) keep what the base world wrote. Between its
+write and its PUT an event is already in the log (readers may see an event that is lost afterwards).
+
 `asOfTimestamp` is not modelled: #2113 plumbs it but no caller sends it (resumeHook stays unfenced).
 """
 from __future__ import annotations
@@ -66,16 +76,20 @@ def fence_lock(storage, run: str) -> Lock:
     return lock
 
 
-def fenced(base: type, revision: str, mint_early: bool = False, contention: bool = False) -> type:
+def fenced(base: type, revision: str, mint_early: bool = False, contention: bool = False,
+           lost_update: bool = False) -> type:
     """`base` with the compare-and-set on `lastKnownEventId`, named `revision`; `mint_early`: the event's
     id is minted before the run lock (`MintEarly`); `contention`: a fenced write that finds the run lock
-    taken is answered `ContentionError`."""
+    taken is answered `ContentionError`; `lost_update`: the check reads the run document and a later PUT
+    of it loses the events PUT since (`PatchThenPut`)."""
 
     class Fenced(base):
         fence = True
 
         async def events_create(self, run: str, req: dict) -> dict:
             lock = fence_lock(getattr(self, "fs", None) or self.db, run)
+            if lost_update:
+                return await PatchThenPut(self, run).write(req, lock, super().events_create)
             if contention and req.get("lastKnownEventId") is not None:
                 await point(f"is the run lock of {short(run)} free?", reads=(lock.key,))
                 if lock.owner is not None:
@@ -97,6 +111,61 @@ def fenced(base: type, revision: str, mint_early: bool = False, contention: bool
     cls.__doc__ = f"{base.__doc__ or base.__name__}\n\nWith #2113's fence (models.fence)" + \
         (", the id minted before the run lock." if mint_early else ".")
     return cls
+
+
+class PatchThenPut:
+    """One write of `run` on the `lost_update` hypothesis (module docstring): read the run document, check
+    the fence against the tail read, write the event (`create`, under the run lock), PUT the document.
+
+    The document is ghost state in the shared storage: how many PUTs it has had, and for each event written
+    through it the PUT that wrote it. A PUT loses every event PUT after its write's read (those are not in
+    what it read); seeded events were never PUT and stay."""
+
+    def __init__(self, world, run: str):
+        self.world, self.run = world, run
+        self.local = hasattr(world, "fs")
+        storage = world.fs if self.local else world.db
+        self.view = type(world).view(storage)
+        self.doc = storage.__dict__.setdefault("_run_documents", {}).setdefault(run, {"puts": 0, "put_at": {}})
+
+    async def write(self, req: dict, lock: Lock, create) -> dict:
+        run = self.run
+        log_key = self.view.log_key(run)
+        await point(f"read the run document of {short(run)}", reads=(log_key,))
+        read_at = self.doc["puts"]
+        known = req.get("lastKnownEventId")
+        if known is not None:
+            log = self.view.log(run)
+            tail = log[-1]["eventId"] if log else None
+            if tail != known:
+                note(f"fence conflict: tail {short(tail or '-')} is not {short(known)}")
+                raise FenceConflictError(f"fence conflict: the log moved past {short(known)}")
+        async with lock:
+            res = await create(run, req)
+        lost = lambda: [eid for eid, at in self.doc["put_at"].items() if at > read_at]   # noqa: E731
+        await point(f"PUT the run document of {short(run)}", reads=(log_key,),
+                    writes=lambda: (log_key,) + tuple(self._event_key(eid) for eid in lost()))
+        for eid in lost():
+            note(f"lost update: {short(eid)} is not in the document this PUT read")
+            self._lose(eid)
+        self.doc["puts"] += 1
+        if res.get("event"):
+            self.doc["put_at"][res["event"]["eventId"]] = self.doc["puts"]
+        return res
+
+    def _event_key(self, eid: str) -> tuple:
+        if self.local:
+            return self.world.fs.fkey(f"events/{self.run}/{eid}")
+        return self.view.log_key(self.run)
+
+    def _lose(self, eid: str) -> None:
+        del self.doc["put_at"][eid]
+        if not self.local:
+            self.world.db._commit_row("events", eid, None)
+            return
+        fs, d = self.world.fs, f"events/{self.run}"
+        del fs.files[f"{d}/{eid}"]
+        fs.dirs[d] = tuple(n for n in fs.dirs[d] if n != eid)
 
 
 class MintEarly:

@@ -106,3 +106,18 @@ def test_every_409_retried_in_place_can_run_out_of_attempts_under_contention():
     violation, env = _first_violation(local.scenario("two-sleeps", "L1Fc", runtime="R2113"))
     assert violation.invariant == "I-NO-ESCAPE", violation
     assert any("fence conflict" in err for _msg, status, err in env.ledger.escaped)
+
+
+# ---- the lost-update hypothesis (L1Fp, P4Fp: the server patches then PUTs the run document) ---------------
+
+@pytest.mark.parametrize("world, rev, params", [("local", "L1Fp", {}), ("postgres", "P4Fp", {"workers": 2})])
+def test_a_lost_wait_event_spins_the_run_rather_than_leaving_it_waiting(world, rev, params):
+    # an acknowledged event lost by an overlapping PUT: every later replay still has that wait pending and arms
+    # its wake-up, so the run is delivered again forever (livelock), not left quiescent (I-LIVE)
+    violation, env = _first_violation(WORLDS[world].scenario("two-sleeps", rev, **params))
+    assert violation.invariant == "livelock", violation
+    log = env.view.log(ev.run_id("two-sleeps"))
+    created = {e["correlationId"] for e in log if e["eventType"] == ev.WAIT_CREATED}
+    completed = {e["correlationId"] for e in log if e["eventType"] == ev.WAIT_COMPLETED}
+    assert ev.RUN_COMPLETED not in [e["eventType"] for e in log]
+    assert len(created) + len(completed) < 4, log   # some wait event of the two sleeps is missing for good

@@ -84,7 +84,8 @@ HOOK_WORKLOADS = [w for w in WORKLOADS if w.startswith("hook-")]
 # the fenced L1 (#2113) before the twins, so it gets its per-process-id twin like every revision
 REVISIONS = with_process_ulids({**guards.REVISIONS, **hooks.REVISIONS, "L1F": fenced(hooks.L1, "L1F"),
                                 "L1Fm": fenced(hooks.L1, "L1Fm", mint_early=True),
-                                "L1Fc": fenced(hooks.L1, "L1Fc", contention=True)})
+                                "L1Fc": fenced(hooks.L1, "L1Fc", contention=True),
+                                "L1Fp": fenced(hooks.L1, "L1Fp", lost_update=True)})
 
 # revision -> (bug, what the round changed)
 MODEL_NOTES = {
@@ -105,6 +106,8 @@ MODEL_NOTES = {
     "L1Fm": ("B25", "L1F whose server mints the event id on arrival, before the run lock (models.fence)"),
     "L1Fc": ("", "L1F whose fenced write meeting another write of the run is told a plain 409 (hypothesis, "
                  "models.fence)"),
+    "L1Fp": ("", "L1F whose server patches then PUTs the run document: of two overlapping writes only the last "
+                 "PUT's event is kept (hypothesis, models.fence)"),
 }
 
 # (workload, revision) -> expected verdict ("|": any of these, when several known bugs are reachable and

@@ -41,11 +41,14 @@ MODEL_NOTES = {
     "P4Fm": ("B25", "P4F whose server mints the event id on arrival, before the run lock (models.fence)"),
     "P4Fc": ("", "P4F whose fenced write meeting another write of the run is told a plain 409 (hypothesis, "
                  "models.fence)"),
+    "P4Fp": ("", "P4F whose server patches then PUTs the run document: of two overlapping writes only the last "
+                 "PUT's event is kept (hypothesis, models.fence)"),
 }
 # the fenced P4 (#2113) before the twins, so it gets its per-process-id twin like every revision
 REVISIONS = with_process_ulids({**CODE_REVISIONS, "P4F": fenced(CODE_REVISIONS["P4"], "P4F"),
                                 "P4Fm": fenced(CODE_REVISIONS["P4"], "P4Fm", mint_early=True),
-                                "P4Fc": fenced(CODE_REVISIONS["P4"], "P4Fc", contention=True)})
+                                "P4Fc": fenced(CODE_REVISIONS["P4"], "P4Fc", contention=True),
+                                "P4Fp": fenced(CODE_REVISIONS["P4"], "P4Fp", lost_update=True)})
 
 HOLDS_FROM_P3 = ("P3", "B13", "P4")
 
