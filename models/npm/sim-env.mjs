@@ -40,3 +40,20 @@ export function errorOf(err) {
   for (const k of ['status', 'retryAfter', 'code']) if (err && err[k] !== undefined) o[k] = err[k];
   return o;
 }
+
+// Start `storage[group][name](...args)` as driver call `id` (its gated operations carry the id through
+// `calls`); `finish` gets the call's outcome, JSON-clean, when it settles.
+export function startCall(storage, calls, finish, id, method, args) {
+  const [group, name] = method.split('.');
+  const fn = storage?.[group]?.[name];
+  if (typeof fn !== 'function') {
+    finish({ call: id, ok: false, error: { name: 'Error', message: `no storage method ${method}` } });
+    return;
+  }
+  calls.run(id, () => {
+    Promise.resolve().then(() => fn.apply(storage[group], args)).then(
+      (value) => finish({ call: id, ok: true, value: value === undefined ? null : JSON.parse(JSON.stringify(value)) }),
+      (err) => finish({ call: id, ok: false, error: errorOf(err) }),
+    );
+  });
+}

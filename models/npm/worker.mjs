@@ -24,7 +24,7 @@ import readline from 'node:readline';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { register, syncBuiltinESMExports } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { out, quietConsole, installClock, setClock, sfc32, errorOf } from './sim-env.mjs';
+import { out, quietConsole, installClock, setClock, sfc32, startCall as sharedStartCall } from './sim-env.mjs';
 
 quietConsole();
 installClock();
@@ -117,18 +117,7 @@ let storage = null;
 let createStorage = null;
 
 function startCall(id, method, args) {
-  const [group, name] = method.split('.');
-  const fn = storage?.[group]?.[name];
-  if (typeof fn !== 'function') {
-    done.push({ call: id, ok: false, error: { name: 'Error', message: `no storage method ${method}` } });
-    return;
-  }
-  calls.run(id, () => {
-    Promise.resolve().then(() => fn.apply(storage[group], args)).then(
-      (value) => done.push({ call: id, ok: true, value: value === undefined ? null : JSON.parse(JSON.stringify(value)) }),
-      (err) => done.push({ call: id, ok: false, error: errorOf(err) }),
-    );
-  });
+  sharedStartCall(storage, calls, (r) => done.push(r), id, method, args);
 }
 
 async function untilIdle() {
