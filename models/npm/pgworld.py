@@ -24,10 +24,9 @@ from datetime import datetime, timezone
 
 from models.npm import workers
 from models.npm.workers import pool
-from models.npm.world import SEED_BITS, SETUP_TIME, NpmData, NpmWorld, model_entity, model_event
-from sim import Crashed, choose, current_process, keys_where, note, point, wait
+from models.npm.world import SETUP_TIME, NpmData, NpmWorld, model_entity, model_event, process_worker
+from sim import Crashed, keys_where, note, point, wait
 from sim.kernel import ULID_EPOCH_MS
-from sim.tape import RAND
 
 SERVER = (("pgserver", "*"),)      # every statement's footprint: the server as one shared object
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -186,15 +185,10 @@ class PgData(NpmData):
         return with_id_times(out["value"])
 
     def worker(self):
-        p = current_process()
-        key = (p.name, p.incarnation)
-        w = self.workers.get(key)
-        if w is None or not w.alive:
-            seed = choose(RAND, SEED_BITS, f"Math.random seed of {p.name}#{p.incarnation}")
-            w = self.workers[key] = self.pool.take()
+        def reset(w, seed):
             w.pending, w.done, w.calls = [], {}, 0
             w.send({"cmd": "reset", "db": self.db.config, "seed": seed, "now": self.clock()})
-        return w
+        return process_worker(self.workers, self.pool, reset)
 
     # -- after a step: the others' waits, deadlocks, crashes
     def settle_others(self, moved) -> None:

@@ -33,6 +33,19 @@ from sim.tape import RAND
 
 READS = frozenset({"readFile", "readdir", "stat", "lstat", "access", "open"})
 SEED_BITS = 1 << 16   # a worker's Math.random seed: a wide tape choice (DFS and DPOR try its extremes)
+
+
+def process_worker(workers: dict, pool, reset):
+    """The calling simulated process's worker: a fresh one from `pool` for each incarnation (a crash
+    killed the last), its Math.random seed drawn from the tape and handed to `reset(worker, seed)`."""
+    p = current_process()
+    key = (p.name, p.incarnation)
+    w = workers.get(key)
+    if w is None or not w.alive:
+        seed = choose(RAND, SEED_BITS, f"Math.random seed of {p.name}#{p.incarnation}")
+        w = workers[key] = pool.take()
+        reset(w, seed)
+    return w
 SETUP_TIME = -1       # seeded state is minted one millisecond before the exploration's clock starts
 
 
@@ -188,14 +201,7 @@ class NpmData:
 
     # -- the processes' workers
     def worker(self):
-        p = current_process()
-        key = (p.name, p.incarnation)
-        w = self.workers.get(key)
-        if w is None or not w.alive:
-            seed = choose(RAND, SEED_BITS, f"Math.random seed of {p.name}#{p.incarnation}")
-            w = self.workers[key] = self.pool.take()
-            w.reset(self.dir, seed, self.clock())
-        return w
+        return process_worker(self.workers, self.pool, lambda w, seed: w.reset(self.dir, seed, self.clock()))
 
     def clock(self) -> int:
         """The package's Date.now(). Quiet (the plain versions): every released operation takes one
