@@ -533,7 +533,7 @@ def waits_completed(env):
     return None
 
 
-def _stalled(env, op) -> str | None:
+def _stalled(env, op, run: str) -> str | None:
     """Why a pending operation of a quiescent run can never resolve, or None if an outside actor still can."""
     if isinstance(op, HookOp):
         if not op.created:
@@ -545,7 +545,21 @@ def _stalled(env, op) -> str | None:
         return None   # an outside caller can still resume it
     if isinstance(op, StepCall):
         return f"step {op.name} ({ev.short(op.corr)}, {'created' if op.created else 'never created'}, never completed)"
-    return f"wait {ev.short(op.corr)} (resumeAt {op.resume_at}, {'created' if op.created else 'never created'}, never completed)"
+    # the writes the runtime made for it and what the world answered: a loop of answers taken as "done"
+    # (a 409 the broad branch swallows) is how a wait stays open while its wake-up keeps firing
+    ledger = getattr(env, "ledger", None)
+    tried = [(t, ledger.issued[(run, t, op.corr)]) for t in (ev.WAIT_CREATED, ev.WAIT_COMPLETED)
+             if ledger is not None and ledger.issued.get((run, t, op.corr))]
+    answers = "".join(f"; {t} written {len(rs)} time(s), answered {_tally(rs)}" for t, rs in tried)
+    return (f"wait {ev.short(op.corr)} (resumeAt {op.resume_at}, {'created' if op.created else 'never created'}, "
+            f"never completed{answers})")
+
+
+def _tally(results: list) -> str:
+    counts: dict = {}
+    for r in results:
+        counts[r] = counts.get(r, 0) + 1
+    return ", ".join(f"{r} x{n}" for r, n in counts.items())
 
 
 def runs_live(env):
@@ -562,7 +576,7 @@ def runs_live(env):
         if r.status != "suspended":
             return (f"run {ev.short(run)} is stuck: its log replays to {r.status}"
                     f"{' (' + r.code + ')' if r.code else ''}, but no delivery is left to write {r.terminal()[0]}")
-        stalled = [why for why in (_stalled(env, op) for op in r.pending) if why]
+        stalled = [why for why in (_stalled(env, op, run) for op in r.pending) if why]
         if stalled:
             return f"run {ev.short(run)} stalled on {', '.join(stalled)}"
     return None
@@ -642,7 +656,7 @@ def world_invariants(entity_after_event: bool = False, extra_always=(), extra_at
     inv += [at_end("I-NO-ESCAPE", no_escape), at_end("I-R1", run_entity_iff_created), at_end("I-ORPHAN", no_orphan), at_end("I-409-SOUND", sound_409), at_end("I-H4", hook_entity_iff_live),
             *extra_at_end, at_end("I-H1", every_hook_logged), at_end("I-S4", step_entity_is_fold),
             at_end("I-ENTITY-FOLD", entities_are_folds), at_end("I-REPLAY", replays_cleanly),
-            at_end("I-R3", waits_released), at_end("I-W2", waits_completed), at_end("I-LIVE", runs_live),
+            at_end("I-R3", waits_released), at_end("I-W2", waits_completed), at_end("I-LIVE", runs_live, livelock=True),
             at_end("I-FENCE", stale_write_free)]
     return tuple(inv)
 

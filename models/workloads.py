@@ -396,6 +396,11 @@ def wl_two_sleeps(rev, runtime: str = "R2113-broad", deliveries: int = 2, worker
     return setup, {"runtime": runtime, "deliveries": deliveries, "workers": workers}
 
 
+# an execution of two-sleeps is about 160 steps; one that never reaches quiescence is cut at 1,000 (six times
+# that) and judged there (I-LIVE names the wait it starves, sim.at_end livelock=True), not after 5,000
+wl_two_sleeps.max_steps = 1_000
+
+
 def wl_fenced_site(rev, runtime: str = "R-June", log_prefix: bool = False):
     """The #2113 site alone (issue 14): the #2029 workflow seeded where its sleep is due (run_created,
     run_started, hook_created, wait_created with resumeAt in the past; the clock starts at resumeAt), then
@@ -573,7 +578,7 @@ def _build(world, revision, rev, workloads, workload, expect, bug, invariants, c
     rebuild.__signature__ = sig.replace(parameters=list(sig.parameters.values())[1:])
     return Scenario(
         name=f"{workload}@{model}", setup=setup, invariants=invariants, faults=faults, expect=expect,
-        bug=bug, model=model, revision=code_revision, max_steps=5_000,
+        bug=bug, model=model, revision=code_revision, max_steps=getattr(factory, "max_steps", 5_000),
         params={**defaults, **params, "workload": workload, "model": model}, description=what, factory=rebuild)
 
 

@@ -111,11 +111,13 @@ def test_every_409_retried_in_place_can_run_out_of_attempts_under_contention():
 # ---- the lost-update hypothesis (L1Fp, P4Fp: the server patches then PUTs the run document) ---------------
 
 @pytest.mark.parametrize("world, rev, params", [("local", "L1Fp", {}), ("postgres", "P4Fp", {"workers": 2})])
-def test_a_lost_wait_event_spins_the_run_rather_than_leaving_it_waiting(world, rev, params):
+def test_a_lost_wait_event_hangs_the_run_as_I_LIVE_naming_the_wait(world, rev, params):
     # an acknowledged event lost by an overlapping PUT: every later replay still has that wait pending and arms
-    # its wake-up, so the run is delivered again forever (livelock), not left quiescent (I-LIVE)
+    # its wake-up, so the run is delivered again forever; cut at the step limit, I-LIVE names the wait
     violation, env = _first_violation(WORLDS[world].scenario("two-sleeps", rev, **params))
-    assert violation.invariant == "livelock", violation
+    assert violation.invariant == "I-LIVE", violation
+    assert violation.message.startswith("no quiescence after 1000 steps: "), violation
+    assert "stalled on wait wait_" in violation.message and "never completed" in violation.message, violation
     log = env.view.log(ev.run_id("two-sleeps"))
     created = {e["correlationId"] for e in log if e["eventType"] == ev.WAIT_CREATED}
     completed = {e["correlationId"] for e in log if e["eventType"] == ev.WAIT_COMPLETED}

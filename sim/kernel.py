@@ -433,8 +433,7 @@ class Kernel:
                 except MODEL_ERRORS as e:
                     raise _model_error(f"invariant {inv.name}", e) from e
             if step >= max_steps:
-                self.violation = Violation("livelock", step,
-                                           f"no quiescence after {max_steps} steps (possible livelock)")
+                self.violation = step_limit_violation(self.scenario, state, step)
                 return
             # -- options: enabled actors (current first), then time, redeliveries, crashes
             now = self.now
@@ -778,6 +777,21 @@ def foreign_await_message(a: Actor) -> str:
     return (f"{a.name} awaited something that is not a sim point (a trio primitive?) "
             f"after {a.label!r}: the fast engine drives coroutines itself; "
             f"use engine='trio' for models that await trio")
+
+
+def step_limit_violation(scenario, state, step: int) -> Violation:
+    """The verdict of an execution cut at the step limit: the first `at_end(..., livelock=True)`
+    invariant that does not hold there (a progress property names what never happens), else the
+    built-in livelock."""
+    for inv in scenario.at_end:
+        if inv.livelock:
+            try:
+                r = inv.fn(state)
+            except MODEL_ERRORS as e:
+                raise _model_error(f"invariant {inv.name}", e) from e
+            if not (r is None or r is True):
+                return Violation(inv.name, step, f"no quiescence after {step} steps: {_message(r)}")
+    return Violation("livelock", step, f"no quiescence after {step} steps (possible livelock)")
 
 
 def _message(r) -> str:

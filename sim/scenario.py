@@ -23,6 +23,7 @@ class Invariant:
     when: str            # "always" | "at_end" | "eventually"
     within: int | None = None
     reads: Any = None   # what the predicate reads (None: all): keys, a callable of the state, or keys_where (sim.reads)
+    livelock: bool = False   # at_end only: also checked at the step limit, naming a livelock (see at_end)
 
 
 def always(name: str, fn: Predicate, reads=None) -> Invariant:
@@ -37,11 +38,17 @@ def always(name: str, fn: Predicate, reads=None) -> Invariant:
     return Invariant(name, fn, "always", reads=declare(reads))
 
 
-def at_end(name: str, fn: Predicate) -> Invariant:
+def at_end(name: str, fn: Predicate, livelock: bool = False) -> Invariant:
     """Checked once, at quiescence (nothing can run and no timer is pending).
 
+    `livelock=True` makes it a progress property: it is also checked when an execution reaches the
+    step limit without quiescence (the bounded stand-in for a run that goes on forever), and a violation
+    there is named by this invariant ("no quiescence after N steps: ...") instead of the built-in
+    `livelock`, which stays the verdict when every such invariant holds at the limit. Use it for "every
+    request is eventually answered": a retry loop that never ends then names the request it starves.
+
     Example: `sim.at_end("I-DURABLE", lambda st: st["table"].peek("x") == 1 or "x lost")`."""
-    return Invariant(name, fn, "at_end")
+    return Invariant(name, fn, "at_end", livelock=livelock)
 
 
 def eventually(name: str, fn: Predicate, within: int | None = None, reads=None) -> Invariant:

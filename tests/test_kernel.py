@@ -250,6 +250,35 @@ def test_step_limit_reports_livelock(engine):
     assert ex.violation.step == 50
 
 
+def _starved_request(k, st):
+    # a retry loop that never lets its request succeed: it runs forever, and what it starves is nameable
+    st["answered"] = False
+
+    async def retrier():
+        while True:
+            await point("retry the request")
+
+    solo(k, "client", retrier)
+
+
+def test_a_progress_invariant_names_what_a_livelock_starves(engine):
+    starved = sim.at_end("I-ANSWERED", lambda st: st["answered"] or "the request is never answered", livelock=True)
+    ex = explore(scenario(_starved_request, starved, max_steps=40), RandomWalk(0), engine=engine, budget=2)
+    assert ex.violation is not None and ex.violation.invariant == "I-ANSWERED", ex.violation
+    assert ex.violation.step == 40
+    assert ex.violation.message == "no quiescence after 40 steps: the request is never answered"
+
+
+def test_a_livelock_whose_progress_invariants_hold_stays_a_livelock(engine):
+    def build(k, st):
+        _starved_request(k, st)
+        st["answered"] = True   # the progress property holds at the limit: the loop is something else
+    plain = sim.at_end("I-PLAIN", lambda st: False)   # not a progress invariant: not checked at the limit
+    progress = sim.at_end("I-ANSWERED", lambda st: st["answered"], livelock=True)
+    ex = explore(scenario(build, plain, progress, max_steps=40), RandomWalk(0), engine=engine, budget=2)
+    assert ex.violation is not None and ex.violation.invariant == "livelock", ex.violation
+
+
 def test_uncaught_exception_is_a_violation_naming_the_actor(engine):
     def build(k, st):
         async def fine():

@@ -283,9 +283,14 @@ FENCED_SITE = {
     **{(w, "L1F"): "hold" for w in ("fenced-site-2029", "fenced-site-2113")},
     # the contention hypothesis does not hang two sleeps under the broad branch (README): hold (sampled)
     ("two-sleeps", "L1Fc"): "hold",
+    # ... the lost-update hypothesis does (README, "The two-sleeps hang"): a lost wait_created stays pending in
+    # every replay, its re-write is answered 409 and its wake-up fires forever; the lost events also break
+    # I-S4 (a step's: first in 1 of seeds 1..20), I-ORPHAN (a wait file whose event is gone), I-W1, I-S5, I-REPLAY
+    ("two-sleeps", "L1Fp"): "I-LIVE|I-S4|I-ORPHAN|I-W1|I-S5|I-REPLAY",
 }
 EXPECT.update(FENCED_SITE)
-FINDINGS.update({(w, r): ("B22" if w == "fenced-site" else "B25") for (w, r), v in FENCED_SITE.items() if v != "hold"})
+FINDINGS.update({(w, r): ("B22" if w == "fenced-site" else "2113-hang" if w == "two-sleeps" else "B25")
+                 for (w, r), v in FENCED_SITE.items() if v != "hold"})
 SCENARIOS += [scenario(w, r) for (w, r) in FENCED_SITE]
 
 

@@ -252,6 +252,8 @@ for _w, _v in (("resume-resilient", "I-H9"), ("resume-resilient-keyed", "hold"))
 FENCED_SITE = {
     "fenced-site": _bug("I-REPLAY", "B22", ["P4", "P4F", "P4Fm"]),
     **{w: {**_bug("I-REPLAY", "B25", ["P4", "P4Fm"]), **_hold(["P4F"])} for w in ("fenced-site-2029", "fenced-site-2113")},
+    # #2113's follow-up hang on the lost-update hypothesis (README, "The two-sleeps hang")
+    "two-sleeps": _bug("I-LIVE|I-S4", "2113-hang", ["P4Fp"]),
 }
 for _w, _by_rev in FENCED_SITE.items():
     for _r, (_v, _b) in _by_rev.items():

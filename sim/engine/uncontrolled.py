@@ -18,7 +18,7 @@ import trio
 import trio.testing
 
 from sim import runtime
-from sim.kernel import DONE, Kernel, Violation, _message
+from sim.kernel import DONE, Kernel, Violation, _message, step_limit_violation
 from sim.strategy.base import Strategy
 
 
@@ -93,7 +93,7 @@ class StressKernel(Kernel):
 
     def _check(self) -> None:
         if self.step >= self.scenario.max_steps:
-            self.violation = Violation("livelock", self.step, "step limit reached (possible livelock)")
+            self.violation = step_limit_violation(self.scenario, self.state, self.step)
         for inv in self.scenario.always:
             r = inv.fn(self.state)
             if r is not None and r is not True:
