@@ -30,10 +30,9 @@ import json
 
 from models import events as ev
 from models.events import EntityConflictError, HookNotFoundError
-from models.queues import run_queue
 from models.runtime import Ledger, Runtime, create
 from models.workflow import create_hook, workflow
-from models.workloads import Env, has_event, runtime_processes
+from models.workloads import Env, first_delivery, hook_logged, runtime_processes
 from sim import Faults, Lock, current_process, note, wait
 
 
@@ -181,13 +180,10 @@ def wl_resume_resilient(rev, runtime: str = "R1834", workers: int = 1):
         env = Env(rev.storage(), rev, workflows={run: resume_then_close}, liveness=True, resume_ids=True)
         env.tokens[(run, ev.correlation_id("hook", run, 0))] = "resume"
         env.tokens[(run, ev.correlation_id("hook", run, 1))] = "close"
-        rev.seed_run(env.storage, run, "pending")
-        q = run_queue(rev)
-        q.push({"runId": run})
+        q = first_delivery(rev, env, run)
 
         async def client(world, queue):
-            await wait("await hook_created in the log", lambda: has_event(env, run, ev.HOOK_CREATED),
-                       reads=(env.view.log_key(run),), idle=True)
+            await hook_logged(env, run)
             await resume_hook_resilient(ResumeKeyed(world) if cls.keyed else world, queue, env.ledger, "resume",
                                         {"approved": True})
 

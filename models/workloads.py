@@ -118,6 +118,21 @@ def has_event(env: Env, run: str, t: str) -> bool:
     return any(e["eventType"] == t for e in env.view.log(run))
 
 
+def first_delivery(rev, env: Env, run: str, deliveries: int = 1) -> Queue:
+    """The run seeded `pending` (its run_created written) and `deliveries` run messages queued for it."""
+    rev.seed_run(env.storage, run, "pending")
+    q = run_queue(rev)
+    for _ in range(deliveries):
+        q.push({"runId": run})
+    return q
+
+
+async def hook_logged(env: Env, run: str) -> None:
+    """Park (idle) until the run's hook_created is in the log: a caller POSTs to a hook only once it exists."""
+    await wait("await hook_created in the log", lambda: has_event(env, run, ev.HOOK_CREATED),
+               reads=(env.view.log_key(run),), idle=True)
+
+
 # ---- hook workloads (4.1) -----------------------------------------------------------------------
 
 def wl_1665(rev, complete: bool = False):
@@ -140,14 +155,11 @@ def wl_1665(rev, complete: bool = False):
         env = Env(rev.storage(), rev, workflows={run: wf}, liveness=True)
         env.tokens.update({(run, ev.correlation_id("hook", run, i)): op.token
                            for i, op in enumerate(flat) if isinstance(op, Hook)})
-        rev.seed_run(env.storage, run, "pending")
-        q = run_queue(rev)
-        q.push({"runId": run})
+        q = first_delivery(rev, env, run)
 
         async def caller(world, queue):
             # the webhook's caller: once the hook is in the log, POST to it (resumeHook)
-            await wait("await hook_created in the log", lambda: has_event(env, run, ev.HOOK_CREATED),
-                       reads=(env.view.log_key(run),), idle=True)
+            await hook_logged(env, run)
             await resume_hook(world, queue, env.ledger, token, {"body": "hello"})
 
         runtime_processes(sim, env, q, extra=lambda p, world, queue: p.spawn("resumeHook", caller, world, queue)
@@ -345,13 +357,10 @@ def wl_hook_sleep_race(rev, runtime: str = "R-June", workers: int = 1, log_prefi
     def setup(sim):
         env = Env(rev.storage(), rev, workflows={run: approval_or_timeout}, liveness=True, log_prefix=log_prefix)
         env.tokens[(run, ev.correlation_id("hook", run, 0))] = "approval"
-        rev.seed_run(env.storage, run, "pending")
-        q = run_queue(rev)
-        q.push({"runId": run})
+        q = first_delivery(rev, env, run)
 
         async def caller(world, queue):
-            await wait("await hook_created in the log", lambda: has_event(env, run, ev.HOOK_CREATED),
-                       reads=(env.view.log_key(run),), idle=True)
+            await hook_logged(env, run)
             if choose(RAND, 2, "resume the hook: now (0) or when the sleep elapses (1)"):
                 await sleep_for(SLEEP_MS, "wait until the sleep elapses")
             await resume_hook(world, queue, env.ledger, "approval", {"approved": True})
@@ -386,10 +395,7 @@ def wl_two_sleeps(rev, runtime: str = "R2113-broad", deliveries: int = 2, worker
 
     def setup(sim):
         env = Env(rev.storage(), rev, workflows={run: two_sleeps}, liveness=True)
-        rev.seed_run(env.storage, run, "pending")
-        q = run_queue(rev)
-        for _ in range(deliveries):
-            q.push({"runId": run})
+        q = first_delivery(rev, env, run, deliveries)
         runtime_processes(sim, env, q, names=tuple(f"p{i + 1}" for i in range(workers)), runtime=RUNTIMES[runtime])
         return env
 

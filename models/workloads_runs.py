@@ -14,7 +14,7 @@ from models.events import EntityConflictError, HookNotFoundError, RunExpiredErro
 from models.runtime import RUNTIMES, create
 from models.workflow import Promise, create_hook, sleep, step, workflow
 from models.queues import run_queue
-from models.workloads import Env, has_event, runtime_processes
+from models.workloads import Env, has_event, hook_logged, runtime_processes
 from sim import Faults, Store, choose, note, point, wait
 from sim.tape import RAND
 
@@ -334,8 +334,7 @@ def wl_resume_retry(rev, on_409: str = "gone"):
         q.push({"runId": run})
 
         async def resumer(world):
-            await wait("await hook_created in the log", lambda: has_event(env, run, ev.HOOK_CREATED),
-                       reads=(env.view.log_key(run),), idle=True)
+            await hook_logged(env, run)
             await resume_hook_sequential(world, q, env, "resume", {"ok": True}, resumes, on_409)
 
         runtime_processes(sim, env, q, names=("p1",))
