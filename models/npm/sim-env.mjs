@@ -12,13 +12,15 @@ export function quietConsole() {
 }
 
 let clock = 0;
+let clockReads = 0;   // since the last takeClockReads(): did the step just run read the time (mint an id)?
 export const setClock = (ms) => { clock = ms; };
+export const takeClockReads = () => { const n = clockReads; clockReads = 0; return n; };
 
 export function installClock() {
   const RealDate = Date;
   class SimDate extends RealDate {
-    constructor(...a) { if (a.length === 0) super(clock); else super(...a); }
-    static now() { return clock; }
+    constructor(...a) { if (a.length === 0) { clockReads++; super(clock); } else super(...a); }
+    static now() { clockReads++; return clock; }
   }
   globalThis.Date = SimDate;
 }

@@ -24,7 +24,7 @@ import readline from 'node:readline';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { register, syncBuiltinESMExports } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { out, quietConsole, installClock, setClock, sfc32, startCall as sharedStartCall } from './sim-env.mjs';
+import { out, quietConsole, installClock, setClock, sfc32, startCall as sharedStartCall, takeClockReads } from './sim-env.mjs';
 
 quietConsole();
 installClock();
@@ -45,6 +45,7 @@ let pending = new Map();                 // op id -> {kind, path, path2, call, r
 let nextOp = 0;
 let done = [];
 
+let epoch = 0;                           // bumped by every reset: a gate of an earlier execution never parks
 const rel = (p) => (typeof p === 'string' || p instanceof URL) ? path.relative(basedir, String(p)) : String(p);
 const sortNames = (names) => names.slice().sort((x, y) => {
   const a = typeof x === 'string' ? x : x.name, b = typeof y === 'string' ? y : y.name;
@@ -90,12 +91,15 @@ const promises = fs.promises;
 for (const [kind, run] of Object.entries(OPS)) {
   const original = promises[kind];
   promises[kind] = function gated(...args) {
-    const call = calls.getStore();
-    if (call === undefined) return original.apply(this, args);   // module loading, outside any call
+    const store = calls.getStore();
+    if (store === undefined) return original.apply(this, args);   // module loading, outside any call
+    // a call of a crashed incarnation (its worker reused after a reset) never runs another operation
+    if (store.epoch !== epoch) return new Promise(() => {});
     const op = ++nextOp;
     return new Promise((resolve, reject) => {
       pending.set(op, {
-        kind, call, path: rel(args[0]), path2: TWO_PATHS.has(kind) ? rel(args[1]) : undefined,
+        kind, call: store.call, path: rel(args[0]), path2: TWO_PATHS.has(kind) ? rel(args[1]) : undefined,
+        recursive: kind === 'mkdir' || kind === 'rm' ? Boolean(args[1]?.recursive) : undefined,
         run: () => run(...args), resolve, reject,
       });
     });
@@ -117,7 +121,9 @@ let storage = null;
 let createStorage = null;
 
 function startCall(id, method, args) {
-  sharedStartCall(storage, calls, (r) => done.push(r), id, method, args);
+  const mine = epoch;
+  sharedStartCall(storage, { run: (call, fn) => calls.run({ call, epoch: mine }, fn) },
+                  (r) => { if (mine === epoch) done.push(r); }, id, method, args);
 }
 
 async function untilIdle() {
@@ -130,9 +136,11 @@ function reply() {
   const list = [...pending.entries()].map(([op, p]) => {
     const o = { op, call: p.call, kind: p.kind, path: p.path };
     if (p.path2 !== undefined) o.path2 = p.path2;
+    if (p.recursive) o.recursive = true;
     return o;
   });
-  out({ pending: list, done });
+  const reads = takeClockReads();
+  out(reads ? { pending: list, done, clock: reads } : { pending: list, done });
   done = [];
 }
 
@@ -140,8 +148,9 @@ async function handle(msg) {
   if (typeof msg.now === 'number') setClock(msg.now);
   switch (msg.cmd) {
     case 'reset': {
-      pending = new Map();   // the previous execution's waiting operations are never released
+      pending = new Map();   // the previous incarnation's waiting operations are never released
       done = [];
+      epoch++;
       basedir = msg.dir;
       Math.random = sfc32(msg.seed ?? 0);
       globalThis.__simUlidReset();   // the ULID factories start afresh (loader.mjs)

@@ -20,6 +20,7 @@ from models.npm.install import install_dir, node_binary
 WORKER = Path(__file__).parent / "worker.mjs"
 SCRIPTS = {"local": WORKER, "postgres": Path(__file__).parent / "pgworker.mjs"}   # kind -> its worker
 SPARES = 2   # started ahead: an execution of two processes and a crash never waits for a Node start-up
+KEEP = 8     # workers kept for reuse: an execution's processes, their crashed incarnations and the seeding one
 crashed = 0  # workers killed by simulated crashes in this Python process (for tests and benchmarks)
 
 
@@ -40,6 +41,7 @@ class Worker:
         self.done: dict[int, dict] = {}  # call -> its result, until taken
         self.calls = 0
         self.alive = True
+        self.retired = False             # its process crashed: not used again until the next execution
 
     def ready(self) -> dict:
         if self._ready is None:
@@ -72,9 +74,9 @@ class Worker:
             self.done[d["call"]] = d
         return reply
 
-    def reset(self, directory: str, seed: int, now: int) -> None:
-        self.pending, self.done, self.calls = [], {}, 0
-        self.send({"cmd": "reset", "dir": directory, "seed": seed, "now": now})
+    def reset(self, directory: str, seed: int, now: int) -> dict:
+        self.pending, self.done, self.calls, self.retired = [], {}, 0, False
+        return self.send({"cmd": "reset", "dir": directory, "seed": seed, "now": now})
 
     def kill(self) -> None:
         if self.alive:
@@ -118,7 +120,7 @@ class Pool:
     def give_back(self, w: Worker) -> None:
         if not w.alive:
             return
-        if self.closed or len(self.spares) >= 2 * SPARES:
+        if self.closed or len(self.spares) >= KEEP:
             w.kill()
         else:
             self.spares.appendleft(w)   # a started, warm worker first

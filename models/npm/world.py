@@ -17,6 +17,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import shutil
 import tempfile
 from datetime import datetime
@@ -27,12 +28,16 @@ from models.events import (EntityConflictError, HookNotFoundError, RunExpiredErr
                            WorkflowRunNotFoundError, WorkflowWorldError, WorldError)
 from models.npm import workers
 from models.npm.workers import pool
-from sim import Crashed, choose, current_process, keys_where, note, now, point, wait
+from sim import Crashed, Store, choose, current_process, keys_where, note, now, point, wait
 from sim.kernel import ULID_EPOCH_MS
 from sim.tape import RAND
 
 READS = frozenset({"readFile", "readdir", "stat", "lstat", "access", "open"})
 SEED_BITS = 1 << 16   # a worker's Math.random seed: a wide tape choice (DFS and DPOR try its extremes)
+CLOCK = ("npm-clock", "minted")   # the quiet clock's store key: read and written by every step that reads the time
+# world-local's temporary files (`write`, `writeExclusive`): `NAME.tmp.ULID`, never read back by name by another
+# process, filtered out of every listing the package uses, only ever seen as names in a raw readdir
+_TMP = re.compile(r"\.tmp\.[0-9A-HJKMNP-TV-Z]{26}$")
 
 
 def process_worker(workers: dict, pool, reset):
@@ -53,21 +58,82 @@ def parent(path: str) -> str:
     return path.rpartition("/")[0]
 
 
-def footprint(op: dict) -> tuple[tuple, tuple]:
-    """(reads, writes) of one gated operation: a file is ("fs", path), a listing ("dir", path). A write
-    changes its file and its directory's listing; rename and link both of their paths."""
+def is_temp(path: str) -> bool:
+    return _TMP.search(path) is not None
+
+
+def footprint(op: dict, exists=lambda path: True, below=lambda path: ()) -> tuple[tuple, tuple]:
+    """(reads, writes) of one gated operation if it were released now: `exists(path)` says whether a path
+    exists in the data directory now, `below(path)` lists what is under a directory (for `rm -r`).
+
+    Keys: ("fs", path) is a file's or directory's existence and content; ("dir", d) the names in d's
+    listing other than temporary files, and d's existence for what is created in it; ("tmpdir", d) the
+    temporary names in d's listing. Only a raw `readdir` observes temporary names, so their creation and
+    removal are encoded the other way round: they read ("tmpdir", d) and readdir writes it. Creates of two
+    temporary files then commute (they do), each conflicts with a readdir of its directory (it changes
+    what readdir returns), and two readdirs of one directory are taken as dependent (they commute; the
+    price of the encoding). An operation that changes nothing now (mkdir -p of an existing directory, a
+    write over an existing file, a link onto an existing name, an unlink of a missing file) does not write
+    the listing; it reads what decided that."""
     kind, path = op["kind"], op["path"]
     if kind == "readdir":
-        return (("dir", path),), ()
+        return (("dir", path),), (("tmpdir", path),)
+    if kind in ("stat", "lstat"):   # a directory's stat changes with its listing
+        return (("fs", path), ("dir", path)), (("tmpdir", path),)
     if kind in READS:
         return (("fs", path),), ()
-    paths = [path] + ([op["path2"]] if "path2" in op else [])
-    keys = []
-    for p in paths:
-        keys += [("fs", p), ("dir", parent(p))]
-        if kind in ("mkdir", "rmdir", "rm"):
-            keys.append(("dir", p))
-    return (), tuple(keys)
+    reads, writes = [], []
+
+    def made(p):    # p comes into existence (or goes out of it): its listing entry changes
+        writes.append(("fs", p))
+        if is_temp(p):
+            reads.append(("tmpdir", parent(p)))
+        else:
+            writes.append(("dir", parent(p)))
+
+    def replaced(p):   # p's content changes, its listing entry stays
+        reads.append(("dir", parent(p)) if not is_temp(p) else ("tmpdir", parent(p)))
+        writes.append(("fs", p))
+
+    if kind == "mkdir":
+        chain = [path]
+        while op.get("recursive") and chain[-1] and not exists(chain[-1]):
+            chain.append(parent(chain[-1]))   # mkdir -p looks up until an existing ancestor
+        reads += [("fs", p) for p in chain] + [("fs", parent(path))]
+        if not exists(path) and (op.get("recursive") or exists(parent(path))):
+            for p in chain:
+                if p and not exists(p):
+                    made(p)
+                    writes += [("dir", p), ("tmpdir", p)]
+        return tuple(reads), tuple(writes)
+    if kind in ("rm", "rmdir"):
+        reads.append(("fs", path))
+        if exists(path):
+            for p in (path, *below(path)):
+                made(p)
+                writes += [("dir", p), ("tmpdir", p)]
+        return tuple(reads), tuple(writes)
+    if kind == "unlink":
+        reads.append(("fs", path))
+        if exists(path):
+            made(path)
+        return tuple(reads), tuple(writes)
+    if kind in ("rename", "link", "copyFile"):
+        src, dst = path, op["path2"]
+        reads += [("fs", src), ("fs", dst)]
+        if not exists(src):   # ENOENT: nothing changes
+            return tuple(reads), ()
+        writes.append(("fs", src))   # link counts, a moved source
+        if kind == "rename":
+            made(src)
+        if kind == "link" and exists(dst):   # EEXIST
+            return tuple(reads), tuple(writes)
+        (replaced if exists(dst) else made)(dst)
+        return tuple(reads), tuple(writes)
+    # writeFile, appendFile, truncate, utimes: create or replace the file
+    reads.append(("fs", path))
+    (replaced if exists(path) else made)(path)
+    return tuple(reads), tuple(writes)
 
 
 def _ms(iso) -> int | None:
@@ -104,6 +170,17 @@ def model_error(err: dict, basedir: str) -> Exception:
         e = WorldError(f"{err.get('name')}: {msg}")
         return e
     return cls(msg)
+
+
+def footprint_now(op: dict, data) -> callable:
+    """`footprint(op)` in the data directory's current state, memoised while nothing is released."""
+    memo = {}
+
+    def fp():
+        if memo.get("at") != data.version_no:
+            memo["at"], memo["fp"] = data.version_no, footprint(op, data.exists, data.below)
+        return memo["fp"]
+    return fp
 
 
 # ---- the durable state of one execution --------------------------------------------------------------
@@ -147,12 +224,23 @@ class NpmData:
         os.makedirs(self.dir)
         self.workers: dict[tuple, object] = {}   # (process name, incarnation) -> Worker
         self.version_no = 0                      # bumped by every write: the view's cache key
-        self.ticks = 0                           # gated operations released (the quiet clock's milliseconds)
+        self.ticks = 0                           # steps that read the time (the quiet clock's milliseconds)
+        self.minted = Store(CLOCK[0], {CLOCK[1]: 0})   # DPOR sees which steps read the quiet clock
         self.quiet = True
         self.writers: dict = {}                  # no ghost stamps on real code (I-ORPHAN for waits: see README)
         self.observed = None
         self._setup = None
         _live = self
+
+    def exists(self, rel: str) -> bool:
+        return os.path.exists(os.path.join(self.dir, rel)) if rel else True
+
+    def below(self, rel: str) -> list:
+        root = os.path.join(self.dir, rel)
+        out = []
+        for d, dirs, names in os.walk(root):
+            out += [os.path.relpath(os.path.join(d, n), self.dir) for n in sorted(dirs) + sorted(names)]
+        return sorted(out)
 
     def release(self) -> None:
         for w in self.workers.values():
@@ -201,14 +289,23 @@ class NpmData:
 
     # -- the processes' workers
     def worker(self):
-        return process_worker(self.workers, self.pool, lambda w, seed: w.reset(self.dir, seed, self.clock()))
+        return process_worker(self.workers, self.pool, lambda w, seed: self.tick(w.reset(self.dir, seed, self.clock())))
+
+    def tick(self, reply: dict) -> None:
+        """After a worker's reply: if the package read the time since the last one, the quiet clock moves
+        on, as a recorded read and write of `CLOCK`, so that only steps which read the time are ordered
+        by the clock."""
+        if reply.get("clock") and self.quiet:
+            self.ticks = self.minted[CLOCK[1]] + 1
+            self.minted[CLOCK[1]] = self.ticks
 
     def clock(self) -> int:
-        """The package's Date.now(). Quiet (the plain versions): every released operation takes one
+        """The package's Date.now(). Quiet (the plain versions): every step that reads the time takes one
         millisecond, so every id is minted in its own millisecond, in the order of the steps that minted
-        them, as the model's shared clock has it. A storm (the `u` twins): the clock is sim's virtual time
-        and stands still between timers, so ids of two processes in one millisecond order as their
-        seeded factories draw them."""
+        them, as the model's shared clock has it; such a step reads and writes `CLOCK` (`NpmWorld._tick`),
+        so DPOR orders every two of them, and a step that does not read the time is independent of the
+        clock. A storm (the `u` twins): the clock is sim's virtual time and stands still between timers,
+        so ids of two processes in one millisecond order as their seeded factories draw them."""
         return ULID_EPOCH_MS + now() + (self.ticks if self.quiet else 0)
 
     def wkey(self) -> tuple:
@@ -220,11 +317,15 @@ class NpmData:
 class NpmView:
     """What invariants read of the data directory, straight from disk (cached per write)."""
     hook_fields = ("runId", "hookId", "token", "metadata", "isWebhook", "createdAt")
-    log_reads = keys_where(lambda k: k[0] in ("dir", "fs") and (k[1] == "events" or k[1].startswith("events/")))
-    entity_reads = keys_where(lambda k: k[0] in ("dir", "fs") and (
+    # what the view reads: listings of visible names and files other than temporary ones (models.npm.world.
+    # footprint's keys), so that writing a temporary file is not a write an invariant sees
+    log_reads = keys_where(lambda k: k[0] in ("dir", "fs") and (k[1] == "events" or k[1].startswith("events/"))
+                           and not is_temp(k[1]))
+    entity_reads = keys_where(lambda k: k[0] in ("dir", "fs") and not is_temp(k[1]) and (
         k[1] in ("events", "hooks") or k[1].startswith("events/") or
         (k[1].startswith("hooks/") and k[1].count("/") == 1)))
-    wait_reads = keys_where(lambda k: k[0] in ("dir", "fs") and k[1].split("/")[0] in ("events", "waits", ".locks"))
+    wait_reads = keys_where(lambda k: k[0] in ("dir", "fs") and k[1].split("/")[0] in ("events", "waits", ".locks")
+                            and not is_temp(k[1]))
 
     def __init__(self, data: NpmData):
         self.fs = data
@@ -363,11 +464,14 @@ class NpmWorld:
     # ---- one call through the gate -------------------------------------------------------------------
     async def _call(self, method: str, *args):
         data = self.fs
-        w = data.worker()
         wkey = data.wkey()
+        # the call's synchronous start (events.create mints its eventId there) is a step of its own, so
+        # that what it touches is declared: the process's instance and the clock
+        await point(f"call {method}", reads=(wkey, CLOCK), writes=(wkey, CLOCK))
+        w = data.worker()
         w.calls += 1
         call = w.calls
-        w.send({"cmd": "call", "call": call, "method": method, "args": list(args), "now": data.clock()})
+        data.tick(w.send({"cmd": "call", "call": call, "method": method, "args": list(args), "now": data.clock()}))
         try:
             while call not in w.done:
                 mine = [op for op in w.pending if op["call"] == call]
@@ -376,16 +480,17 @@ class NpmWorld:
                         op["call"] == call for op in w.pending), reads=(wkey,))
                     continue
                 op = mine[0]   # one call's own concurrent operations are released oldest first
-                reads, writes = footprint(op)
                 target = op["path"] + (f" -> {op['path2']}" if "path2" in op else "")
-                await point(f"{op['kind']} {target}", reads=reads + (wkey,), writes=writes + (wkey,))
-                data.ticks += 1
-                w.send({"cmd": "go", "op": op["op"], "now": data.clock()})
-                if writes:
+                # evaluated when the scheduler considers releasing it: what it would touch now
+                fp = footprint_now(op, data)
+                await point(f"{op['kind']} {target}", reads=lambda: fp()[0] + (wkey, CLOCK),
+                            writes=lambda: fp()[1] + (wkey, CLOCK))
+                if op["kind"] not in READS:
                     data.version_no += 1
+                data.tick(w.send({"cmd": "go", "op": op["op"], "now": data.clock()}))
         except Crashed:
-            if w.alive:   # the process dies between two filesystem operations
-                w.kill()
+            if w.alive and not w.retired:   # the process dies between two filesystem operations
+                w.retired = True            # its worker is not used again in this execution (see release)
                 workers.crashed += 1
             raise
         out = w.done.pop(call)
