@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sim import bare
+from sim_bench import bare
 from sim.strategy import DFS, PCT, RandomWalk, Wrapper
 
 GOAL = 0.5  # the target: fast engine >= half the bare driver's schedules/s
@@ -497,7 +497,7 @@ def _error(text: str) -> None:
 
 def main(argv: list[str]) -> int:
     if "--zoo" in argv:  # the bug-finding benchmark has its own options
-        from sim.zoo import main as zoo_main
+        from sim_bench.zoo import main as zoo_main
         return zoo_main([a for a in argv if a != "--zoo"])
     if "--backends" in argv:  # the storage backends against their models (benchmarks/, from the repository root)
         # --postgres: the real PostgreSQL server against world-postgres's model; else the real directory
