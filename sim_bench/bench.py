@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sim.cli.common import Parser, UsageError  # one-line errors, like every other sim command
 from sim_bench import bare
 from sim.strategy import DFS, PCT, RandomWalk, Wrapper
 
@@ -35,19 +36,10 @@ QUICK = {"budget": 300, "repeat": 1, "seeds": 2, "stress_time": 1.0}
 WARMUP = 100
 
 
-class UsageError(Exception):
-    pass
-
-
 # ---- configuration ------------------------------------------------------------------------
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, like every other sim error (argparse would add the usage)
-        raise UsageError(message)
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog="python -m sim bench",
         description="Measure the engines against a bare coroutine driver on claim-then-publish.")
     p.add_argument("--quick", action="store_true", help="small budgets (a smoke run)")
