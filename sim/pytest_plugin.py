@@ -1,7 +1,8 @@
 """pytest plugin: explore scenarios from tests, and replay saved traces as regression tests.
 
 - Options `--sim-seed`, `--sim-budget`, `--sim-strategy`, `--sim-engine`, `--sim-trace-dir`,
-  `--sim-no-shrink`.
+  `--sim-no-shrink`: the command line's definitions (sim.cli.options), named for pytest.
+  `--sim-strategy` defaults to random, not the command line's portfolio (why: below).
 - Fixture `sim_explore(scenario, ...) -> Outcome`; `Outcome.assert_holds()` /
   `assert_violates(name)` fail with the invariant, the step log of the
   counterexample, the saved trace and the command that replays it, then the
@@ -9,8 +10,9 @@
 - `regressions/*.json` files are collected: each replays its trace and passes
   iff the verdict is the recorded one.
 
-`sim` is imported lazily: the plugin is loaded into every pytest run of the
-environment, and most of them never touch a scenario.
+What runs explorations is imported lazily: the plugin is loaded into every pytest run of
+the environment, and most of them never touch a scenario (its options need only `sim`'s
+names of strategies and engines).
 """
 from __future__ import annotations
 
@@ -21,29 +23,43 @@ from pathlib import Path
 
 import pytest
 
-STRATEGIES = ("portfolio", "random", "pct", "dfs", "dpor")  # sim.strategy.NAMES, without importing sim
-ENGINES = ("fast", "trio")              # sim.engine.NAMES
-DEFAULT_TRACE_DIR = os.path.join("reports", "traces")
+from sim.cli import options
+
+# The plugin's --sim-strategy default differs from `python -m sim explore`'s (portfolio), on purpose:
+# a test's budget is a number chosen for one strategy (the scenario tests' budgets were measured with
+# the random walk), and the portfolio would spend only a fifth of it on the random walk (the rest on
+# PCT at three depths and DPOR), so a pinned budget could stop finding its bug. A test that wants
+# the portfolio names it: strategy="portfolio", or --sim-strategy portfolio.
+DEFAULT_STRATEGY = "random"
+STRATEGIES = options.STRATEGY.choices   # sim.strategy.NAMES
+ENGINES = options.ENGINE.choices        # sim.engine.NAMES
+DEFAULT_TRACE_DIR = options.DEFAULT_OUT
 UNSET = object()  # sim_explore's budget: take --sim-budget (None there means sim's own default)
+
+# the command line's definitions, as pytest options --sim-NAME; where the plugin's meaning differs, it says so
+OPTIONS = (
+    options.SEED,
+    # an int here: the range is checked in pytest_configure, with the plugin's own message
+    options.BUDGET.but(type=int),
+    options.STRATEGY.but(
+        default=DEFAULT_STRATEGY,
+        help=f"strategy sim_explore uses when a test does not name one (default: {DEFAULT_STRATEGY}, where "
+             f"`python -m sim explore` defaults to {options.STRATEGY.default}: a test's budget is chosen for one "
+             f"strategy, and the portfolio would spend a fifth of it on the random walk; see README)"),
+    options.ENGINE.but(default=None, help="engine for explorations (default fast) and for regression replays "
+                                          "(default: the engine the trace was recorded with)"),
+    options.NO_SHRINK.but(help="show a failing exploration's counterexample as found, without shrinking it"),
+    options.OUT.but(default=None, help=f"where failing explorations save their traces "
+                                       f"(default <rootdir>/{options.DEFAULT_OUT})"),
+)
 
 
 # ---- options ------------------------------------------------------------------------------
 
 def pytest_addoption(parser):
     g = parser.getgroup("sim", "sim: deterministic concurrency exploration")
-    g.addoption("--sim-seed", type=int, default=1, metavar="N",
-                help="seed of the random and pct strategies (default 1)")
-    g.addoption("--sim-budget", type=int, default=None, metavar="N",
-                help="executions per exploration (default: sim's default; dfs runs to completion)")
-    g.addoption("--sim-strategy", choices=STRATEGIES, default="random",
-                help="strategy sim_explore uses when a test does not name one (default random)")
-    g.addoption("--sim-engine", choices=ENGINES, default=None,
-                help="engine for explorations (default fast) and for regression replays "
-                     "(default: the engine the trace was recorded with)")
-    g.addoption("--sim-no-shrink", action="store_true", default=False,
-                help="show a failing exploration's counterexample as found, without shrinking it")
-    g.addoption("--sim-trace-dir", default=None, metavar="DIR",
-                help=f"where failing explorations save their traces (default <rootdir>/{DEFAULT_TRACE_DIR})")
+    for option in OPTIONS:
+        option.addoption(g)
 
 
 def pytest_configure(config):
@@ -172,7 +188,7 @@ class Outcome:
     def _shrunk(self, tr, path: Path) -> list[str]:
         """The counterexample shrunk (sim.shrink), saved beside the trace as found, as a timeline."""
         from sim import report
-        from sim.counterexamples import describe_shrink, shrink_and_save
+        from sim.cli.counterexamples import describe_shrink, shrink_and_save
         try:
             r, small, small_path = shrink_and_save(self.scenario, tr, path.parent, path.stem, tr.engine)
         except ValueError as err:  # the tape stopped failing: a model outside the tape, said above

@@ -11,7 +11,7 @@ import pytest
 
 import sim
 from scenarios.engine_toys import claim_then_publish
-from sim import bare, bench
+from sim_bench import bare, bench
 
 
 @pytest.mark.parametrize("workers,exclusive", [(2, False), (2, True), (3, False), (3, True), (4, True)])

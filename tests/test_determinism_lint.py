@@ -6,10 +6,10 @@ import ast
 from pathlib import Path
 
 SIM = Path(__file__).resolve().parents[1] / "sim"
-# wall-clock reads are fine where they only measure (benchmark, budget timers, stress baseline, and the
+# wall-clock reads are fine where they only measure (budget timers, the stress baseline, and the
 # shrinker's and the Hypothesis hunt's elapsed time; their bounds count executions; a parallel exploration's
 # elapsed time and --time, while what it folds is decided in key order)
-CLOCK_OK = {"bench.py", "bare.py", "explore.py", "cli.py", "pytest_plugin.py", "uncontrolled.py", "shrink.py",
+CLOCK_OK = {"explore.py", "pytest_plugin.py", "uncontrolled.py", "shrink.py",
             "hypo.py", "parallel.py", "units.py",
             "watchdog.py"}   # when to give up on a step that never yields: an error, never a schedule
 # id() is fine where it only names an object kept alive for a lookup, never a value or an order: the state

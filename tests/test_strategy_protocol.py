@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import sim.hypo
 from sim import DFS, PCT, Metrics, RandomWalk, Replay, Strategy, Wrapper, explore, registry
-from sim.bench import _Cycle
+from sim_bench.bench import _Cycle
 from sim.engine import make as make_engine
 from sim.stats import Observed
 from sim.strategy import DPOR, Portfolio

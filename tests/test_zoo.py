@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from sim import registry
-from sim.zoo import main, run
+from sim_bench.zoo import main, run
 
 
 def test_every_known_bug_and_holding_scenario_is_in_the_zoo_table():

@@ -4,18 +4,17 @@ from __future__ import annotations
 import argparse
 
 from sim import registry, variants
-from sim.clikit import UsageError, positive_int, table
+from sim.cli import options
+from sim.cli.common import UsageError, table
+
+
+# the options that ask for a variant (defined in sim.cli.options)
+OPTIONS = (options.PARAM, options.CRASHES, options.REDELIVERIES, options.MAX_STEPS)
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                   help="a workload parameter (repeatable; int, true/false or a word; `sim list` shows each "
-                        "scenario's parameters): explores the variant NAME[...], whose expectation is unknown "
-                        "(checked as \"hold\")")
-    p.add_argument("--crashes", type=int, metavar="N", help="crash budget per execution")
-    p.add_argument("--redeliveries", type=int, metavar="N", help="redelivery budget per execution")
-    p.add_argument("--max-steps", type=positive_int, metavar="N",
-                   help="step limit per execution (more is a livelock violation)")
+    for option in OPTIONS:
+        option.add(p)
 
 
 def apply(scenarios: list, args) -> list:

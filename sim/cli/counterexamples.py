@@ -10,9 +10,9 @@ from pathlib import Path
 import sim
 from sim import registry, report
 from sim import trace as traces
-from sim import engine as engines
-from sim.clikit import (EXIT_MISMATCH, EXIT_OK, EXIT_VIOLATION, UsageError, add_load, add_step_timeout, check_engine,
-                        console, load_modules, load_trace, positive_int, print_step_log, say, visible)
+from sim.cli import options
+from sim.cli.common import (EXIT_MISMATCH, EXIT_OK, EXIT_VIOLATION, UsageError, check_engine, console, load_modules,
+                            load_trace, print_step_log, say, visible)
 from sim.report.text import DEFAULT_WIDTH as SWIMLANE_MAX
 from sim.explore import load_recorded
 from sim.shrink import Shrunk, shrink
@@ -186,13 +186,13 @@ def add_commands(sub, fmt) -> None:
                         epilog="exit status: 1 shrunk (the trace still fails), 2 unusable trace, "
                                "3 the trace no longer gives its recorded verdict", formatter_class=fmt)
     sh.add_argument("trace", metavar="TRACE", help="trace file (JSON) that ends in a violation")
-    sh.add_argument("--max-candidates", type=positive_int, default=DEFAULT_CANDIDATES, metavar="N",
+    sh.add_argument("--max-candidates", type=options.positive_int, default=DEFAULT_CANDIDATES, metavar="N",
                     help=f"executions the shrinker may try (default {DEFAULT_CANDIDATES}; bounds time "
                          f"and keeps the result the same on every machine)")
-    sh.add_argument("--engine", choices=engines.NAMES, help="engine (default: the trace's)")
-    sh.add_argument("--out", metavar="DIR", help="where the shrunk trace goes (default: beside TRACE)")
-    add_load(sh)
-    add_step_timeout(sh)
+    options.ENGINE.add(sh, default=None, help="engine (default: the trace's)")
+    options.OUT.add(sh, default=None, help="where the shrunk trace goes (default: beside TRACE)")
+    options.LOAD.add(sh)
+    options.STEP_TIMEOUT.add(sh)
     sh.set_defaults(func=cmd_shrink)
 
     rp = sub.add_parser("report", help="render a trace: text swimlane, Markdown + Mermaid, HTML, or DOT",
@@ -215,6 +215,6 @@ def add_commands(sub, fmt) -> None:
                          "whatever it gives)")
     rg.add_argument("--dir", default=str(REGRESSIONS), metavar="DIR",
                     help=f"the corpus directory (default: {REGRESSIONS})")
-    add_load(rg)
-    add_step_timeout(rg)
+    options.LOAD.add(rg)
+    options.STEP_TIMEOUT.add(rg)
     rg.set_defaults(func=cmd_regress)

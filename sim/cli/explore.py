@@ -1,12 +1,7 @@
-"""Command line: `python -m sim explore | replay | shrink | report | regress | list | bench`.
-
-Every user error (bad option, unknown scenario, unreadable trace, a --load
-module that does not import) is one `sim: error: ...` line on stderr and exit
-status 2; only a genuine bug inside sim may still end in a stack trace.
-"""
+"""`sim explore`: explore interleavings and faults of scenarios; save, shrink and report every violation;
+with several scenarios, compare each verdict with the scenario's expectation."""
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import os
@@ -17,26 +12,22 @@ import sys
 from typing import TYPE_CHECKING
 
 import sim
-from sim import engine as engines
-from sim import registry
-from sim import clivariants, counterexamples
+from sim import backends, parallel, registry
 from sim import strategy as strategies
 from sim import trace as traces
-from sim.clikit import (EXIT_INTERNAL, EXIT_MISMATCH, EXIT_OK, EXIT_USAGE, EXIT_VIOLATION, STEP_LOG_TAIL, Parser,
-                        UsageError, save_crash_report,
-                        add_load, add_step_timeout, check_engine, positive_float, positive_int, console, load_modules, print_step_log, print_table, say, table)
-from sim import backends, parallel
+from sim.cli import counterexamples, options, variants
+from sim.cli.common import (EXIT_OK, EXIT_VIOLATION, UsageError, backend_errors, check_engine, console, load_modules,
+                            print_step_log, print_table, progress_bar, say, table)
+from sim.cli.options import DEFAULT_OUT
 from sim.units import TREES, Spec, default_jobs, prepare
 from sim.runtime import SimUsageError
-from sim.explore import DEFAULT_BUDGET, confirmed_trace, load_recorded
+from sim.explore import DEFAULT_BUDGET, confirmed_trace
 from sim.keepgoing import EXTRA, PastExpected
 from sim.strategy import ModelNondeterminism
 
 if TYPE_CHECKING:  # rich is imported where output is made: `--help` does without it
     from rich.console import Console
     from rich.table import Table
-
-DEFAULT_OUT = os.path.join("reports", "traces")
 
 EXPLORE_EPILOG = f"""\
 budget:
@@ -65,25 +56,7 @@ exit status:
   4  an internal error of sim itself (a crash report is saved; one line names it)
 """
 
-REPLAY_EPILOG = """\
-exit status:
-  0  the replay gives the recorded verdict, and it is "ok"
-  1  the replay reproduces the recorded violation
-  2  the trace cannot be used: missing, not JSON, wrong schema version, tampered,
-     unknown scenario, or the replay diverged from the tape (the model changed)
-  3  the replay ran to the end but gives a different verdict or step log than the
-     recorded one (the first differing step is named)
-  4  an internal error of sim itself (a crash report is saved; one line names it)
-"""
-
-
-# ---- argument parsing ---------------------------------------------------------------------
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="sim", description="Deterministic concurrency simulator and model checker.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    fmt = argparse.RawDescriptionHelpFormatter
-
+def add_parser(sub, fmt) -> None:
     ex = sub.add_parser("explore", help="explore interleavings and faults of scenarios, save failing traces",
                         description="Explore scenarios; save a replayable trace for every violation found.",
                         epilog=EXPLORE_EPILOG, formatter_class=fmt)
@@ -92,15 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default: all registered scenarios, sorted by name)")
     ex.add_argument("--model", metavar="WORLD:REV",
                     help="only scenarios on this model revision, e.g. local:B3 (see `sim list`)")
-    ex.add_argument("--strategy", default="portfolio", choices=strategies.NAMES,
-                    help="how choices are made (default: portfolio: random, PCT d=1..3 and DPOR taking turns)")
-    ex.add_argument("--seed", type=int, default=1, help="strategy seed (default: 1)")
+    options.STRATEGY.add(ex)
+    options.SEED.add(ex)
     limit = ex.add_mutually_exclusive_group()
-    limit.add_argument("--budget", type=positive_int, metavar="N", help="executions per scenario")
-    limit.add_argument("--time", type=positive_float, metavar="S", help="seconds per scenario")
-    ex.add_argument("--engine", default="fast", choices=engines.NAMES, help="execution engine (default: fast)")
-    ex.add_argument("--preemptions", type=int, metavar="K",
-                    help="with --strategy dfs: schedules with 0, then 1, ... then K preemptions (CHESS-style)")
+    options.BUDGET.add(limit)
+    options.TIME.add(limit)
+    options.ENGINE.add(ex)
+    options.PREEMPTIONS.add(ex)
     ex.add_argument("--cache-states", action="store_true",
                     help="with --strategy dfs: cut an execution at a state whose subtree was explored "
                          "(whole-state fingerprints, sim.statehash); one process, fast engine")
@@ -108,12 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="explore past violations; save one trace per distinct violated invariant")
     ex.add_argument("--check-footprints", action="store_true",
                     help="report a step that touches sim-managed state outside its declared footprint")
-    ex.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
-                    help=f"where failing traces and their reports are written (default: {DEFAULT_OUT})")
+    options.OUT.add(ex)
     ex.add_argument("--stats", action="store_true",
                     help="also count distinct terminal states and scheduling points covered (a little slower); "
                          "printed as a table and put in the HTML reports")
-    ex.add_argument("--jobs", type=positive_int, default=None, metavar="N",
+    ex.add_argument("--jobs", type=options.positive_int, default=None, metavar="N",
                     help="explore in work units on N worker processes (1: in this process); the result is the "
                          "same for any N. Without --jobs or --cluster each scenario is explored in one process, "
                          "not cut into units, and several scenarios are spread over the machine's cores")
@@ -124,92 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="with several scenarios, print the full account (timeline, step log) of every violation; "
                          "by default an expected one gets two lines (where its report is) and only mismatches "
                          "are printed in full")
-    ex.add_argument("--no-shrink", action="store_true",
-                    help="save and print a violation as found (default: also shrink it, save the shrunk trace "
-                         "and its HTML report, and print its timeline)")
-    clivariants.add_options(ex)
-    backends.add_option(ex)
-    add_load(ex)
-    add_step_timeout(ex)
+    options.NO_SHRINK.add(ex)
+    variants.add_options(ex)
+    options.BACKEND.add(ex)
+    options.LOAD.add(ex)
+    options.STEP_TIMEOUT.add(ex)
     ex.set_defaults(func=cmd_explore)
-
-    rp = sub.add_parser("replay", help="replay a saved trace and check its verdict",
-                        description="Replay a trace against the current model.",
-                        epilog=REPLAY_EPILOG, formatter_class=fmt)
-    rp.add_argument("trace", metavar="TRACE", help="trace file (JSON) written by explore")
-    rp.add_argument("--engine", choices=engines.NAMES, help="engine to replay on (default: the trace's)")
-    rp.add_argument("-v", "--verbose", action="store_true",
-                    help=f"print every step (default: the last {STEP_LOG_TAIL})")
-    backends.add_option(rp, replay=True)
-    add_load(rp)
-    add_step_timeout(rp)
-    rp.set_defaults(func=cmd_replay)
-
-    ls = sub.add_parser("list", help="list registered scenarios", description="List registered scenarios.")
-    add_load(ls)
-    ls.set_defaults(func=cmd_list)
-
-    counterexamples.add_commands(sub, fmt)
-
-    # no help of its own: `sim bench -h` belongs to the benchmark's parser
-    bn = sub.add_parser("bench", add_help=False, help="benchmarks (options are passed to sim.bench)",
-                        description="Run sim.bench; all arguments are passed through.")
-    bn.set_defaults(func=cmd_bench)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser()
-    try:
-        args, rest = parser.parse_known_args(argv)
-        if args.command != "bench" and rest:
-            raise UsageError(f"unrecognized arguments: {' '.join(rest)}")
-        if getattr(args, "step_timeout", None) is not None:   # the environment reaches --jobs workers too
-            os.environ["SIM_STEP_TIMEOUT"] = repr(args.step_timeout)
-        return args.func(args, rest)
-    except UsageError as e:
-        print("sim: error: " + " ".join(str(e).split()), file=sys.stderr)
-        return EXIT_USAGE
-    except (ModelNondeterminism, SimUsageError) as e:  # the model's own error, from any command
-        print("sim: error: " + " ".join(str(e).split()), file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("sim: interrupted", file=sys.stderr)
-        return 130
-    except SystemExit as e:  # --help, or a delegate calling sys.exit; keep main() returning an int
-        if isinstance(e.code, str):
-            print(e.code, file=sys.stderr)
-        return e.code if isinstance(e.code, int) else (0 if e.code is None else EXIT_USAGE)
-    except Exception as e:  # a bug of sim itself: one line and a saved report, never a traceback
-        where = save_crash_report(argv, e)
-        print(f"sim: internal error: {type(e).__name__}: {' '.join(str(e).split())[:300]} "
-              f"(a bug in sim; crash report: {where})", file=sys.stderr)
-        return EXIT_INTERNAL
-
-
-# ---- explore ------------------------------------------------------------------------------
-
-def _progress_enabled() -> bool:
-    if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
-        return False
-    return sys.stderr.isatty()
-
-
-@contextlib.contextmanager
-def _progress(name: str, total: int | None):
-    """Yields the explore() progress callback: a transient bar on stderr, or None in logs."""
-    if not _progress_enabled():
-        yield None
-        return
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=Console(file=sys.stderr), transient=True)
-    with bar:
-        task = bar.add_task(escape(f"exploring {name}"), total=total)
-        yield lambda n: bar.update(task, completed=n)
 
 
 def _select(name: str, model: str | None = None, loaded: tuple = ()):
@@ -258,7 +148,7 @@ def _explore_one(scenario, args, executor=None, show_progress: bool = True, seve
     if isinstance(executor, parallel.Inline) or executor is None:
         executor = parallel.Inline(scenario)
     try:
-        with _progress(scenario.name, total) if show_progress else contextlib.nullcontext() as progress:
+        with progress_bar(scenario.name, total) if show_progress else contextlib.nullcontext() as progress:
             return parallel.explore(scenario, spec, executor=executor, budget=total, time_limit=args.time,
                                     progress=progress)
     except (ModelNondeterminism, SimUsageError) as e:  # the model misuses sim: the user's to fix
@@ -273,7 +163,7 @@ def _explore_sequential(scenario, args, show_progress: bool = True, several: boo
     strategy = strategies.make(args.strategy, args.seed, **opts)  # fresh per scenario: results don't depend on order
     total = _budget(scenario, args, strategy.exhaustive)
     try:
-        with _progress(scenario.name, total) if show_progress else contextlib.nullcontext() as progress:
+        with progress_bar(scenario.name, total) if show_progress else contextlib.nullcontext() as progress:
             return sim.explore(scenario, strategy, engine=args.engine, budget=total,
                                time_limit=args.time, progress=progress, check_footprints=args.check_footprints,
                                stop_on_violation=not args.keep_going, stats=args.stats,
@@ -473,19 +363,10 @@ def _executor(args):
 
 
 def cmd_explore(args, _rest) -> int:
-    with backends.using(args.backend), _backend_errors():
+    with backends.using(args.backend), backend_errors():
         return _cmd_explore(args)
 
 
-@contextlib.contextmanager
-def _backend_errors():
-    """A real backend that cannot start or fails: one line, exit 2."""
-    try:
-        yield
-    except Exception as e:
-        if type(e).__name__ in ("BackendError", "DriverError"):
-            raise UsageError(" ".join(str(e).split())) from None
-        raise
 
 
 def _cmd_explore(args) -> int:
@@ -504,9 +385,9 @@ def _cmd_explore(args) -> int:
     load_modules(args.load)
     check_engine(args.engine)
     scenarios, backend_notes = _use_backend(
-        args, clivariants.apply(_select(args.scenario, args.model, tuple(args.load)), args))
+        args, variants.apply(_select(args.scenario, args.model, tuple(args.load)), args))
     out = console(sys.stdout)
-    for line in clivariants.notes(scenarios) + backend_notes:
+    for line in variants.notes(scenarios) + backend_notes:
         say(out, line)
     rows = []
     reports: dict[str, list[Saved]] = {}
@@ -602,95 +483,3 @@ def _use_backend(args, scenarios: list) -> tuple[list, list[str]]:
         raise UsageError(f"--backend {args.backend} applies to world-{backends.BACKENDS[args.backend]} "
                          f"scenarios only, and none is selected")
     return kept, notes
-
-
-# ---- replay -------------------------------------------------------------------------------
-
-def _describe_strategy(d: dict) -> str:
-    opts = ", ".join(f"{k} {v}" for k, v in d.items() if k != "name")
-    return str(d.get("name", "?")) + (f" ({opts})" if opts else "")
-
-
-def cmd_replay(args, _rest) -> int:
-    load_modules(args.load)
-    try:
-        trace = traces.load(args.trace)
-    except traces.TraceError as e:
-        raise UsageError(str(e)) from None
-    engine = args.engine or trace.engine
-    check_engine(engine)
-    backend = args.backend or trace.backend
-    try:
-        load_recorded(trace, near=args.trace)
-    except traces.TraceError as e:
-        raise UsageError(f"{args.trace}: {e}") from None
-    if backend not in backends.NAMES:
-        raise UsageError(f"{args.trace}: recorded on backend {backend!r}, which this sim does not have")
-    try:
-        with backends.using(backend), _backend_errors():
-            result = sim.replay(trace, engine=engine)
-    except traces.TraceError as e:
-        raise UsageError(f"{args.trace}: {e}") from None
-    out = console(sys.stdout)
-    if not result.same:
-        say(out, result.describe_mismatch())
-        return EXIT_MISMATCH
-    v = result.replayed.verdict
-    say(out, f"{trace.scenario} (revision {trace.revision}), found by {_describe_strategy(trace.strategy)}"
-              + (f" at execution {trace.execution}" if trace.execution else "") + f"; replayed on {engine}"
-              + ("" if backend == backends.MODEL else f", backend {backend}"))
-    if v.status == "violation":
-        say(out, f"reproduced: {v.describe()}", "bold red")
-    else:
-        say(out, f"same verdict: {v.describe()}", "green")
-    print_step_log(out, result.replayed, None if args.verbose else STEP_LOG_TAIL)
-    return EXIT_VIOLATION if v.status == "violation" else EXIT_OK
-
-
-# ---- list ---------------------------------------------------------------------------------
-
-def cmd_list(args, _rest) -> int:
-    load_modules(args.load)
-    out = console(sys.stdout)
-    from rich.markup import escape  # names and text are data: `name[k=v]` and `[a, b]` are not markup
-    models = registry.all_models()
-    if models:
-        t = table()
-        t.title = "models"
-        for col in ("model", "aliases", "after", "bugs", "what changed"):
-            t.add_column(col)
-        for m in models:
-            t.add_row(*map(escape, (m.name, ", ".join(m.aliases), m.parent or "", ", ".join(m.bugs) or "-",
-                                    m.summary)))
-        print_table(out, t)
-    for title, rows in registry.all_references().items():
-        t = table()
-        t.title = title
-        for col in ("construct", "example", "what it does"):
-            t.add_column(col)
-        for row in rows:
-            t.add_row(*map(escape, row))
-        print_table(out, t)
-    t = table()
-    t.title = "scenarios"
-    scenarios = registry.all_scenarios()
-    # names stay whole (to be copied); the description wraps
-    t.add_column("name", no_wrap=True, min_width=max((len(s.name) for s in scenarios), default=4))
-    for col in ("bug", "expect", "budget", "faults", "revision", "description"):
-        t.add_column(col, no_wrap=col == "budget")
-    for s in scenarios:
-        t.add_row(*map(escape, (s.name, s.bug or "-", s.expect, str(s.budget or DEFAULT_BUDGET), s.faults.describe(),
-                                s.revision, s.description)))
-    print_table(out, t)
-    print_table(out, clivariants.parameters_table(registry.all_scenarios()))
-    return EXIT_OK
-
-
-# ---- bench --------------------------------------------------------------------------------
-
-def cmd_bench(_args, rest) -> int:
-    try:  # lazily: a missing or broken bench module only breaks this command
-        from sim import bench
-    except ImportError as e:
-        raise UsageError(f"the bench command is not available: {e}") from None
-    return bench.main(rest)

@@ -25,7 +25,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sim import bare
+from sim.cli.common import Parser, UsageError  # one-line errors, like every other sim command
+from sim_bench import bare
 from sim.strategy import DFS, PCT, RandomWalk, Wrapper
 
 GOAL = 0.5  # the target: fast engine >= half the bare driver's schedules/s
@@ -35,19 +36,10 @@ QUICK = {"budget": 300, "repeat": 1, "seeds": 2, "stress_time": 1.0}
 WARMUP = 100
 
 
-class UsageError(Exception):
-    pass
-
-
 # ---- configuration ------------------------------------------------------------------------
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, like every other sim error (argparse would add the usage)
-        raise UsageError(message)
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog="python -m sim bench",
         description="Measure the engines against a bare coroutine driver on claim-then-publish.")
     p.add_argument("--quick", action="store_true", help="small budgets (a smoke run)")
@@ -497,7 +489,7 @@ def _error(text: str) -> None:
 
 def main(argv: list[str]) -> int:
     if "--zoo" in argv:  # the bug-finding benchmark has its own options
-        from sim.zoo import main as zoo_main
+        from sim_bench.zoo import main as zoo_main
         return zoo_main([a for a in argv if a != "--zoo"])
     if "--backends" in argv:  # the storage backends against their models (benchmarks/, from the repository root)
         # --postgres: the real PostgreSQL server against world-postgres's model; else the real directory

@@ -1,7 +1,9 @@
-"""What every command shares: one-line usage errors, consoles, tables, --load, engines, step logs."""
+"""What every command shares: one-line usage errors, consoles, tables, a progress bar, --load, engines,
+backends, step logs."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -120,48 +122,41 @@ def print_step_log(out: Console, trace: traces.Trace, limit: int | None = STEP_L
         say(out, "  " + line, "bold" if hit else None)
 
 
-def positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {v}")
-    return v
-
-
-def positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}") from None
-    if not v > 0 or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
-    return v
-
-
-def add_load(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--load", action="append", default=[], metavar="MODULE",
-                   help="import MODULE and register its SCENARIOS list (repeatable)")
-
-
-def add_step_timeout(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--step-timeout", type=nonnegative_float, default=None, metavar="SECONDS",
-                   help="give up on a step that runs this long without reaching a point (default 60; 0: never)")
-
-
-def nonnegative_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not v >= 0 or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a finite number >= 0")
-    return v
-
-
 def load_trace(path: str) -> traces.Trace:
     try:
         return traces.load(path)
     except traces.TraceError as e:
         raise UsageError(str(e)) from None
+
+
+def _progress_enabled() -> bool:
+    if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
+        return False
+    return sys.stderr.isatty()
+
+
+@contextlib.contextmanager
+def progress_bar(name: str, total: int | None):
+    """Yields the explore() progress callback: a transient bar on stderr, or None in logs."""
+    if not _progress_enabled():
+        yield None
+        return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=Console(file=sys.stderr), transient=True)
+    with bar:
+        task = bar.add_task(escape(f"exploring {name}"), total=total)
+        yield lambda n: bar.update(task, completed=n)
+
+
+@contextlib.contextmanager
+def backend_errors():
+    """A real backend that cannot start or fails: one line, exit 2."""
+    try:
+        yield
+    except Exception as e:
+        if type(e).__name__ in ("BackendError", "DriverError"):
+            raise UsageError(" ".join(str(e).split())) from None
+        raise
