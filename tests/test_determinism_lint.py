@@ -9,7 +9,7 @@ SIM = Path(__file__).resolve().parents[1] / "sim"
 # wall-clock reads are fine where they only measure (budget timers, the stress baseline, and the
 # shrinker's and the Hypothesis hunt's elapsed time; their bounds count executions; a parallel exploration's
 # elapsed time and --time, while what it folds is decided in key order)
-CLOCK_OK = {"explore.py", "pytest_plugin.py", "uncontrolled.py", "shrink.py",
+CLOCK_OK = {"explore.py", "pytest_plugin.py", "engine/uncontrolled.py", "shrink.py",
             "hypo.py", "parallel.py", "units.py",
             "watchdog.py"}   # when to give up on a step that never yields: an error, never a schedule
 # id() is fine where it only names an object kept alive for a lookup, never a value or an order: the state
@@ -25,11 +25,11 @@ def _problems(path: Path, root: Path = SIM) -> list[str]:
         if isinstance(node, ast.Call):
             f = node.func
             name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
-            if isinstance(f, ast.Name) and name in ("id", "hash") and not (name == "id" and path.name in ID_OK):
+            if isinstance(f, ast.Name) and name in ("id", "hash") and not (name == "id" and path.relative_to(root).as_posix() in ID_OK):
                 out.append(f"{where}: {name}() depends on the process")
             if name == "urandom":
                 out.append(f"{where}: os.urandom")
-            if path.name not in CLOCK_OK and name in ("time", "perf_counter", "monotonic", "now", "utcnow") \
+            if path.relative_to(root).as_posix() not in CLOCK_OK and name in ("time", "perf_counter", "monotonic", "now", "utcnow") \
                     and isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) \
                     and f.value.id in ("time", "datetime"):
                 out.append(f"{where}: wall clock {f.value.id}.{name}()")

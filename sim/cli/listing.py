@@ -40,10 +40,11 @@ def cmd_list(args, _rest) -> int:
     t = table()
     t.title = "scenarios"
     scenarios = registry.all_scenarios()
-    # names stay whole (to be copied); the description wraps
-    t.add_column("name", no_wrap=True, min_width=max((len(s.name) for s in scenarios), default=4))
-    for col in ("bug", "expect", "budget", "faults", "revision", "description"):
-        t.add_column(col, no_wrap=col == "budget")
+    # names and expectations stay whole (to be copied: an "I-X|I-Y" has no space to wrap at); the description wraps
+    for col, whole in (("name", True), ("bug", False), ("expect", True), ("budget", True), ("faults", True),
+                       ("revision", False), ("description", False)):
+        width = max((len(getattr(s, col)) for s in scenarios), default=4) if col in ("name", "expect") else None
+        t.add_column(col, no_wrap=whole, min_width=width)
     for s in scenarios:
         t.add_row(*map(escape, (s.name, s.bug or "-", s.expect, str(s.budget or DEFAULT_BUDGET), s.faults.describe(),
                                 s.revision, s.description)))
