@@ -162,7 +162,9 @@ class Shrinker:
         self.best, self.best_shape = list(first.tape), first_shape
         self.result = Shrunk(self.best, target, 1, before=first_shape)
         self.tried = {tuple(self.best)}
-        self.settled: set = set()   # ("p", faults, preemptions): the minimality of that shape is settled
+        # ("f" or "p", faults, preemptions): the search for fewer faults (preemptions) from that shape
+        # was run, or found nothing can be below it: not asked again
+        self.settled: set = set()
 
     # ---- candidates ------------------------------------------------------------------------
 
