@@ -14,8 +14,8 @@ from sim.kernel import Crashed, Process, Violation
 from sim.primitives import Delivery, Lock, Queue
 from sim.reads import keys_where
 from sim.registry import register
-from sim.runtime import (SimUsageError, choose, current_actor, current_process, note, now, point,
-                         sleep, spawn, touch, ulid, wait)
+from sim.runtime import (SimUsageError, UnawaitedPoint, choose, current_actor, current_process, note, now,
+                         point, sleep, spawn, touch, ulid, wait)
 from sim.scenario import Faults, Invariant, ModelInfo, Scenario, always, at_end, eventually
 from sim.store import Store
 from sim.strategy import DFS, PCT, Metrics, RandomWalk, Replay, Strategy, Wrapper
@@ -35,5 +35,6 @@ __all__ = [
     "Lock", "Queue", "Delivery", "Store", "Scenario", "ModelInfo", "Faults", "Invariant", "always", "at_end", "eventually",
     "keys_where",
     "explore", "make_trace", "replay", "Exploration", "Strategy", "Wrapper", "RandomWalk", "PCT", "DFS", "Replay",
-    "Metrics", "View", "Trace", "TraceError", "Violation", "Process", "Crashed", "SimUsageError", "register",
+    "Metrics", "View", "Trace", "TraceError", "Violation", "Process", "Crashed", "SimUsageError", "UnawaitedPoint",
+    "register",
 ]

@@ -196,6 +196,7 @@ class Kernel:
         self.current: Actor | None = None     # the actor option 0 keeps running
         self.running: Actor | None = None     # the actor executing right now (also while starting or dying)
         self.violation: Violation | None = None
+        self.unawaited: Actor | None = None    # made a point not yet awaited (runtime.point)
         self.actors: list[Actor] = []          # parked or new actors, spawn order
         self.pending: list[Actor] = []         # spawned, not yet run to their first point
         self.processes: list[Process] = []
@@ -309,6 +310,8 @@ class Kernel:
         """
         try:
             yield from self._steps()
+            if self.unawaited is not None:   # the last point an actor made was never awaited
+                raise runtime.UnawaitedPoint(runtime.unawaited_message(self.unawaited))
         finally:
             self.options.clear()  # an ended execution offers nothing (a strategy's end view must not see stale options)
 

@@ -27,14 +27,52 @@ def _k():
     return k
 
 
+class UnawaitedPoint(SimUsageError):
+    """An actor called `point` (or `wait`, `sleep`) without awaiting it: the step boundary it marks
+    would silently disappear, so the run is refused instead.
+
+    Example: `sim.point("write")` on its own line raises it (at the actor's next point, or when the
+    execution ends); `await sim.point("write")` is what was meant.
+    """
+
+
+def unawaited_message(a) -> str:
+    return (f"{a.name}: the point {a.label!r} was never awaited (write `await` before point(), wait() "
+            f"and sleep()): the step boundary it marks would silently disappear")
+
+
+def _refuse_unawaited(k) -> None:
+    """A point is being made while the one made before it (`k.unawaited`, cleared when a point is
+    awaited) was never awaited."""
+    e = UnawaitedPoint(unawaited_message(k.unawaited))
+    if k.fatal is None:   # the engine re-raises it even if the actor catches it
+        k.fatal = e
+    raise e
+
+
 @types.coroutine
-def point(label: str, reads: Iterable[Hashable] = (), writes: Iterable[Hashable] = ()):
+def _direct(k):
+    k.unawaited = None   # awaited: the point is taken
+    yield
+
+
+@types.coroutine
+def _parked(k, a):
+    k.unawaited = None
+    yield from k.park(a)
+
+
+def point(label: str, reads: Iterable[Hashable] = (), writes: Iterable[Hashable] = ()) -> Awaitable[None]:
     """Park until the scheduler lets this actor run its next atomic step.
 
     `reads`/`writes` are the keys that step (the code up to the next point)
     touches: its footprint, which partial-order reduction relies on. Either may
     be a callable returning the keys the step would touch if it ran now (see
     sim.footprint.declared); it must depend only on keys in `reads`.
+
+    It must be awaited: a point that is made and never awaited is refused with
+    `UnawaitedPoint` (at the actor's next point or wait, or when the execution
+    ends), since its step boundary would silently disappear.
 
     Example:
 
@@ -49,20 +87,21 @@ def point(label: str, reads: Iterable[Hashable] = (), writes: Iterable[Hashable]
     if k is None:
         raise SimUsageError("no simulated execution is running here")
     a = k.running
+    if k.unawaited is not None:
+        _refuse_unawaited(k)
+    k.unawaited = a
     a.label = label
     a.reads = reads
     a.writes = writes
     a.fp = None
-    if k.direct:  # the fast engine: one frame, one bare yield (the hottest path a model has)
-        yield
-    else:
-        yield from k.park(a)
+    if k.direct:  # the fast engine: the awaited generator only yields to the loop (the hottest path a model has)
+        return _direct(k)
+    return _parked(k, a)
 
 
-@types.coroutine
 def wait(label: str, ready: Callable[[], bool], *, timeout: int | None = None,
          reads: Iterable[Hashable] = (), writes: Iterable[Hashable] = (), idle: bool = False,
-         background: bool = False):
+         background: bool = False) -> Awaitable[bool]:
     """Park until `ready()` is true (then run the next step) or `timeout` ticks pass.
 
     Returns True if it woke because `ready()` held, False on timeout. While
@@ -84,6 +123,8 @@ def wait(label: str, ready: Callable[[], bool], *, timeout: int | None = None,
     if k is None:
         raise SimUsageError("no simulated execution is running here")
     a = k.running
+    if k.unawaited is not None:
+        _refuse_unawaited(k)
     a.label = label
     a.reads = reads
     a.writes = writes
@@ -100,10 +141,21 @@ def wait(label: str, ready: Callable[[], bool], *, timeout: int | None = None,
         a.deadline = None if timeout is None else k.now + timeout
         a.idle = idle
         a.bg = None
-    if k.direct:
-        yield
-    else:
-        yield from k.park(a)
+    k.unawaited = a
+    return _waited(k, a) if k.direct else _waited_parked(k, a)
+
+
+@types.coroutine
+def _waited(k, a):
+    k.unawaited = None
+    yield
+    return not a.timed_out
+
+
+@types.coroutine
+def _waited_parked(k, a):
+    k.unawaited = None
+    yield from k.park(a)
     return not a.timed_out
 
 

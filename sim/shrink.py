@@ -15,14 +15,15 @@ because a reader must trust that each crash in a counterexample is needed;
 preemptions next because they are what makes a schedule hard to follow (CHESS's
 measure), even when fewer of them take more steps.
 
-Passes, repeated until none improves or the candidate budget is spent: drop
-each fault; cut the tail; delete runs of choices (drops redundant work: a
-deleted choice lets the default schedule run instead); set single choices to 0
-or lower them; move single deviations one choice earlier or later (a preemption
-that must happen somewhere can land where it lets another one go). When they
-are stuck, a bounded search (iterative preemption-bounded DFS with a fault bound)
-looks for fewer faults, then fewer preemptions; what it covers without finding
-one is reported in `Shrunk.proofs` as the proof that the counts are minimal.
+`Shrinker`'s passes, repeated until none improves or the candidate budget is
+spent: `drop_faults`; `cut_tail`; `delete_runs` of choices (drops redundant
+work: a deleted choice lets the default schedule run instead);
+`lower_deviations` (each to 0, else one lower); `move_deviations` one choice
+earlier or later (a preemption that must happen somewhere can land where it
+lets another one go). When they are stuck, `bounded_search` (iterative
+preemption-bounded DFS with a fault bound) looks for fewer faults, then fewer
+preemptions; what it covers without finding one is reported in `Shrunk.proofs`
+as the proof that the counts are minimal.
 """
 from __future__ import annotations
 
@@ -128,220 +129,240 @@ def shrink(scenario: Scenario, tape, invariant: str | None = None, *, max_candid
     same tape on any machine); `time_limit` is an optional extra bound that trades that away.
     `check_footprints`: the tape was found with footprints checked (a "footprint" violation only
     exists then)."""
-    eng = engines.make(engine)
-    out: dict = {}
+    def minimize():
+        return Shrinker(scenario, tape, invariant, max_candidates=max_candidates, time_limit=time_limit,
+                        engine=engine, check_footprints=check_footprints).minimize()
 
-    def run(values):
-        g = Guided(values)
-        k = eng.execute(scenario, g, False, check_footprints)
-        return k, shape_of(k, g)
+    return engines.make(engine).host(minimize)
 
-    def loop():
-        t0 = time.perf_counter()
-        first, first_shape = run(list(tape))
+
+class Shrinker:
+    """One shrink: the scenario, its engine, the target invariant, the candidate budget and the best
+    tape so far (`best`, with its `best_shape`; every pass reads it afresh, as attempts replace it).
+
+    Building one executes `tape` once (inside the engine's `host`), which must fail `invariant` (or,
+    if None, any invariant, which becomes the target): ValueError otherwise. Each pass is a method
+    that tries candidates through `attempt` and returns whether the best tape improved; `minimize`
+    repeats them (see the module docstring) and returns the `Shrunk` result."""
+
+    def __init__(self, scenario: Scenario, tape, invariant: str | None = None, *, max_candidates: int = 3_000,
+                 time_limit: float | None = None, engine: str = "fast", check_footprints: bool = False):
+        self.t0 = time.perf_counter()
+        self.scenario = scenario
+        self.eng = engines.make(engine)
+        self.max_candidates = max_candidates
+        self.time_limit = time_limit
+        self.check_footprints = check_footprints
+        first, first_shape = self.run(list(tape))
         if first.violation is None:
             raise ValueError(f"the tape does not fail {scenario.name}: nothing to shrink")
-        target = invariant or first.violation.invariant
+        self.target = target = invariant or first.violation.invariant
         if first.violation.invariant != target:
             raise ValueError(f"the tape fails {first.violation.invariant}, not {target}")
-        best, best_shape = list(first.tape), first_shape
-        res = Shrunk(best, target, 1, before=first_shape)
-        tried = {tuple(best)}
+        self.best, self.best_shape = list(first.tape), first_shape
+        self.result = Shrunk(self.best, target, 1, before=first_shape)
+        self.tried = {tuple(self.best)}
+        # ("f" or "p", faults, preemptions): the search for fewer faults (preemptions) from that shape
+        # was run, or found nothing can be below it: not asked again
+        self.settled: set = set()
 
-        def attempt(values) -> bool:
-            nonlocal best, best_shape
-            key = tuple(values)
-            if key in tried:
-                return False
-            tried.add(key)
-            res.executions += 1
-            k, shape = run(list(values))
-            if k.violation is None or k.violation.invariant != target:
-                return False
-            if cost(shape, k.tape) < cost(best_shape, best):
-                best, best_shape = list(k.tape), shape
-                return True
+    # ---- candidates ------------------------------------------------------------------------
+
+    def run(self, values):
+        g = Guided(values)
+        k = self.eng.execute(self.scenario, g, False, self.check_footprints)
+        return k, shape_of(k, g)
+
+    def attempt(self, values) -> bool:
+        """Execute a candidate (once: a tape tried before is not run again); adopt what it executed if
+        it fails the target invariant and costs less than the best tape."""
+        key = tuple(values)
+        if key in self.tried:
             return False
+        self.tried.add(key)
+        self.result.executions += 1
+        k, shape = self.run(list(values))
+        if k.violation is None or k.violation.invariant != self.target:
+            return False
+        if cost(shape, k.tape) < cost(self.best_shape, self.best):
+            self.best, self.best_shape = list(k.tape), shape
+            return True
+        return False
 
-        def spent() -> bool:
-            return res.executions >= max_candidates or (
-                time_limit is not None and time.perf_counter() - t0 > time_limit)
+    def spent(self) -> bool:
+        return self.result.executions >= self.max_candidates or (
+            self.time_limit is not None and time.perf_counter() - self.t0 > self.time_limit)
 
-        done = set()  # ("p", faults, preemptions): the minimality of that shape is settled
+    # ---- the schedule of passes ----------------------------------------------------------------
 
-        def search(fault_bound: int, preemption_bound: int, budget: int) -> bool:
-            known = len(res.proofs)
-            improved = _bounded_search(scenario, eng, target, fault_bound, preemption_bound, attempt, spent, res,
-                                       budget)
-            if improved and best_shape.faults == fault_bound:
-                done.add(("p", fault_bound, best_shape.preemptions))  # found at the lowest bound: minimal
-            elif len(res.proofs) > known:
-                done.add(("p", fault_bound, preemption_bound + 1))    # covered: nothing below the best
-            return improved
-
+    def minimize(self) -> Shrunk:
         # a short bounded search first: when the bug needs few preemptions it finds that schedule
         # for far less than the local passes spend picking a long random one apart
-        _drop_faults(scenario, eng, lambda: best, attempt, spent)
-        _cut_tail(lambda: best, attempt, spent)
-        if best_shape.faults == 0 and best_shape.preemptions > 1:
-            search(0, best_shape.preemptions - 1, max(1, max_candidates // 5))
+        budget = self.max_candidates
+        self.drop_faults()
+        self.cut_tail()
+        if self.best_shape.faults == 0 and self.best_shape.preemptions > 1:
+            self.search(0, self.best_shape.preemptions - 1, max(1, budget // 5))
         while True:
             improved = True
-            while improved and not spent():
-                improved = _drop_faults(scenario, eng, lambda: best, attempt, spent)
-                improved |= _cut_tail(lambda: best, attempt, spent)
-                improved |= _delete_runs(lambda: best, attempt, spent)
-                improved |= _lower_each(lambda: best, attempt, spent)
-                improved |= _move_each(lambda: best, attempt, spent)
+            while improved and not self.spent():
+                improved = self.drop_faults()
+                improved |= self.cut_tail()
+                improved |= self.delete_runs()
+                improved |= self.lower_deviations()
+                improved |= self.move_deviations()
             # the local passes are stuck: the (dearer) bounded searches may do better, fewer faults
             # first, then fewer preemptions; what they rule out is the proof of minimality
-            f, p = best_shape.faults, best_shape.preemptions
-            if spent():
+            f, p = self.best_shape.faults, self.best_shape.preemptions
+            if self.spent():
                 break
-            if f and ("f", f, p) not in done:
-                done.add(("f", f, p))
-                if search(f - 1, p, max(1, max_candidates // 4)):
+            if f and ("f", f, p) not in self.settled:
+                self.settled.add(("f", f, p))
+                if self.search(f - 1, p, max(1, budget // 4)):
                     continue
-            if p and ("p", f, p) not in done and not spent():
-                done.add(("p", f, p))   # asked once, settled or not
-                if search(f, p - 1, max(1, max_candidates // 4)):
+            if p and ("p", f, p) not in self.settled and not self.spent():
+                self.settled.add(("p", f, p))   # asked once, settled or not
+                if self.search(f, p - 1, max(1, budget // 4)):
                     continue
             break
-        res.exhausted = spent()
-        res.tape, res.after = best, best_shape
-        res.elapsed = time.perf_counter() - t0
-        out["res"] = res
+        res = self.result
+        res.exhausted = self.spent()
+        res.tape, res.after = self.best, self.best_shape
+        res.elapsed = time.perf_counter() - self.t0
+        return res
 
-    eng.host(loop)
-    return out["res"]
+    def search(self, fault_bound: int, preemption_bound: int, budget: int) -> bool:
+        """`bounded_search`, recording which shapes it settled as minimal."""
+        known = len(self.result.proofs)
+        improved = self.bounded_search(fault_bound, preemption_bound, budget)
+        if improved and self.best_shape.faults == fault_bound:
+            self.settled.add(("p", fault_bound, self.best_shape.preemptions))  # found at the lowest bound: minimal
+        elif len(self.result.proofs) > known:
+            self.settled.add(("p", fault_bound, preemption_bound + 1))    # covered: nothing below the best
+        return improved
 
+    # ---- the passes: each returns whether the best tape improved ---------------------------------
 
-# Each pass reads the current best through `best()` (it changes as attempts succeed) and
-# returns whether anything improved.
+    def fault_positions(self, tape) -> list[int]:
+        """Positions of the tape's fault choices (found by replaying it once with a recorder)."""
+        spots: list[int] = []
 
-def _fault_positions(scenario, eng, tape) -> list[int]:
-    """Positions of the tape's fault choices (found by replaying it once with a recorder)."""
-    spots: list[int] = []
+        class Spot(Guided):
+            def choose(self, kind, n, label):
+                f = self.faults
+                v = super().choose(kind, n, label)
+                if self.faults != f:
+                    spots.append(self._pos - 1)
+                return v
 
-    class Spot(Guided):
-        def choose(self, kind, n, label):
-            f = self.faults
-            v = super().choose(kind, n, label)
-            if self.faults != f:
-                spots.append(self._pos - 1)
-            return v
+        self.eng.execute(self.scenario, Spot(list(tape)), False, False)
+        return spots
 
-    eng.execute(scenario, Spot(list(tape)), False, False)
-    return spots
-
-
-def _drop_faults(scenario, eng, best, attempt, spent) -> bool:
-    improved = False
-    for i in reversed(_fault_positions(scenario, eng, best())):
-        if spent():
-            break
-        t = best()
-        if i < len(t) and t[i] and (attempt(t[:i] + [0] + t[i + 1:]) or attempt(t[:i] + t[i + 1:])):
-            improved = True
-    return improved
-
-
-def _bounded_search(scenario, eng, target, fault_bound, preemption_bound, attempt, spent, res, budget) -> bool:
-    """CHESS-style: iterative preemption-bounded DFS (bound 0, 1, ... `preemption_bound`) over the
-    schedules with at most `fault_bound` faults; adopts the first that fails `target`.
-
-    Local passes can get stuck at a schedule whose preemptions or faults are only removable
-    together; this search finds the failing schedule with the fewest preemptions outright, and
-    what it covers without finding one is the proof that the best tape's counts are minimal."""
-    dfs = DFS(preemption_bound=preemption_bound, iterative=True, fault_bound=fault_bound)
-    n = 0
-    found = None      # (steps, tape) of the shortest failing schedule at the first bound that has one
-    b = None
-    look = SHORTEST_LOOK
-    while n < budget and not spent() and dfs.next_execution():
-        if found is not None and (dfs.preemption_bound != b or look == 0):
-            break
-        bound = dfs.preemption_bound  # end_execution moves it on when this was the round's last
-        k = eng.execute(scenario, dfs, False, False)
-        dfs.end_execution(k.view())
-        n += 1
-        if found is not None:
-            look -= 1
-        if k.violation is not None and k.violation.invariant == target:
-            if found is None or k.step < found[0]:
-                found = (k.step, list(k.tape))
-            b = bound if b is None else b
-    res.executions += n
-    extremes = ", wide data choices at their extremes" if dfs.truncated else ""
-    if found is not None:
-        below = f"; none with {b - 1} or fewer{extremes}" if b else ""
-        res.proofs.append(f"{target} with {b} preemption(s) and at most {fault_bound} fault(s){below} "
-                          f"(bounded DFS, {n} schedules)")
-        return attempt(found[1])
-    if dfs.complete:
-        res.proofs.append(f"no schedule with at most {preemption_bound} preemption(s) and {fault_bound} fault(s) "
-                          f"fails {target} (bounded DFS, {n} schedules, exhaustive{extremes})")
-    return False
-
-
-def _cut_tail(best, attempt, spent) -> bool:
-    """Binary search for the shortest prefix that still fails (what follows is answered with 0s)."""
-    improved = False
-    lo, hi = 0, len(best())
-    while lo < hi and not spent():
-        mid = (lo + hi) // 2
-        if attempt(best()[:mid]):
-            improved = True
-            hi = min(mid, len(best()))
-            lo = 0
-        else:
-            lo = mid + 1
-    return improved
-
-
-def _delete_runs(best, attempt, spent) -> bool:
-    improved = False
-    for size in (16, 8, 4, 2, 1):
-        i = 0
-        while i < len(best()) and not spent():
-            t = best()
-            # an all-zero run only shifts the deviations after it, which rarely helps and would
-            # cost a candidate per position of a long, mostly default tape
-            if any(t[i:i + size]) and attempt(t[:i] + t[i + size:]):
+    def drop_faults(self) -> bool:
+        """Each fault (crash, redelivery), last first: answer 0 instead, else delete its choice."""
+        improved = False
+        for i in reversed(self.fault_positions(self.best)):
+            if self.spent():
+                break
+            t = self.best
+            if i < len(t) and t[i] and (self.attempt(t[:i] + [0] + t[i + 1:]) or self.attempt(t[:i] + t[i + 1:])):
                 improved = True
+        return improved
+
+    def bounded_search(self, fault_bound: int, preemption_bound: int, budget: int) -> bool:
+        """CHESS-style: iterative preemption-bounded DFS (bound 0, 1, ... `preemption_bound`) over the
+        schedules with at most `fault_bound` faults, at most `budget` of them; adopts the first that
+        fails the target, and appends to `result.proofs` what it found or covered.
+
+        Local passes can get stuck at a schedule whose preemptions or faults are only removable
+        together; this search finds the failing schedule with the fewest preemptions outright, and
+        what it covers without finding one is the proof that the best tape's counts are minimal."""
+        target, res = self.target, self.result
+        dfs = DFS(preemption_bound=preemption_bound, iterative=True, fault_bound=fault_bound)
+        n = 0
+        found = None      # (steps, tape) of the shortest failing schedule at the first bound that has one
+        b = None
+        look = SHORTEST_LOOK
+        while n < budget and not self.spent() and dfs.next_execution():
+            if found is not None and (dfs.preemption_bound != b or look == 0):
+                break
+            bound = dfs.preemption_bound  # end_execution moves it on when this was the round's last
+            k = self.eng.execute(self.scenario, dfs, False, False)
+            dfs.end_execution(k.view())
+            n += 1
+            if found is not None:
+                look -= 1
+            if k.violation is not None and k.violation.invariant == target:
+                if found is None or k.step < found[0]:
+                    found = (k.step, list(k.tape))
+                b = bound if b is None else b
+        res.executions += n
+        extremes = ", wide data choices at their extremes" if dfs.truncated else ""
+        if found is not None:
+            below = f"; none with {b - 1} or fewer{extremes}" if b else ""
+            res.proofs.append(f"{target} with {b} preemption(s) and at most {fault_bound} fault(s){below} "
+                              f"(bounded DFS, {n} schedules)")
+            return self.attempt(found[1])
+        if dfs.complete:
+            res.proofs.append(f"no schedule with at most {preemption_bound} preemption(s) and {fault_bound} "
+                              f"fault(s) fails {target} (bounded DFS, {n} schedules, exhaustive{extremes})")
+        return False
+
+    def cut_tail(self) -> bool:
+        """Binary search for the shortest prefix that still fails (what follows is answered with 0s)."""
+        improved = False
+        lo, hi = 0, len(self.best)
+        while lo < hi and not self.spent():
+            mid = (lo + hi) // 2
+            if self.attempt(self.best[:mid]):
+                improved = True
+                hi = min(mid, len(self.best))
+                lo = 0
             else:
-                i += 1
-    return improved
+                lo = mid + 1
+        return improved
 
-
-def _deviations(best, spent):
-    """(position, current best tape) of each deviation, last first (usually the unneeded ones)."""
-    for i in reversed(range(len(best()))):
-        if spent():
-            return
-        t = best()
-        if i < len(t) and t[i]:
-            yield i, t
-
-
-def _lower_each(best, attempt, spent) -> bool:
-    """Each deviation to 0, else one lower."""
-    improved = False
-    for i, t in _deviations(best, spent):
-        if attempt(t[:i] + [0] + t[i + 1:]) or (t[i] > 1 and attempt(t[:i] + [t[i] - 1] + t[i + 1:])):
-            improved = True
-    return improved
-
-
-def _move_each(best, attempt, spent) -> bool:
-    """Each deviation one choice earlier, else later."""
-    improved = False
-    for i, t in _deviations(best, spent):
-        for j in (i - 1, i + 1):
-            if 0 <= j < len(t) and not t[j]:
-                u = list(t)
-                u[i], u[j] = u[j], u[i]
-                if attempt(u):
+    def delete_runs(self) -> bool:
+        """Delete runs of 16, 8, 4, 2, then 1 choices holding a deviation (the default schedule runs instead)."""
+        improved = False
+        for size in (16, 8, 4, 2, 1):
+            i = 0
+            while i < len(self.best) and not self.spent():
+                t = self.best
+                # an all-zero run only shifts the deviations after it, which rarely helps and would
+                # cost a candidate per position of a long, mostly default tape
+                if any(t[i:i + size]) and self.attempt(t[:i] + t[i + size:]):
                     improved = True
-                    break
-    return improved
+                else:
+                    i += 1
+        return improved
+
+    def deviations(self):
+        """(position, current best tape) of each deviation, last first (usually the unneeded ones)."""
+        for i in reversed(range(len(self.best))):
+            if self.spent():
+                return
+            t = self.best
+            if i < len(t) and t[i]:
+                yield i, t
+
+    def lower_deviations(self) -> bool:
+        """Each deviation to 0, else one lower."""
+        improved = False
+        for i, t in self.deviations():
+            if self.attempt(t[:i] + [0] + t[i + 1:]) or (t[i] > 1 and self.attempt(t[:i] + [t[i] - 1] + t[i + 1:])):
+                improved = True
+        return improved
+
+    def move_deviations(self) -> bool:
+        """Each deviation one choice earlier, else later."""
+        improved = False
+        for i, t in self.deviations():
+            for j in (i - 1, i + 1):
+                if 0 <= j < len(t) and not t[j]:
+                    u = list(t)
+                    u[i], u[j] = u[j], u[i]
+                    if self.attempt(u):
+                        improved = True
+                        break
+        return improved
