@@ -33,6 +33,7 @@ from typing import Any, Callable
 
 from sim import footprint, runtime, ulids, watch
 from sim.tape import STEP, Divergence
+from sim.trace import LogEntry
 from sim.tape import ULID as ULID_BITS
 from sim.store import covers, with_ranges
 from sim.view import View
@@ -172,7 +173,7 @@ class Kernel:
     locks: list | tuple = ()
     tape_kinds: list | tuple = ()    # record mode only, like the log
     tape_ns: list | tuple = ()
-    log: list | tuple = ()           # one entry per step
+    log: list | tuple = ()           # one LogEntry per step (sim.trace)
     _next_actor_id = 0
     _ulid_counter = 0
     observe = None                   # strategy.before_step / after_step, for strategies that track steps
@@ -282,7 +283,7 @@ class Kernel:
 
     def note(self, text: str) -> None:
         if self.log:
-            self.log[-1][8].append(text)
+            self.log[-1].notes.append(text)
 
     def ulid(self) -> str:
         hi = self.choose(ULID_BITS, 1 << 16, "ulid order")
@@ -521,9 +522,9 @@ class Kernel:
                     # a reader of the trace must see where the schedule switched away from an actor
                     # that could go on: that is where a counterexample's race is
                     notes = [f"preempts {cur.name}"] if i and cur is not None and opts[0] is cur else []
-                    self.log.append([step, now, "run", o.name, o.process.name, o.label,
-                                     _keys(footprint.declared(self, o.reads)),
-                                     _keys(footprint.declared(self, o.writes)), notes])
+                    self.log.append(LogEntry.run(step, now, o.name, o.process.name, o.label,
+                                                 footprint.declared(self, o.reads),
+                                                 footprint.declared(self, o.writes), notes))
                 self.running = o
                 if direct:  # fast engine: resume the coroutine here, saving a generator switch per step
                     try:
@@ -553,8 +554,7 @@ class Kernel:
                 self.redeliveries += 1
                 if rec:
                     c = o.consumer
-                    self.log.append([step, now, "redeliver", c.name, c.process.name,
-                                     f"redeliver {o.describe()}", [], _keys((o.queue.key,)), []])
+                    self.log.append(LogEntry.redeliver(step, now, c.name, c.process.name, o.describe(), o.queue.key))
                 o.redeliver(self)
 
     def _targeted_crashes(self, opts: list) -> None:
@@ -587,7 +587,7 @@ class Kernel:
             if d is not None and d < deadline:
                 deadline = d
         if self.record:
-            self.log.append([self.step, now, "time", "", "", f"clock {now} -> {deadline}", [], [], []])
+            self.log.append(LogEntry.time(self.step, now, deadline))
         self.now = deadline
         for q in self.queues:
             q.expire_held(self)
@@ -654,7 +654,7 @@ class Kernel:
     def _crash(self, p: Process):
         self.crashes += 1
         if self.record:
-            self.log.append([self.step, self.now, "crash", "", p.name, f"crash {p.name}", [], [], []])
+            self.log.append(LogEntry.crash(self.step, self.now, p.name))
         dying = list(p.actors)
         for a in dying:
             if a in self.pending:
@@ -700,7 +700,7 @@ class Kernel:
             v.options = [TIME]
             self.observe(v, 0, -1)
         if self.record:
-            self.log.append([self.step, self.now, "time", "", "", f"clock {self.now} -> {max(nxt, self.now)}", [], [], []])
+            self.log.append(LogEntry.time(self.step, self.now, max(nxt, self.now)))
         self.now = max(nxt, self.now)
         for q in self.queues:
             q.fire(self)
@@ -797,6 +797,3 @@ def step_limit_violation(scenario, state, step: int) -> Violation:
 def _message(r) -> str:
     return "predicate is false" if r is False else str(r)
 
-
-def _keys(keys) -> list[str]:
-    return [k if isinstance(k, str) else "/".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in keys]
