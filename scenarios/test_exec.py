@@ -47,7 +47,7 @@ def test_b30_some_schedule_of_the_fix_defers():
     for _ in range(300):
         k = run_tape(s, strat)
         assert k.violation is None, k.violation
-        if any("still in flight: defer" in n for row in k.log for n in row[8]):
+        if any("still in flight: defer" in n for row in k.log for n in row.notes):
             break
     else:
         raise AssertionError("no schedule deferred")

@@ -22,7 +22,7 @@ def test_a_fence_conflict_is_a_409_told_apart_by_its_message():
 
 
 def _notes(k) -> list:
-    return [n for row in k.log for n in row[8]]
+    return [n for row in k.log for n in row.notes]
 
 
 @pytest.mark.parametrize("mod, rev", [(local, "L1F"), (postgres, "P4F")])

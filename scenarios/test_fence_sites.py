@@ -72,7 +72,7 @@ def test_r2132_retries_in_place_and_redecides_on_the_reloaded_log():
     for _ in range(300):
         k = run_tape(s, strat)
         assert k.violation is None, k.violation
-        notes = [n for row in k.log for n in row[8]]
+        notes = [n for row in k.log for n in row.notes]
         seen |= {"redecide" for n in notes if "decide again on the reloaded log" in n}
         seen |= {"refused" for n in notes if n.startswith("fence conflict")}
     assert seen == {"redecide", "refused"}

@@ -78,7 +78,7 @@ def test_an_id_minted_before_the_lock_lands_below_a_read(world, rev):
 # ---- the contention hypothesis and #2113's follow-up hang (two-sleeps) --------------------------------------
 
 def _notes(k) -> list:
-    return [n for row in k.log for n in row[8]]
+    return [n for row in k.log for n in row.notes]
 
 
 @pytest.mark.parametrize("world, rev, params", [("local", "L1Fc", {}), ("postgres", "P4Fc", {"workers": 2})])

@@ -77,7 +77,7 @@ def test_a_step_message_told_425_comes_back_after_the_wait(model):
         return env
 
     k, env = _default_run(Scenario("too-early", setup))
-    assert any("too early, retry in 500 ms" in n for row in k.log for n in row[8]), "no 425"
+    assert any("too early, retry in 500 ms" in n for row in k.log for n in row.notes), "no 425"
     assert _types(env)[-3:] == [ev.STEP_STARTED, ev.STEP_COMPLETED, ev.RUN_COMPLETED]
     assert k.now >= 500
 
@@ -128,7 +128,7 @@ def test_b33_a_key_claim_that_outlives_its_message_strands_the_step():
     assert k.violation is not None and k.violation.invariant == "I-LIVE", k.violation
     env = k.state
     assert _types(env)[-2:] == [ev.STEP_STARTED, ev.STEP_RETRYING]
-    assert any(n.startswith("enqueue deduplicated") for row in k.log for n in row[8])
+    assert any(n.startswith("enqueue deduplicated") for row in k.log for n in row.notes)
     assert all(m.state in ("acked", "dead") for q in k.queues for m in q.messages)
 
 
@@ -140,12 +140,12 @@ def test_a_local_crash_loses_the_queue_and_the_restart_re_enqueues_the_run():
     s = registry.get("step-retry@local:L1[crashes=1]")
     for seed in range(1, 400):
         k = run_tape(s, RandomWalk(seed, fault_rate=0.2))
-        notes = [n for row in k.log for n in row[8]]
+        notes = [n for row in k.log for n in row.notes]
         if any(n.startswith("lost runs@p1") for n in notes) and k.violation is None:
             break
     else:
         pytest.fail("no schedule lost a message and recovered")
-    assert any(row[3].endswith("/reenqueueActiveRuns") for row in k.log)
+    assert any(row.actor.endswith("/reenqueueActiveRuns") for row in k.log)
     assert _types(k.state)[-1] == ev.RUN_COMPLETED
 
 

@@ -33,6 +33,7 @@ from typing import Any, Callable
 
 from sim import footprint, runtime, ulids, watch
 from sim.tape import STEP, Divergence
+from sim.trace import LogEntry
 from sim.tape import ULID as ULID_BITS
 from sim.store import covers, with_ranges
 from sim.view import View
@@ -172,7 +173,7 @@ class Kernel:
     locks: list | tuple = ()
     tape_kinds: list | tuple = ()    # record mode only, like the log
     tape_ns: list | tuple = ()
-    log: list | tuple = ()           # one entry per step
+    log: list | tuple = ()           # one LogEntry per step (sim.trace)
     _next_actor_id = 0
     _ulid_counter = 0
     observe = None                   # strategy.before_step / after_step, for strategies that track steps
@@ -283,7 +284,7 @@ class Kernel:
 
     def note(self, text: str) -> None:
         if self.log:
-            self.log[-1][8].append(text)
+            self.log[-1].notes.append(text)
 
     def ulid(self) -> str:
         hi = self.choose(ULID_BITS, 1 << 16, "ulid order")
@@ -315,130 +316,67 @@ class Kernel:
         finally:
             self.options.clear()  # an ended execution offers nothing (a strategy's end view must not see stale options)
 
+    # One turn of the loop is one step, in phases:
+    #   start       actors spawned by setup or by the last step run to their first point
+    #   after       the strategy's record of the last step; its footprint checked (--check-footprints)
+    #   check       the invariants of the state it left (_Checks); the step limit
+    #   options     enabled actors (current first), then time, redeliveries, crashes
+    #   quiescence  no option: a queue timer fires (a step of its own), or the execution ends (_end)
+    #   decide      the strategy picks an option (a single one is not asked, nor on the tape)
+    #   begin       the step is numbered; what it touches is recorded afresh; the strategy is told
+    #   run         an actor's step, a clock jump, a crash or a redelivery
+    # This loop is where an exploration spends its time: what runs every step on the fast engine
+    # (the options of the actors, the begin phase, resuming the actor) stays inline, as locals; a
+    # method costs a call and its attribute reads per step. A phase that runs only sometimes (a
+    # start, a fault, quiescence, record mode) or that calls out anyway (invariants, the strategy)
+    # is a method.
+
     def _steps(self):
-        scenario = self.scenario
-        try:
-            self.state = state = scenario.setup(self)
-        except runtime.SimUsageError:
-            raise
-        except MODEL_ERRORS as e:
-            raise _model_error("setup", e) from e
-        if self.targets is not None:
-            self._check_targets()
-        always = scenario.always
-        at_end = scenario.at_end
-        eventually = scenario.eventually
-        self.false_for = false_for = [0] * len(eventually)
-        last = [None] * len(eventually)     # an eventually invariant not re-evaluated keeps its last result
-        monitors = always + eventually
-        fns = [inv.fn for inv in monitors]
-        n_always = len(always)
-        watching = None   # incremental checking (sim.watch); `extra`: what the last step wrote beyond `touched`
-        extra = None
-        if monitors:
-            try:
-                if self.check_footprints:
-                    self.recorded_reads = seen = set()
-                    for store in self.stores.values():
-                        store.record_peeks(seen)
-                    for j, inv in enumerate(monitors):
-                        if inv.reads is not None:
-                            fns[j] = watch.recording(self, inv, watch.reads.resolve(inv.reads, state), seen)
-                elif self.touched is not None and not self.check_every_step:
-                    watching = watch.Watch(monitors, state, self.stores)
-                    if not watching.groups:
-                        watching = None
-            except MODEL_ERRORS as e:   # the scenario's reads callable or keys_where predicate
-                raise _model_error("an invariant's reads", e) from e
+        state = self._setup()
+        checks = _Checks.of(self, state)   # None: no always/eventually invariant
         opts = self.options
         rec = self.record
-        max_steps = scenario.max_steps
+        max_steps = self.scenario.max_steps
         actors = self.actors
         pending = self.pending
-        choose = self.strategy.choose
         tape = self.tape
         faults = self.max_crashes > 0 or self.max_redeliveries > 0
         direct = self.direct
         observe = self.observe
-        observe_after = self.observe_after
+        after = self.observe_after is not None or self.check_footprints
         touched = self.touched
+        check_footprints = self.check_footprints
+        watching = checks.watching if checks is not None else None
         points = self.points
         view = View(self)  # what the strategy sees of this execution (see sim.view)
         declared = None  # (actor, reads, writes, label) of the last actor step, when footprints are checked
-        per_step = bool(always or eventually)
+        extra = None     # incremental checking: what the last step wrote beyond `touched` (sim.watch)
         background = self.background
         step = 0
         o = None     # the last step's option (read only with background timers)
         i = n_run = 0
         while True:
-            # -- actors spawned by setup or by the last step run to their first point, in spawn order
-            while pending:
-                a = pending.pop(0)
-                self.running = a
-                if direct:  # the fast engine: run it to its first point here
-                    try:
-                        y = a.coro.send(None)
-                    except StopIteration:
-                        a.state = DONE
-                    except KeyboardInterrupt:
-                        raise
-                    except BaseException as e:   # SystemExit too: a model never ends sim's process
-                        a.state = DONE
-                        a.error = e
-                    else:
-                        if y is not None:
-                            _foreign_await(a)
-                else:
-                    yield a
-                if a.state == DONE:
-                    self._retire(a)
-                else:
-                    actors.append(a)
-            if step and touched is not None:
-                # before any return: a strategy's record of the step must be complete even when
-                # the step ended the execution (an uncaught exception is a violation)
-                if observe_after is not None:
-                    observe_after(view)
-                if declared is not None and self.violation is None:
-                    self._check_footprint(declared)
+            # -- start
+            if pending:
+                yield from self._start_pending()
+            # -- after (before any return: a strategy's record of the step must be complete even when
+            # the step ended the execution, as an uncaught exception does)
+            if after and step:
+                self._after_step(view, declared)
             if self.violation is not None:
                 return
-            # -- invariants of the state the last step left (or of the initial state: "always" means
-            # every reachable state, and skipping the first would make verdicts depend on stuttering)
-            if per_step:
-                inv = None
-                stale = watching.stale(touched[1], extra) if watching is not None and step else None
-                extra = None
-                try:
-                    for j, inv in enumerate(always):
-                        if stale is not None and not stale[j]:
-                            continue   # it read nothing the step wrote: it still holds
-                        r = fns[j](state)
-                        if r is not None and r is not True:
-                            self.violation = Violation(inv.name, step, _message(r))
-                            return
-                    for j, inv in enumerate(eventually):
-                        if stale is None or stale[n_always + j]:
-                            r = last[j] = fns[n_always + j](state)
-                        else:
-                            r = last[j]
-                        if r is None or r is True:
-                            false_for[j] = 0
-                        else:
-                            false_for[j] += 1
-                            if inv.within is not None and false_for[j] > inv.within:
-                                self.violation = Violation(
-                                    inv.name, step, f"false for {inv.within} steps in a row: {_message(r)}")
-                                return
-                except watch.ReadsOutside as e:
-                    self.violation = Violation("footprint", step, str(e))
+            # -- check: the initial state too ("always" means every reachable state, and skipping the
+            # first would make verdicts depend on stuttering)
+            if checks is not None:
+                v = checks.violation(step, extra)
+                if v is not None:
+                    self.violation = v
                     return
-                except MODEL_ERRORS as e:
-                    raise _model_error(f"invariant {inv.name}", e) from e
+                extra = None
             if step >= max_steps:
                 self.violation = step_limit_violation(self.scenario, state, step)
                 return
-            # -- options: enabled actors (current first), then time, redeliveries, crashes
+            # -- options
             now = self.now
             cur = self.current
             opts.clear()
@@ -463,54 +401,33 @@ class Kernel:
             if next_deadline is not None:
                 opts.append(TIME)
             if faults:
-                if self.redeliveries < self.max_redeliveries:
-                    for q in self.queues:
-                        q.redelivery_options(opts)
-                if self.crashes < self.max_crashes:
-                    if self.targets is None:
-                        for p in self.processes:
-                            if p.alive and any(not x.idle for x in p.actors):
-                                opts.append(p)
-                    else:
-                        self._targeted_crashes(opts)
+                self._fault_options(opts)
             n = len(opts)
+            # -- quiescence
             if n == 0:
                 if self.queues and self._fire_queue_timers():
                     step = self.step
                     extra = watch.ALL
                     o = None
                     continue
-                if actors or at_end or eventually:
-                    self._end()
+                self._end()
                 return
-            if n == 1:
-                o = opts[0]
-                i = 0
-            else:
-                try:
-                    i = choose(STEP, n, view)
-                except Divergence as d:
-                    d.step = step + 1  # the step being decided
-                    d.log = getattr(self, "log", None)   # what ran before it, so replay can name the first differing step
-                    raise
-                tape.append(i)
-                if rec:
-                    self.tape_kinds.append(STEP)
-                    self.tape_ns.append(n)
-                o = opts[i]
+            # -- decide
+            i = self._decide(n, view) if n > 1 else 0
+            o = opts[i]
+            # -- begin
             step += 1
             self.step = step
             if touched is not None:
                 touched[0].clear()
                 touched[1].clear()
-                if self.check_footprints:
-                    declared = (o, footprint.declared(self, o.reads), footprint.declared(self, o.writes), o.label) \
-                        if i < n_run else None
+                if check_footprints:
+                    declared = self._declared(o) if i < n_run else None
             if watching is not None:
                 extra = watching.before(self, o, i < n_run)
             if observe is not None:
                 observe(view, i, len(tape) - 1 if n > 1 else -1)
-            # -- the step
+            # -- run
             if i < n_run:
                 self.current = o
                 if points is not None:
@@ -521,12 +438,7 @@ class Kernel:
                     o.deadline = None
                     o.idle = False
                 if rec:
-                    # a reader of the trace must see where the schedule switched away from an actor
-                    # that could go on: that is where a counterexample's race is
-                    notes = [f"preempts {cur.name}"] if i and cur is not None and opts[0] is cur else []
-                    self.log.append([step, now, "run", o.name, o.process.name, o.label,
-                                     _keys(footprint.declared(self, o.reads)),
-                                     _keys(footprint.declared(self, o.writes)), notes])
+                    self._log_run(o, cur, i, now)
                 self.running = o
                 if direct:  # fast engine: resume the coroutine here, saving a generator switch per step
                     try:
@@ -553,12 +465,100 @@ class Kernel:
             elif o.kind == "crash":
                 yield from self._crash(o)
             else:
-                self.redeliveries += 1
-                if rec:
-                    c = o.consumer
-                    self.log.append([step, now, "redeliver", c.name, c.process.name,
-                                     f"redeliver {o.describe()}", [], _keys((o.queue.key,)), []])
-                o.redeliver(self)
+                self._redeliver(o)
+
+    def _setup(self):
+        """The scenario's setup builds the initial state, its processes and their first actors."""
+        try:
+            self.state = state = self.scenario.setup(self)
+        except runtime.SimUsageError:
+            raise
+        except MODEL_ERRORS as e:
+            raise _model_error("setup", e) from e
+        if self.targets is not None:
+            self._check_targets()
+        return state
+
+    def _start_pending(self):
+        """Actors spawned by setup or by the last step run to their first point, in spawn order
+        (a generator: the task engine runs them, the fast engine here)."""
+        pending = self.pending
+        while pending:
+            a = pending.pop(0)
+            self.running = a
+            if self.direct:
+                try:
+                    y = a.coro.send(None)
+                except StopIteration:
+                    a.state = DONE
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as e:   # SystemExit too: a model never ends sim's process
+                    a.state = DONE
+                    a.error = e
+                else:
+                    if y is not None:
+                        _foreign_await(a)
+            else:
+                yield a
+            if a.state == DONE:
+                self._retire(a)
+            else:
+                self.actors.append(a)
+
+    def _after_step(self, view, declared) -> None:
+        """The strategy records what the last step really touched; under --check-footprints, the step
+        must have touched only what it declared."""
+        if self.observe_after is not None:
+            self.observe_after(view)
+        if declared is not None and self.violation is None:
+            self._check_footprint(declared)
+
+    def _fault_options(self, opts: list) -> None:
+        """Redeliveries and crashes the fault budget still allows, after the other options."""
+        if self.redeliveries < self.max_redeliveries:
+            for q in self.queues:
+                q.redelivery_options(opts)
+        if self.crashes < self.max_crashes:
+            if self.targets is None:
+                for p in self.processes:
+                    if p.alive and any(not x.idle for x in p.actors):
+                        opts.append(p)
+            else:
+                self._targeted_crashes(opts)
+
+    def _decide(self, n: int, view) -> int:
+        """The strategy's pick among `n` options, put on the tape."""
+        try:
+            i = self.strategy.choose(STEP, n, view)
+        except Divergence as d:
+            d.step = self.step + 1  # the step being decided
+            d.log = getattr(self, "log", None)   # what ran before it, so replay can name the first differing step
+            raise
+        self.tape.append(i)
+        if self.record:
+            self.tape_kinds.append(STEP)
+            self.tape_ns.append(n)
+        return i
+
+    def _declared(self, o: Actor):
+        """What an actor's step declares it touches, to check against what it does (--check-footprints)."""
+        return o, footprint.declared(self, o.reads), footprint.declared(self, o.writes), o.label
+
+    def _log_run(self, o: Actor, cur: Actor | None, i: int, now: int) -> None:
+        # a reader of the trace must see where the schedule switched away from an actor that could
+        # go on: that is where a counterexample's race is
+        notes = [f"preempts {cur.name}"] if i and cur is not None and self.options[0] is cur else []
+        self.log.append(LogEntry.run(self.step, now, o.name, o.process.name, o.label,
+                                     footprint.declared(self, o.reads), footprint.declared(self, o.writes), notes))
+
+    def _redeliver(self, m) -> None:
+        """An in-flight message is delivered again (at-least-once), spending the redelivery budget."""
+        self.redeliveries += 1
+        if self.record:
+            c = m.consumer
+            self.log.append(LogEntry.redeliver(self.step, self.now, c.name, c.process.name, m.describe(), m.queue.key))
+        m.redeliver(self)
 
     def _targeted_crashes(self, opts: list) -> None:
         """Crash options of a scenario that names which processes may crash, or before which steps."""
@@ -590,7 +590,7 @@ class Kernel:
             if d is not None and d < deadline:
                 deadline = d
         if self.record:
-            self.log.append([self.step, now, "time", "", "", f"clock {now} -> {deadline}", [], [], []])
+            self.log.append(LogEntry.time(self.step, now, deadline))
         self.now = deadline
         for q in self.queues:
             q.expire_held(self)
@@ -657,7 +657,7 @@ class Kernel:
     def _crash(self, p: Process):
         self.crashes += 1
         if self.record:
-            self.log.append([self.step, self.now, "crash", "", p.name, f"crash {p.name}", [], [], []])
+            self.log.append(LogEntry.crash(self.step, self.now, p.name))
         dying = list(p.actors)
         for a in dying:
             if a in self.pending:
@@ -703,7 +703,7 @@ class Kernel:
             v.options = [TIME]
             self.observe(v, 0, -1)
         if self.record:
-            self.log.append([self.step, self.now, "time", "", "", f"clock {self.now} -> {max(nxt, self.now)}", [], [], []])
+            self.log.append(LogEntry.time(self.step, self.now, max(nxt, self.now)))
         self.now = max(nxt, self.now)
         for q in self.queues:
             q.fire(self)
@@ -737,6 +737,78 @@ class Kernel:
     def leftovers(self) -> list[Actor]:
         """Actors still alive when the execution ended (to be killed by the engine)."""
         return self.actors + self.pending
+
+
+class _Checks:
+    """The `always` and `eventually` invariants of one execution, checked after every step. With
+    declared reads (sim.watch) only those that read what the step wrote are evaluated again; an
+    eventually invariant not evaluated keeps its last result."""
+
+    __slots__ = ("state", "always", "eventually", "fns", "n_always", "last", "false_for", "watching", "written")
+
+    @classmethod
+    def of(cls, k: "Kernel", state) -> "_Checks | None":
+        scenario = k.scenario
+        always, eventually = scenario.always, scenario.eventually
+        k.false_for = [0] * len(eventually)   # path state (sim.statehash): steps each has been false in a row
+        monitors = always + eventually
+        if not monitors:
+            return None
+        c = cls()
+        c.state = state
+        c.always, c.eventually, c.n_always = always, eventually, len(always)
+        c.false_for = k.false_for
+        c.last = [None] * len(eventually)
+        c.fns = fns = [inv.fn for inv in monitors]
+        c.watching = c.written = None
+        try:
+            if k.check_footprints:
+                k.recorded_reads = seen = set()
+                for store in k.stores.values():
+                    store.record_peeks(seen)
+                for j, inv in enumerate(monitors):
+                    if inv.reads is not None:
+                        fns[j] = watch.recording(k, inv, watch.reads.resolve(inv.reads, state), seen)
+            elif k.touched is not None and not k.check_every_step:
+                w = watch.Watch(monitors, state, k.stores)
+                if w.groups:
+                    c.watching, c.written = w, k.touched[1]
+        except MODEL_ERRORS as e:   # the scenario's reads callable or keys_where predicate
+            raise _model_error("an invariant's reads", e) from e
+        return c
+
+    def violation(self, step: int, extra) -> Violation | None:
+        """The first invariant the state after `step` breaks (`extra`: what the step wrote beyond what
+        the stores recorded, sim.watch), or None."""
+        fns = self.fns
+        state = self.state
+        stale = self.watching.stale(self.written, extra) if self.watching is not None and step else None
+        inv = None
+        try:
+            for j, inv in enumerate(self.always):
+                if stale is not None and not stale[j]:
+                    continue   # it read nothing the step wrote: it still holds
+                r = fns[j](state)
+                if r is not None and r is not True:
+                    return Violation(inv.name, step, _message(r))
+            if self.eventually:
+                n_always, last, false_for = self.n_always, self.last, self.false_for
+                for j, inv in enumerate(self.eventually):
+                    if stale is None or stale[n_always + j]:
+                        r = last[j] = fns[n_always + j](state)
+                    else:
+                        r = last[j]
+                    if r is None or r is True:
+                        false_for[j] = 0
+                    else:
+                        false_for[j] += 1
+                        if inv.within is not None and false_for[j] > inv.within:
+                            return Violation(inv.name, step, f"false for {inv.within} steps in a row: {_message(r)}")
+        except watch.ReadsOutside as e:
+            return Violation("footprint", step, str(e))
+        except MODEL_ERRORS as e:
+            raise _model_error(f"invariant {inv.name}", e) from e
+        return None
 
 
 class ForeignAwait(runtime.SimUsageError):
@@ -800,6 +872,3 @@ def step_limit_violation(scenario, state, step: int) -> Violation:
 def _message(r) -> str:
     return "predicate is false" if r is False else str(r)
 
-
-def _keys(keys) -> list[str]:
-    return [k if isinstance(k, str) else "/".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in keys]

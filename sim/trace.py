@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 SCHEMA_VERSION = 1
 MODELS = ("Step", "Verdict", "Trace")   # in sim.tracemodel, imported on first use (pydantic is slow to import)
@@ -67,10 +68,51 @@ def verdict_of(violation) -> Verdict:
                    message=violation.message)
 
 
-def steps_of(log) -> list[Step]:
+class LogEntry(NamedTuple):
+    """One step of an execution's log as the kernel records it (record mode only), its fields named
+    as a trace's `steps` name them (sim.tracemodel.Step): step index, virtual time, kind, actor,
+    process, label, footprint as text, and the notes the step's effects attached (`sim.note`
+    appends to the last entry's list). One constructor per kind of step, below: what a label says
+    for a clock jump, a crash or a redelivery is part of the trace format."""
+    i: int
+    t: int
+    kind: str
+    actor: str
+    process: str
+    label: str
+    reads: list
+    writes: list
+    notes: list
+
+    @classmethod
+    def run(cls, i: int, t: int, actor: str, process: str, label: str, reads, writes, notes: list) -> "LogEntry":
+        """An actor's step, with the footprint its point declared (store keys, made text)."""
+        return cls(i, t, "run", actor, process, label, key_texts(reads), key_texts(writes), notes)
+
+    @classmethod
+    def time(cls, i: int, t: int, to: int) -> "LogEntry":
+        """The clock jumping from `t` to `to`."""
+        return cls(i, t, "time", "", "", f"clock {t} -> {to}", [], [], [])
+
+    @classmethod
+    def crash(cls, i: int, t: int, process: str) -> "LogEntry":
+        return cls(i, t, "crash", "", process, f"crash {process}", [], [], [])
+
+    @classmethod
+    def redeliver(cls, i: int, t: int, actor: str, process: str, message: str, queue_key) -> "LogEntry":
+        """A message delivered again to the consumer (`actor`) holding it; it writes its queue."""
+        return cls(i, t, "redeliver", actor, process, f"redeliver {message}", [], key_texts((queue_key,)), [])
+
+
+def key_texts(keys) -> list[str]:
+    """Footprint keys as a trace writes them: a tuple key joined with `/`."""
+    return [k if isinstance(k, str) else "/".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in keys]
+
+
+def steps_of(log: list[LogEntry]) -> list[Step]:
     from sim.tracemodel import Step
-    return [Step(i=e[0], t=e[1], kind=e[2], actor=e[3], process=e[4], label=str(e[5]),
-                 reads=e[6], writes=e[7], notes=e[8]) for e in log]
+    return [Step(i=e.i, t=e.t, kind=e.kind, actor=e.actor, process=e.process, label=str(e.label),
+                 reads=e.reads, writes=e.writes, notes=e.notes) for e in log]
 
 
 STEP_FIELDS = ("kind", "t", "process", "actor", "label", "reads", "writes", "notes")

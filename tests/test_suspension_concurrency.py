@@ -57,7 +57,7 @@ def test_two_hook_created_of_one_suspension_interleave(world):
         kern = run_tape(sc, make("random", seed))
         assert kern.violation is None, kern.violation
         first, second = _hook_corrs(kern.state)
-        actors = [row[3] for row in kern.log]
+        actors = [row.actor for row in kern.log]
         steps_of = {c: [i for i, a in enumerate(actors) if a.endswith(_writer(c))] for c in (first, second)}
         assert steps_of[first] and steps_of[second], actors
         interleaved += any(steps_of[first][0] < i < steps_of[first][-1] for i in steps_of[second])

@@ -187,9 +187,9 @@ def test_a_timed_redelivery_spends_no_budget_and_says_so_in_the_trace():
     assert dup and all(k.redeliveries == 0 and k.timed_redeliveries >= 1 for k in dup)
     from sim.explore import trace_of
     k = recorded(slow_consumer(hold=50), dup[0].tape)
-    notes = [n for e in k.log for n in e[8]]
+    notes = [n for e in k.log for n in e.notes]
     assert any(n.startswith("visibility timeout: jobs#1 held by") for n in notes), notes
-    clock = [e[5] for e in k.log if e[2] == "time"]
+    clock = [e.label for e in k.log if e.kind == "time"]
     assert "clock 0 -> 30" in clock   # the jump stops at the timeout, before the sleeper's 50
     assert trace_of(slow_consumer(hold=50), k, strategy={"name": "replay"}, engine="fast").faults == \
         {"crashes": 0, "redeliveries": 0}
@@ -234,10 +234,10 @@ def test_crash_at_limits_crashes_to_points_with_matching_labels():
     for k in every_execution(crash_targets(crash_at=("write*",))):
         if crashed(k):
             rec = recorded(crash_targets(crash_at=("write*",)), k.tape)
-            i = next(j for j, e in enumerate(rec.log) if e[2] == "crash")
-            victim = rec.log[i][4]
-            before = [e for e in rec.log[:i] if e[2] == "run" and e[4] == victim]
-            assert [e[5] for e in before] == ["read x"], rec.log   # crashed just before 'write x'
+            i = next(j for j, e in enumerate(rec.log) if e.kind == "crash")
+            victim = rec.log[i].process
+            before = [e for e in rec.log[:i] if e.kind == "run" and e.process == victim]
+            assert [e.label for e in before] == ["read x"], rec.log   # crashed just before 'write x'
 
 
 def test_a_crashable_name_that_is_no_process_is_refused():
