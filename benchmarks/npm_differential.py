@@ -1,6 +1,6 @@
 """Differential testing: the same workloads on a world-local model revision and on the released package.
 
-    python benchmarks/npm_differential.py [--version 4.4.1] [--model local:L1] [--seeds 20]
+    python benchmarks/npm_differential.py [--version 4.4.1] [--model local:L1s] [--seeds 40] [--model-seeds 1000]
                                           [--workload NAME ...] [--search-model 20000] [--search-real 150]
                                           [--out DIR]
 
@@ -20,28 +20,39 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from models.npm.differential import reach, sample, shared, show  # noqa: E402
+from models.npm.scenarios import MODEL_OF  # noqa: E402
 from sim import trace as trace_files  # noqa: E402
 
-WORKLOADS = ["hook-pairs", "hook-1665"]
+WORKLOADS = ["hook-pairs[pairs=1]", "hook-1665", "step-create-pair", "wait-create-pair", "wait-complete-pair",
+             "step-complete-race"]
 
 
-def compare(workload: str, model: str, version: str, seeds: int, budgets: dict, out: str) -> int:
-    names = {"model": f"{workload}@{model}", "real": f"{workload}@local-npm:{version}"}
+def variant(workload: str, world: str) -> str:
+    """`hook-pairs[pairs=1]`, `local:L1s` -> `hook-pairs@local:L1s[pairs=1]`."""
+    name, bracket, params = workload.partition("[")
+    return f"{name}@{world}{bracket}{params}"
+
+
+def compare(workload: str, model: str, version: str, seeds: dict, budgets: dict, out: str) -> int:
+    names = {"model": variant(workload, model), "real": variant(workload, f"local-npm:{version}")}
     only = shared(*names.values())
-    found = {side: sample(name, seeds, only) for side, name in names.items()}
-    print(f"## {workload}: {len(found['model'])} outcome(s) sampled on {model}, {len(found['real'])} on "
-          f"local-npm:{version}", flush=True)
+    found = {side: sample(name, seeds[side], only) for side, name in names.items()}
+    print(f"## {workload}: {len(found['model'])} outcome(s) in {seeds['model'] + 1} schedules of {model}, "
+          f"{len(found['real'])} in {seeds['real'] + 1} of local-npm:{version}", flush=True)
     differences = 0
     for side, other in (("real", "model"), ("model", "real")):
-        for o, (what, trace) in found[side].items():
+        for o, (what, trace, count) in found[side].items():
             if o in found[other]:
                 continue
             hit = reach(names[other], o, budgets[other], only)
             if hit is not None:
-                print(f"- sampled on {side} only, found on {other} by search at execution {hit[0]}: {show(o)}")
+                print(f"- sampled on {side} only ({count} of {seeds[side] + 1}), found on {other} by search at "
+                      f"execution {hit[0]}: {show(o)}")
                 continue
-            path = trace_files.save(trace, out, f"{workload}-{model.replace(':', '-')}-{version}-{side}-{trace.digest[:8]}")
-            print(f"- ONLY {side.upper()} ({what}; {other} searched {budgets[other]} executions): {show(o)}\n"
+            stem = f"{workload.replace('[', '-').replace(']', '').replace('=', '')}-{model.replace(':', '-')}-{version}"
+            path = trace_files.save(trace, out, f"{stem}-{side}-{trace.digest[:8]}")
+            print(f"- ONLY {side.upper()} ({what}, {count} of {seeds[side] + 1} schedules; {other} searched "
+                  f"{budgets[other]} executions): {show(o)}\n"
                   f"  trace: {path}", flush=True)
             differences += 1
     return differences
@@ -50,15 +61,21 @@ def compare(workload: str, model: str, version: str, seeds: int, budgets: dict, 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--version", default="4.4.1")
-    ap.add_argument("--model", default="local:L1")
-    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--model", help="the model revision (default: the one standing for --version, "
+                                    "models.npm.scenarios.MODEL_OF)")
+    ap.add_argument("--seeds", type=int, default=40, help="random schedules of the package")
+    ap.add_argument("--model-seeds", type=int, default=1000, help="random schedules of the model")
     ap.add_argument("--workload", action="append")
     ap.add_argument("--search-model", type=int, default=20000, help="executions to search the model for an outcome")
     ap.add_argument("--search-real", type=int, default=150, help="executions to search the package for an outcome")
     ap.add_argument("--out", default="reports/differences")
     args = ap.parse_args(argv)
+    model = args.model or MODEL_OF.get(args.version)
+    if model is None:
+        ap.error(f"no model revision known for version {args.version}: name one with --model")
+    seeds = {"model": args.model_seeds, "real": args.seeds}
     budgets = {"model": args.search_model, "real": args.search_real}
-    total = sum(compare(w, args.model, args.version, args.seeds, budgets, args.out) for w in args.workload or WORKLOADS)
+    total = sum(compare(w, model, args.version, seeds, budgets, args.out) for w in args.workload or WORKLOADS)
     print(f"{total} difference(s)")
     return 0
 

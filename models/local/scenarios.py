@@ -99,6 +99,8 @@ MODEL_NOTES = {
     "B6": ("B6", "marker keyed by (token, run, hook), exclusive only; entity overwritten before publish"),
     "B7": ("B7", "entity written after the publish; a collision answers 409 without repair"),
     "L1": ("", "merged #2295: collision repairs the entity from the event; claim rebuilt from the log"),
+    "L1s": ("B15", "the released 4.x line after #2295 (4.3.0, 4.4.1): L1's hooks, B15's step_created and "
+                   "wait_created without `.created` locks, no stepLocks"),
     "L3749": ("", "#3749 (open): a wait_completed of an ended run whose wait entity is gone publishes "
                   "its event (with the runtime's R3749)"),
     "L1F": ("", "L1 with #2113's fence: a compare-and-set on lastKnownEventId under a per-run server lock "

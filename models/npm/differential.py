@@ -73,7 +73,8 @@ def show(o: tuple) -> str:
 
 
 def sample(name: str, seeds: int, only=None) -> dict:
-    """outcome -> (how it was first reached, its trace) over the default schedule and random seeds 1..N."""
+    """outcome -> (how it was first reached, its trace, how many of the schedules reached it) over the
+    default schedule and random seeds 1..N."""
     sc = registry.get(name)
     quiet = to_quiescence(sc)
     seen: dict = {}
@@ -82,8 +83,9 @@ def sample(name: str, seeds: int, only=None) -> dict:
         k = run_tape(quiet, strategy)
         o = outcome(sc, k, only)
         if o not in seen:
-            seen[o] = (what, trace_of(quiet, k, strategy={"name": what}, engine="fast"))
-    return seen
+            seen[o] = [what, trace_of(quiet, k, strategy={"name": what}, engine="fast"), 0]
+        seen[o][2] += 1
+    return {o: tuple(v) for o, v in seen.items()}
 
 
 def replay_outcome(name: str, tape: list, only=None) -> tuple:

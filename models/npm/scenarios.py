@@ -24,6 +24,11 @@ NOTES = {
     "4.4.1": ("", "released, after #2295 (latest pinned)"),
 }
 
+# version -> the model revision that stands for it (benchmarks/npm_differential.py compares the two). The
+# 4.x releases are the stable line: their step_created and wait_created have no `.created` lock (B15's
+# guards), which the main-line revisions B1 and L1 have; see README, "Model against package"
+MODEL_OF = {"4.1.0": "local:B15", "4.3.0": "local:L1s", "4.4.1": "local:L1s"}
+
 EXPECT = {
     # #2283 on the released code: the run's own hook_created loses the token claim to itself and is logged
     # as a hook_conflict beside the winner's hook_created
