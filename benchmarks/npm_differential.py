@@ -2,7 +2,7 @@
 
     python benchmarks/npm_differential.py [--version 4.4.1] [--model local:L1s] [--seeds 40] [--model-seeds 1000]
                                           [--workload NAME ...] [--search-model 20000] [--search-real 150]
-                                          [--out DIR]
+                                          [--out DIR] [--index FILE]
 
 Per workload, the default schedule and random seeds 1..N run on both worlds to quiescence, and their
 outcomes (models.npm.differential: the invariants the final state breaks, and the event types per
@@ -14,6 +14,7 @@ the same options give the same list and the same trace files.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -24,7 +25,7 @@ from models.npm.scenarios import MODEL_OF  # noqa: E402
 from sim import trace as trace_files  # noqa: E402
 
 WORKLOADS = ["hook-pairs[pairs=1]", "hook-1665", "step-create-pair", "wait-create-pair", "wait-complete-pair",
-             "step-complete-race"]
+             "step-complete-race", "hook-dup-retry", "hook-event-first"]
 
 
 def variant(workload: str, world: str) -> str:
@@ -33,13 +34,14 @@ def variant(workload: str, world: str) -> str:
     return f"{name}@{world}{bracket}{params}"
 
 
-def compare(workload: str, model: str, version: str, seeds: dict, budgets: dict, out: str) -> int:
+def compare(workload: str, model: str, version: str, seeds: dict, budgets: dict, out: str) -> list:
+    """The differences found on `workload`, each a dict (see --index)."""
     names = {"model": variant(workload, model), "real": variant(workload, f"local-npm:{version}")}
     only = shared(*names.values())
     found = {side: sample(name, seeds[side], only) for side, name in names.items()}
     print(f"## {workload}: {len(found['model'])} outcome(s) in {seeds['model'] + 1} schedules of {model}, "
           f"{len(found['real'])} in {seeds['real'] + 1} of local-npm:{version}", flush=True)
-    differences = 0
+    differences = []
     for side, other in (("real", "model"), ("model", "real")):
         for o, (what, trace, count) in found[side].items():
             if o in found[other]:
@@ -54,7 +56,9 @@ def compare(workload: str, model: str, version: str, seeds: dict, budgets: dict,
             print(f"- ONLY {side.upper()} ({what}, {count} of {seeds[side] + 1} schedules; {other} searched "
                   f"{budgets[other]} executions): {show(o)}\n"
                   f"  trace: {path}", flush=True)
-            differences += 1
+            differences.append({"workload": workload, "version": version, "model": model, "side": side,
+                                "reached": f"{what}, {count} of {seeds[side] + 1} schedules",
+                                "searched": budgets[other], "outcome": o, "trace": path.name})
     return differences
 
 
@@ -69,14 +73,18 @@ def main(argv=None) -> int:
     ap.add_argument("--search-model", type=int, default=20000, help="executions to search the model for an outcome")
     ap.add_argument("--search-real", type=int, default=150, help="executions to search the package for an outcome")
     ap.add_argument("--out", default="reports/differences")
+    ap.add_argument("--index", help="also write the differences found to this JSON file")
     args = ap.parse_args(argv)
     model = args.model or MODEL_OF.get(args.version)
     if model is None:
         ap.error(f"no model revision known for version {args.version}: name one with --model")
     seeds = {"model": args.model_seeds, "real": args.seeds}
     budgets = {"model": args.search_model, "real": args.search_real}
-    total = sum(compare(w, model, args.version, seeds, budgets, args.out) for w in args.workload or WORKLOADS)
-    print(f"{total} difference(s)")
+    found = [d for w in args.workload or WORKLOADS for d in compare(w, model, args.version, seeds, budgets, args.out)]
+    print(f"{len(found)} difference(s)")
+    if args.index:
+        with open(args.index, "w") as f:
+            json.dump(found, f, indent=1)
     return 0
 
 
