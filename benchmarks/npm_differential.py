@@ -46,7 +46,7 @@ def compare(workload: str, model: str, version: str, seeds: dict, budgets: dict,
         for o, (what, trace, count) in found[side].items():
             if o in found[other]:
                 continue
-            hit = reach(names[other], o, budgets[other], only)
+            hit = reach(names[other], o, budgets[other], only) if budgets[other] else None
             if hit is not None:
                 print(f"- sampled on {side} only ({count} of {seeds[side] + 1}), found on {other} by search at "
                       f"execution {hit[0]}: {show(o)}")
@@ -70,8 +70,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=40, help="random schedules of the package")
     ap.add_argument("--model-seeds", type=int, default=1000, help="random schedules of the model")
     ap.add_argument("--workload", action="append")
-    ap.add_argument("--search-model", type=int, default=20000, help="executions to search the model for an outcome")
-    ap.add_argument("--search-real", type=int, default=150, help="executions to search the package for an outcome")
+    ap.add_argument("--search-model", type=int, default=20000, help="executions to search the model for an outcome (0: none)")
+    ap.add_argument("--search-real", type=int, default=150, help="executions to search the package for an outcome (0: none)")
     ap.add_argument("--out", default="reports/differences")
     ap.add_argument("--index", help="also write the differences found to this JSON file")
     args = ap.parse_args(argv)
