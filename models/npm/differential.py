@@ -19,9 +19,9 @@ import dataclasses
 from sim import RandomWalk, Replay, at_end, explore, registry
 from sim import strategy as strategies
 from sim.explore import run_tape, trace_of
+from sim.scenario import BUILTIN_VERDICTS
 from sim.shrink import Guided
 
-BUILTIN = ("deadlock", "livelock", "step-limit", "uncaught-exception")
 
 
 def to_quiescence(sc):
@@ -112,7 +112,7 @@ def reach(name: str, target: tuple, budget: int, only=None, seed: int = 1):
     Returns (execution number, its trace) or None. A built-in verdict (deadlock, step limit) ends an
     execution before any at-end check, so such a target is only ever matched by sampling."""
     sc = registry.get(name)
-    if target[0][0] in BUILTIN:
+    if target[0][0] in BUILTIN_VERDICTS:
         return None
     found = at_end("REACHED", lambda st: (broken(sc, st, only), logs_of(st)) != target or "reached")
     probe = dataclasses.replace(sc, invariants=(found,))
