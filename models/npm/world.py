@@ -85,10 +85,15 @@ def _iso(ms: int) -> str:
 
 def package_request(req: dict) -> dict:
     """A request in the package's shape: a wait's resumeAt is a Date, which its event schema parses
-    from a serialized one (virtual ms would read as 1970 and come back as a string)."""
+    from a serialized one (virtual ms would read as 1970 and come back as a string); a run's creation
+    data names its deployment."""
     d = req.get("eventData")
     if d and isinstance(d.get("resumeAt"), int):
         return {**req, "eventData": {**d, "resumeAt": _iso(d["resumeAt"])}}
+    if d and req["eventType"] in (ev.RUN_CREATED, ev.RUN_STARTED) and "deploymentId" not in d:
+        # the runtime always sends its deployment; the package's run schema requires it, and its resilient
+        # start (run_started creating the run) only runs with it (seed_run sends the same)
+        return {**req, "eventData": {"deploymentId": "sim", **d}}
     return req
 
 
