@@ -1,86 +1,90 @@
 """Differential testing: the same workloads on a world-local model revision and on the released package.
 
-    python benchmarks/npm_differential.py [--version 4.4.1] [--model local:L1] [--seeds 20]
-                                          [--workload NAME ...]
+    python benchmarks/npm_differential.py [--version 4.4.1] [--model local:L1s] [--seeds 40] [--model-seeds 1000]
+                                          [--workload NAME ...] [--search-model 20000] [--search-real 150]
+                                          [--out DIR] [--index FILE]
 
-For each workload, the default schedule (no deviation, no fault) and `--seeds` random schedules
-(seeds 1..N, faults as the workload allows) run on both worlds. The tapes of the two are not
-interchangeable (the package takes more steps than the model per write), so what is compared is the
-outcome of an execution: its verdict and, per run and correlation id, the event types in log order
-(the order across correlation ids is the schedule's, not a behaviour). Every outcome one side reached and the other did not is listed with the seed that reached it;
-the trace of a real-code outcome is saved under reports/traces/ so it can be replayed and read.
+Per workload, the default schedule and random seeds 1..N run on both worlds to quiescence, and their
+outcomes (models.npm.differential: the invariants the final state breaks, and the event types per
+correlation id in log order) are compared. An outcome sampled on one side only is then searched for on
+the other (portfolio, seed 1, the given budgets): found, it is a sampling gap and listed as such; not
+found, it is a difference, and the trace of the side that reached it is saved under --out. Deterministic:
+the same options give the same list and the same trace files.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from sim import RandomWalk, registry  # noqa: E402
+from models.npm.differential import reach, sample, shared, show  # noqa: E402
+from models.npm.scenarios import MODEL_OF  # noqa: E402
 from sim import trace as trace_files  # noqa: E402
-from sim.explore import run_tape, trace_of  # noqa: E402
-from sim.shrink import Guided  # noqa: E402
 
-WORKLOADS = ["hook-pairs", "hook-1665", "hook-dup-retry", "step-2331", "run-complete-race", "wait-complete-pair",
-             "step-complete-race"]
+WORKLOADS = ["hook-pairs[pairs=1]", "hook-1665", "step-create-pair", "wait-create-pair", "wait-complete-pair",
+             "step-complete-race", "hook-dup-retry", "hook-event-first"]
 
 
-def outcome(k) -> tuple:
-    env = k.state
-    verdict = k.violation.invariant if k.violation else "ok"
-    logs = []
-    for run in env.view.runs():
-        per = {}
-        for e in env.view.log(run):
-            per.setdefault((e["correlationId"] or "")[-4:], []).append(e["eventType"])
-        logs.append((run[-4:], tuple(sorted((c, tuple(ts)) for c, ts in per.items()))))
-    return verdict, tuple(logs)
+def variant(workload: str, world: str) -> str:
+    """`hook-pairs[pairs=1]`, `local:L1s` -> `hook-pairs@local:L1s[pairs=1]`."""
+    name, bracket, params = workload.partition("[")
+    return f"{name}@{world}{bracket}{params}"
 
 
-def explore_outcomes(name: str, seeds: int) -> dict:
-    """outcome -> the first (strategy description, kernel-made trace) that reached it."""
-    sc = registry.get(name)
-    seen: dict = {}
-    runs = [("default", Guided([]))] + [(f"random seed {s}", RandomWalk(seed=s)) for s in range(1, seeds + 1)]
-    for what, strategy in runs:
-        k = run_tape(sc, strategy)
-        o = outcome(k)
-        if o not in seen:
-            seen[o] = (what, trace_of(sc, k, strategy={"name": what}, engine="fast"))
-    return seen
-
-
-def show(o: tuple) -> str:
-    verdict, logs = o
-    return f"{verdict}: " + "; ".join(f"run …{r}: " + "; ".join(f"{c or 'run'}: {' '.join(ts)}" for c, ts in log)
-                                      for r, log in logs)
+def compare(workload: str, model: str, version: str, seeds: dict, budgets: dict, out: str) -> list:
+    """The differences found on `workload`, each a dict (see --index)."""
+    names = {"model": variant(workload, model), "real": variant(workload, f"local-npm:{version}")}
+    only = shared(*names.values())
+    found = {side: sample(name, seeds[side], only) for side, name in names.items()}
+    print(f"## {workload}: {len(found['model'])} outcome(s) in {seeds['model'] + 1} schedules of {model}, "
+          f"{len(found['real'])} in {seeds['real'] + 1} of local-npm:{version}", flush=True)
+    differences = []
+    for side, other in (("real", "model"), ("model", "real")):
+        for o, (what, trace, count) in found[side].items():
+            if o in found[other]:
+                continue
+            hit = reach(names[other], o, budgets[other], only) if budgets[other] else None
+            if hit is not None:
+                print(f"- sampled on {side} only ({count} of {seeds[side] + 1}), found on {other} by search at "
+                      f"execution {hit[0]}: {show(o)}")
+                continue
+            stem = f"{workload.replace('[', '-').replace(']', '').replace('=', '')}-{model.replace(':', '-')}-{version}"
+            path = trace_files.save(trace, out, f"{stem}-{side}-{trace.digest[:8]}")
+            print(f"- ONLY {side.upper()} ({what}, {count} of {seeds[side] + 1} schedules; {other} searched "
+                  f"{budgets[other]} executions): {show(o)}\n"
+                  f"  trace: {path}", flush=True)
+            differences.append({"workload": workload, "version": version, "model": model, "side": side,
+                                "reached": f"{what}, {count} of {seeds[side] + 1} schedules",
+                                "searched": budgets[other], "outcome": o, "trace": path.name})
+    return differences
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--version", default="4.4.1")
-    ap.add_argument("--model", default="local:L1")
-    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--model", help="the model revision (default: the one standing for --version, "
+                                    "models.npm.scenarios.MODEL_OF)")
+    ap.add_argument("--seeds", type=int, default=40, help="random schedules of the package")
+    ap.add_argument("--model-seeds", type=int, default=1000, help="random schedules of the model")
     ap.add_argument("--workload", action="append")
-    ap.add_argument("--out", default="reports/traces")
+    ap.add_argument("--search-model", type=int, default=20000, help="executions to search the model for an outcome (0: none)")
+    ap.add_argument("--search-real", type=int, default=150, help="executions to search the package for an outcome (0: none)")
+    ap.add_argument("--out", default="reports/differences")
+    ap.add_argument("--index", help="also write the differences found to this JSON file")
     args = ap.parse_args(argv)
-    total = 0
-    for w in args.workload or WORKLOADS:
-        model = explore_outcomes(f"{w}@{args.model}", args.seeds)
-        real = explore_outcomes(f"{w}@local-npm:{args.version}", args.seeds)
-        only_real = [o for o in real if o not in model]
-        only_model = [o for o in model if o not in real]
-        print(f"## {w}: {len(model)} outcome(s) on {args.model}, {len(real)} on local-npm:{args.version}, "
-              f"{len(only_real)} only real, {len(only_model)} only model")
-        for side, only, found in (("real", only_real, real), ("model", only_model, model)):
-            for o in only:
-                what, trace = found[o]
-                path = trace_files.save(trace, args.out, f"diff-{w}-{side}-{trace.digest[:8]}")
-                print(f"- only {side} ({what}): {show(o)}\n  trace: {path}")
-                total += 1
-    print(f"{total} difference(s)")
+    model = args.model or MODEL_OF.get(args.version)
+    if model is None:
+        ap.error(f"no model revision known for version {args.version}: name one with --model")
+    seeds = {"model": args.model_seeds, "real": args.seeds}
+    budgets = {"model": args.search_model, "real": args.search_real}
+    found = [d for w in args.workload or WORKLOADS for d in compare(w, model, args.version, seeds, budgets, args.out)]
+    print(f"{len(found)} difference(s)")
+    if args.index:
+        with open(args.index, "w") as f:
+            json.dump(found, f, indent=1)
     return 0
 
 

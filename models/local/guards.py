@@ -10,12 +10,18 @@ which has every lock file of 2.2.3-2.2.6).
 
 Hook creation on these revisions is L0's (B1): what L-pre did for hooks is not modeled, and no hook
 workload is registered on them. Nor are the per-instance stepLocks (E1), which came with #2295.
+
+    L1s  the released 4.x line after #2295 (4.3.0, 4.4.1): L1's hook creation, B15's step and wait
+         guards (wait_created with the package's no-overwrite write), no stepLocks. The `.created` lock files (#1877) and stepLocks are on the main line only;
+         differential testing against the released package found it (README, "Model against package")
+
+B15 is the released 4.1.0 the same way: L0's hook creation (B1) with these guards.
 """
 from __future__ import annotations
 
 from models import events as ev
 from models.events import EntityConflictError, WorkflowWorldError
-from models.local.hooks import B1
+from models.local.hooks import B1, L1
 from models.local.world import LocalWorld, step_path, wait_path
 
 
@@ -71,4 +77,25 @@ class B15(B14):
     _step_completed = _step_failed = LocalWorld._step_terminal
 
 
-REVISIONS = {cls.revision: cls for cls in (B14, B15)}
+class L1s(L1):
+    """The released 4.x line after #2295: L1's hooks over B15's step and wait transitions (step_created
+    and wait_created unguarded, no per-instance stepLocks)."""
+
+    revision = "L1s"
+    step_mutex = False
+    _step_created = B14._step_created
+
+    async def _wait_created(self, run, req, eid, current):
+        """Read, check, then the package's no-overwrite write (not B14's overwrite): a second creator
+        whose check comes after the first one's rename is told 409; two whose checks both come first
+        both publish."""
+        corr = req["correlationId"]
+        self._refuse_child_on_terminal_run(current)
+        if await self.fs.read(wait_path(run, corr)) is not None:
+            raise EntityConflictError(f"wait {corr} already created")
+        wait = {"runId": run, "waitId": f"{run}-{corr}", "status": "waiting", "resumeAt": req["eventData"]["resumeAt"]}
+        await self.fs.put_nx_racy(wait_path(run, corr), wait)
+        return await self._publish_or_409(run, ev.event(eid, run, ev.WAIT_CREATED, corr, req["eventData"]))
+
+
+REVISIONS = {cls.revision: cls for cls in (B14, B15, L1s)}

@@ -99,6 +99,8 @@ MODEL_NOTES = {
     "B6": ("B6", "marker keyed by (token, run, hook), exclusive only; entity overwritten before publish"),
     "B7": ("B7", "entity written after the publish; a collision answers 409 without repair"),
     "L1": ("", "merged #2295: collision repairs the entity from the event; claim rebuilt from the log"),
+    "L1s": ("B15", "the released 4.x line after #2295 (4.3.0, 4.4.1): L1's hooks, B15's step_created and "
+                   "wait_created without `.created` locks, no stepLocks"),
     "L3749": ("", "#3749 (open): a wait_completed of an ended run whose wait entity is gone publishes "
                   "its event (with the runtime's R3749)"),
     "L1F": ("", "L1 with #2113's fence: a compare-and-set on lastKnownEventId under a per-run server lock "
@@ -172,6 +174,9 @@ EXPECT = {
     ("step-complete-race", "B14"): "I-S3",
     ("step-complete-race", "B15"): "hold",
     **{(w, "L1"): "hold" for w in ("step-create-pair", "wait-create-pair", "wait-complete-pair")},
+    # the released 4.x line (4.3.0, 4.4.1) keeps B15's unguarded step_created and wait_created
+    ("step-create-pair", "L1s"): "I-S1",
+    ("wait-create-pair", "L1s"): "I-W1",
     # found by this model: start()'s run_created mints its id first but publishes after its entity, so a
     # delivery in between logs run_started before run_created; the resilient path mints run_created's
     # id after run_started's (E2), so it sorts after it for good
@@ -196,7 +201,7 @@ FINDINGS = {("hook-1665-complete", "L1"): "D-L1-ZOMBIE", ("hook-sleep-race", "L1
             ("wait-create-crash", "L1"): "D2", ("wait-complete-crash", "L1"): "D1"}
 
 # the catalogue bug a pair shows, where its revision has several
-BUG_OF = {("step-create-pair", "B14"): "B15", ("wait-create-pair", "B14"): "B15", ("wait-complete-pair", "B14"): "B14",
+BUG_OF = {("step-create-pair", "B14"): "B15", ("step-create-pair", "L1s"): "B15", ("wait-create-pair", "L1s"): "B15", ("wait-create-pair", "B14"): "B15", ("wait-complete-pair", "B14"): "B14",
           ("step-complete-race", "B14"): "B14"}
 
 

@@ -19,10 +19,16 @@ REVISIONS.update({v + "u": world_class(v, storm=True) for v in versions()})
 
 # version -> (bugs, what it is)
 NOTES = {
-    "4.1.0": ("B1", "released, before #2295: a lost token claim is always a hook_conflict (#2283)"),
-    "4.3.0": ("", "released, after #2295"),
-    "4.4.1": ("", "released, after #2295 (latest pinned)"),
+    "4.1.0": ("B1", "released, before #2295: a lost token claim is always a hook_conflict (#2283); "
+                    "step_created and wait_created unguarded (B15)"),
+    "4.3.0": ("", "released, after #2295; step_created and wait_created unguarded (B15)"),
+    "4.4.1": ("", "released, after #2295 (latest pinned); step_created and wait_created unguarded (B15)"),
 }
+
+# version -> the model revision that stands for it (benchmarks/npm_differential.py compares the two). The
+# 4.x releases are the stable line: their step_created and wait_created have no `.created` lock (B15's
+# guards), which the main-line revisions B1 and L1 have; see README, "Model against package"
+MODEL_OF = {"4.1.0": "local:B15", "4.3.0": "local:L1s", "4.4.1": "local:L1s"}
 
 EXPECT = {
     # #2283 on the released code: the run's own hook_created loses the token claim to itself and is logged
@@ -31,7 +37,12 @@ EXPECT = {
     ("hook-pairs", "4.1.0"): "I-H2",
     ("hook-pairs", "4.4.1"): "hold",
     ("hook-1665", "4.4.1"): "hold",
+    # B15 on every pinned release (the stable line has no `.created` locks): two creators of one step or
+    # wait both publish (found by differential testing, README "Model against package")
+    **{(w, v): inv for v in ("4.1.0", "4.3.0", "4.4.1")
+       for w, inv in (("step-create-pair", "I-S1"), ("wait-create-pair", "I-W1"))},
 }
+BUG_OF = {(w, v): "B15" for (w, v) in EXPECT if w in ("step-create-pair", "wait-create-pair")}
 
 MODELS = [ModelInfo(f"{WORLD}:{v}", NOTES.get(v, ("", "released"))[1],
                     tuple(b for b in NOTES.get(v, ("",))[0].split(", ") if b),
@@ -50,7 +61,8 @@ def invariants() -> tuple:
 def scenario(workload: str, version: str, expect: str | None = None, **params) -> Scenario:
     from models.local.scenarios import WORKLOADS
     expect = expect or EXPECT.get((workload, version), "hold")
-    bug = NOTES.get(version.rstrip("u"), ("",))[0] if expect != "hold" else ""
+    bug = (BUG_OF.get((workload, version.rstrip("u"))) or NOTES.get(version.rstrip("u"), ("",))[0]) \
+        if expect != "hold" else ""
     return build_scenario(WORLD, version, REVISIONS[version], WORKLOADS, workload, expect, bug, invariants(),
                           f"world-local@{version}", **params)
 

@@ -20,7 +20,7 @@ import os
 import re
 import shutil
 import tempfile
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from models import events as ev
@@ -143,17 +143,40 @@ def _ms(iso) -> int | None:
     return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000) - ULID_EPOCH_MS
 
 
+def _iso(ms: int) -> str:
+    """Virtual ms as the serialized Date the package keeps (the inverse of `_ms`)."""
+    t = ULID_EPOCH_MS + ms
+    return datetime.fromtimestamp(t // 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{t % 1000:03d}Z"
+
+
+def package_request(req: dict) -> dict:
+    """A request in the package's shape: a wait's resumeAt is a Date, which its event schema parses
+    from a serialized one (virtual ms would read as 1970 and come back as a string); a run's creation
+    data names its deployment."""
+    d = req.get("eventData")
+    if d and isinstance(d.get("resumeAt"), int):
+        return {**req, "eventData": {**d, "resumeAt": _iso(d["resumeAt"])}}
+    if d and req["eventType"] in (ev.RUN_CREATED, ev.RUN_STARTED) and "deploymentId" not in d:
+        # the runtime always sends its deployment; the package's run schema requires it, and its resilient
+        # start (run_started creating the run) only runs with it (seed_run sends the same)
+        return {**req, "eventData": {"deploymentId": "sim", **d}}
+    return req
+
+
 def model_event(e: dict) -> dict:
     """A stored event in the model's shape (models.events.event)."""
+    data = dict(e.get("eventData") or {})
+    if isinstance(data.get("resumeAt"), str):
+        data["resumeAt"] = _ms(data["resumeAt"])
     return {"eventId": e["eventId"], "runId": e["runId"], "eventType": e["eventType"],
-            "correlationId": e.get("correlationId"), "eventData": dict(e.get("eventData") or {}),
-            "createdAt": _ms(e.get("createdAt"))}
+            "correlationId": e.get("correlationId"), "eventData": data, "createdAt": _ms(e.get("createdAt"))}
 
 
 def model_entity(d: dict | None) -> dict | None:
     if d is None:
         return None
-    return {**d, **{k: _ms(d[k]) for k in ("createdAt", "updatedAt", "startedAt", "completedAt") if k in d}}
+    return {**d, **{k: _ms(d[k]) for k in ("createdAt", "updatedAt", "startedAt", "completedAt", "resumeAt")
+                    if k in d}}
 
 
 _ERRORS = {"EntityConflictError": EntityConflictError, "RunExpiredError": RunExpiredError,
@@ -449,7 +472,7 @@ class NpmWorld:
         if t == ev.STEP_CREATED:
             data_ = {"input": [], **(data_ or {})}
         req = {"eventType": t, **({"correlationId": corr} if corr else {}), **({"eventData": data_} if data_ else {})}
-        return model_event(data.setup_call("events.create", run, req)["event"])
+        return model_event(data.setup_call("events.create", run, cls.to_package(req))["event"])
 
     @classmethod
     def seed_wait(cls, data: NpmData, run: str, corr: str, resume_at: int) -> dict:
@@ -499,8 +522,10 @@ class NpmWorld:
         return out["value"]
 
     # ---- the interface the runtime calls --------------------------------------------------------------
+    to_package = staticmethod(lambda req: req)   # world_class: package_request (world-local's dates)
+
     async def events_create(self, run: str, req: dict) -> dict:
-        res = await self._call("events.create", run, req)
+        res = await self._call("events.create", run, self.to_package(req))
         out = dict(res)
         if res.get("event"):
             out["event"] = model_event(res["event"])
@@ -515,7 +540,9 @@ class NpmWorld:
             out["events"] = [model_event(e) for e in res["events"]]
         return out
 
-    async def events_list(self, run: str) -> list:
+    async def events_list(self, run: str, after: str | None = None) -> list:
+        """All of the run's events in log order; `after` (a cursor page, as the model's): only those above
+        that event id, the whole log listed and filtered here (the package's cursor pages read it again)."""
         events, cursor = [], None
         while True:
             page = await self._call("events.list", {"runId": run, "pagination": {"cursor": cursor} if cursor else {}})
@@ -523,7 +550,10 @@ class NpmWorld:
             cursor = page.get("cursor")
             if not page.get("hasMore") or not cursor:
                 break
-        ev.observe_log(self.fs.observed, run, events)
+        if after is not None:
+            mark = (ev.created_at_of(after), after)
+            events = [e for e in events if ev.log_order(e) > mark]
+        ev.observe_log(self.fs.observed, run, events, page=after is not None)
         return events
 
     async def runs_get(self, run: str):
@@ -545,4 +575,5 @@ class NpmWorld:
 def world_class(version: str, storm: bool = False) -> type:
     rev = version + ("u" if storm else "")
     return type(f"NpmWorld_{rev.replace('.', '_')}", (NpmWorld,),
-                {"version": version, "revision": rev, "process_ulids": storm})
+                {"version": version, "revision": rev, "process_ulids": storm,
+                 "to_package": staticmethod(package_request)})
