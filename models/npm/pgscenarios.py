@@ -20,7 +20,9 @@ REVISIONS.update({v + "u": world_class(v, storm=True) for v in VERSIONS})
 
 # version -> (bugs, what it is, the model revision that stands for it)
 NOTES = {
-    "4.2.0": ("B11", "released, before #2714: step_started is two autocommits (UPDATE, then INSERT)", "P2"),
+    # 4.2.0 mints every event id at the top of events.create: P2m (P2 draws it in the INSERT)
+    "4.2.0": ("B11", "released, before #2714: step_started is two autocommits (UPDATE, then INSERT), every "
+                     "event id minted before the call's first statement", "P2m"),
     "4.3.7": ("", "released, latest 4.x: #2714's step_started transaction, its id minted after the row lock", "P4"),
 }
 

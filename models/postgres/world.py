@@ -12,6 +12,9 @@ bug its code still has where a label covers several states of the code:
     B2   #2295 head 1: own hook -> 409 without looking for the event (B2, postgres)
     P2   merged #2295: own hook -> probe for hook_created; absent -> insert it (repair)
          step_started is still two autocommits (B11, #2331)
+    P2m  P2 with every event id minted at the top of events.create, before any statement, as the
+         released 4.2.0 does (B11's window is then step_completed's call beginning before a late
+         step_started's, their UPDATEs in the other order)
     P3   #2714: step_started in one transaction; hook_received locks the run (#2987);
          duplicate run_created -> 409 (#2983)
     B13  P3 + step_created answers 409 when the step row exists (#3081)
@@ -25,6 +28,7 @@ from __future__ import annotations
 from models import events as ev
 from models.events import (EntityConflictError, HookNotFoundError, RunExpiredError, TooEarlyError,
                            WorkflowRunNotFoundError, WorkflowWorldError)
+from models.fence import MintEarly
 from models.postgres.db import CREATION_UNIQUE, Database, UniqueViolation, index_key
 from sim import keys_where, note, now
 from sim.store import Derived
@@ -488,6 +492,16 @@ class P2(B2):
     own_hook = "repair"
 
 
+class P2m(MintEarly, P2):
+    """P2 as @workflow/world-postgres 4.2.0 ships it: `events.create` begins with `const eventId =
+    wevt_${ulid()}`, before any statement (P2 draws it in the INSERT). A late step_started INSERT then still
+    sorts below a step_completed whose call began after its own: B11 needs step_completed's call to begin
+    first and step_started's UPDATE to land before step_completed's (#2714 moved the mint after the row
+    lock). The resilient run_started's run_created takes the early id here, its run_started a fresh one
+    (4.2.0: the other way round); no workload on P2m reaches that path."""
+    revision = "P2m"
+
+
 class P3(P2):
     """#2714 (step_started in one transaction), #2987 (hook_received locks the run row), #2983."""
     revision = "P3"
@@ -528,4 +542,4 @@ class B33(P4):
     queue_dedupe = "ever"
 
 
-REVISIONS = {cls.revision: cls for cls in (B12, P0, P1, B2, P2, P3, B13, B28, P4, B33)}
+REVISIONS = {cls.revision: cls for cls in (B12, P0, P1, B2, P2, P2m, P3, B13, B28, P4, B33)}
