@@ -1,7 +1,7 @@
 """Differential testing of world-postgres: each schedule run on the model revision that stands for a release
 and on the released package, by carrying the schedule over (models.npm.transfer).
 
-    python benchmarks/npm_differential_pg.py [--pair 4.2.0=P2m] [--seeds 10] [--budget 400]
+    python benchmarks/npm_differential_pg.py [--pair 4.2.0=P1m] [--seeds 10] [--budget 400]
                                              [--workload NAME ...] [--out DIR]
 
 For each workload and each pair VERSION=REVISION (default: every pinned version with the model revision
@@ -11,7 +11,8 @@ models/npm/pgscenarios.py names for it), these schedules run on both sides:
 - the package's: `--seeds` random schedules, each carried over to the model.
 An execution's outcome is its verdict and, per run and correlation id, the event types in log order (as
 benchmarks/npm_differential.py compares world-local). Where a schedule gives another outcome on the
-other side, both traces are saved under `--out` and listed: either the model is wrong, or the schedule
+other side, both traces are saved under `--out` and listed (a violation both sides reach is
+printed with the trace of the carried-over execution): either the model is wrong, or the schedule
 does not carry over (the package waits for a lock, takes a step the model does not): read the two.
 Each package execution takes seconds (a Node worker per process, a real server).
 """
@@ -75,12 +76,15 @@ def compare(workload: str, version: str, revision: str, seeds: int, budget: int,
     for side, src, dst, schedules in sides:
         for what, src_o, tr in schedules:
             dst_o, dst_tr = carried(tr, dst)
+            tag = f"diff-pg-{workload}-{version}-{side}-{tr.digest[:8]}"
             if dst_o != src_o:
-                tag = f"diff-pg-{workload}-{version}-{side}-{tr.digest[:8]}"
                 a = trace_files.save(tr, out_dir, tag + "-source")
                 b = trace_files.save(dst_tr, out_dir, tag + "-carried")
                 found.append((f"{side} schedule ({what}) of {src.name}: {show(src_o)}\n"
                               f"    carried over to {dst.name}: {show(dst_o)}\n    traces: {a}\n            {b}"))
+            elif dst_o[0] != "ok":   # the same violation on both: keep the carried-over trace, replayable
+                path = trace_files.save(dst_tr, out_dir, tag + "-carried")
+                print(f"  same violation ({dst_o[0]}) on both for {side} schedule ({what}): {path}", flush=True)
     return found
 
 
@@ -95,7 +99,7 @@ def main(argv=None) -> int:
     try:
         chosen = [tuple(p.split("=", 1)) for p in args.pair] if args.pair else pairs()
         if any(len(p) != 2 for p in chosen):
-            raise ValueError("--pair takes VERSION=REVISION, e.g. 4.2.0=P2m")
+            raise ValueError("--pair takes VERSION=REVISION, e.g. 4.2.0=P1m")
     except ValueError as e:
         print(f"npm_differential_pg: {e}", file=sys.stderr)
         return 2

@@ -2,7 +2,7 @@
 package on the same workload (`Transfer`), for differential testing (benchmarks/npm_differential_pg.py).
 
 The two tapes are not interchangeable: the package takes steps the model does not (`begin`, a statement
-waiting for a lock) and the model takes steps the package does not (P2m's `getEventId()`). It works
+waiting for a lock) and the model takes steps the package does not (P1m's `getEventId()`). It works
 either way: a package trace can steer the model too.
 What carries over is the order in which the actors take their steps of the same kind. A step's kind is
 its verb and table (`SELECT runs …` in the model, `select workflow_runs` in the package, both
@@ -25,7 +25,7 @@ from sim.strategy.base import Strategy
 from sim.tape import STEP
 
 # steps one world takes and the other does not (the package has no COMMIT step where the model's
-# transaction is one statement; P2m's getEventId() is inside the package's call): they run when their
+# transaction is one statement; P1m's getEventId() is inside the package's call): they run when their
 # actor's next matched step is due and are never part of an order
 UNMATCHED = ("begin", "commit", "rollback", "geteventid()")
 
