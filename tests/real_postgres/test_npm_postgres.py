@@ -99,6 +99,15 @@ def test_the_latest_release_holds_on_2331_sampled(pg_backend):
     assert res.violation is None and res.executions == 4
 
 
+@needs_node
+def test_4_2_0_writes_hook_conflict_for_the_runs_own_hook_by_the_default_strategy(pg_backend):
+    sc = registry.get("hook-pairs@postgres-npm:4.2.0")
+    assert sc.expect == "I-H2" and sc.bug == "B1p"
+    res = sim.explore(sc, make_strategy("portfolio", 1), budget=3)
+    assert res.violation is not None and res.violation.invariant == "I-H2", res.violation
+    assert "hook_conflict" in res.violation.message
+
+
 def test_labels_of_the_model_and_the_package_are_one_kind():
     from models.npm.transfer import kind_of
     assert kind_of("SELECT runs wrun_…M5XF") == kind_of("select workflow_runs") == "select runs"
