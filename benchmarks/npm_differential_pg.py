@@ -61,8 +61,9 @@ def run(sc, strategy, what: str):
 
 
 def carried(source_trace, target) -> tuple:
-    from models.npm.transfer import Transfer, model_order
-    return run(target, Transfer(model_order(source_trace)), f"transfer of {source_trace.scenario}")
+    from models.npm.transfer import Transfer, model_order, source_choices
+    return run(target, Transfer(model_order(source_trace), choices=source_choices(source_trace)),
+               f"transfer of {source_trace.scenario}")
 
 
 def randoms(sc, seeds: int) -> list:

@@ -28,9 +28,10 @@ NOTES = {
 }
 
 # (workload, version) -> (expected verdict, the bug it shows)
+# step-2331 on 4.2.0 is left out: #2331 is reachable there (postgres:P1m's counterexample carried over,
+# tests/real_postgres), but the default strategy did not find it in the executions measured (README), so
+# neither I-S2 nor hold would be what its default run is known to give
 KNOWN = {
-    # #2331 in 4.2.0's narrower window (README, "The released world-postgres"): the default strategy finds it
-    ("step-2331", "4.2.0"): ("I-S2", "B11"),
     # no #2295 in 4.2.0: the second hook_created of a pair meets its own row and writes hook_conflict
     ("hook-pairs", "4.2.0"): ("I-H2", "B1p"),
     ("hook-pairs", "4.3.7"): ("hold", ""),

@@ -11,8 +11,10 @@ its verb and table (`SELECT runs …` in the model, `select workflow_runs` in th
 At every scheduling decision the enabled actor whose next step of the model's schedule comes first runs
 (its steps are consumed as its steps in the package match them); an actor whose next package step has
 no counterpart (`begin`) runs when its next model step is due. A decision the model's schedule does not
-decide (a delivery order, a process's seed) is drawn from a generator seeded with `seed`, so two
-processes do not share a seed; where no enabled actor has a model step left, the current one goes on.
+decide is answered as the source's decision of the same kind answered it, in order (`choices`: which
+message a delivery hands out, since both worlds' queues are the same model), and otherwise (a process's
+seed, which only the package draws) from a generator seeded with `seed`, so two processes do not share
+a seed; where no enabled actor has a model step left, the current one goes on.
 Nothing is forced: where the package waits for a lock the model did not, the next
 actor in the model's order runs instead, so the package's own constraints decide what is reachable.
 """
@@ -45,6 +47,11 @@ def kind_of(label: str) -> str:
     return " ".join(w.lower() for w in words[:2])
 
 
+def source_choices(trace) -> list[tuple[str, int]]:
+    """(kind, value) of every decision of `trace` that is not a scheduling step (deliveries, seeds)."""
+    return [(kind, v) for kind, _n, v in trace.tape if kind != STEP]
+
+
 def model_order(trace) -> list[tuple[str, str]]:
     """The (actor, kind) of every actor step of `trace`, in order, without the unmatched ones."""
     return [(st.actor, k) for st in trace.steps if st.actor and st.kind == "run"
@@ -52,12 +59,16 @@ def model_order(trace) -> list[tuple[str, str]]:
 
 
 class Transfer(Strategy):
-    """Steers one execution by `order` (model_order of another world's trace of the same workload)."""
+    """Steers one execution by `order` (model_order of another world's trace of the same workload) and
+    `choices` (its source_choices)."""
     name = "transfer"
 
-    def __init__(self, order: list[tuple[str, str]], seed: int = 1):
+    def __init__(self, order: list[tuple[str, str]], seed: int = 1, choices: list[tuple[str, int]] = ()):
         self.order = order
         self.seed = seed
+        self.choices: dict[str, list[int]] = {}
+        for kind, v in choices:
+            self.choices.setdefault(kind, []).append(v)
         self._rng = random.Random(seed)
         self.taken = [False] * len(order)
         self._used = False
@@ -77,6 +88,11 @@ class Transfer(Strategy):
 
     def choose(self, kind, n, view):
         if kind is not STEP:
+            same = self.choices.get(kind)
+            if same:
+                v = same.pop(0)
+                if v < n:
+                    return v
             return int(self._rng.random() * n)
         if view.n_run == 0:
             return 0

@@ -141,10 +141,10 @@ def _model_counterexample(name: str):
 
 
 def _carried(trace, target: str):
-    from models.npm.transfer import Transfer, model_order
+    from models.npm.transfer import Transfer, model_order, source_choices
     from sim.explore import run_tape, trace_of
     sc = registry.get(target)
-    k = run_tape(sc, Transfer(model_order(trace)))
+    k = run_tape(sc, Transfer(model_order(trace), choices=source_choices(trace)))
     return k, trace_of(sc, k, strategy={"name": "transfer"}, engine="fast")
 
 
