@@ -3,8 +3,7 @@ package on the same workload (`Transfer`), for differential testing (benchmarks/
 
 The two tapes are not interchangeable: the package takes steps the model does not (`begin`, a statement
 waiting for a lock) and the model takes steps the package does not (P1m's `getEventId()`). It works
-either way: a package trace can steer the model too.
-What carries over is the order in which the actors take their steps of the same kind. A step's kind is
+either way: a package trace can steer the model too. What carries over is the order in which the actors take their steps of the same kind. A step's kind is
 its verb and table (`SELECT runs …` in the model, `select workflow_runs` in the package, both
 `select runs`), or its label's first two words outside the database (`receive runs`, `step body`).
 
@@ -26,9 +25,9 @@ import re
 from sim.strategy.base import Strategy
 from sim.tape import STEP
 
-# steps one world takes and the other does not (the package has no COMMIT step where the model's
-# transaction is one statement; P1m's getEventId() is inside the package's call): they run when their
-# actor's next matched step is due and are never part of an order
+# steps one world takes and the other does not (the package's BEGIN; P1m's getEventId(), which the package
+# does inside the step before its call) or that go with the statements around them (COMMIT, ROLLBACK):
+# they run when their actor's next matched step is due and are never part of an order
 UNMATCHED = ("begin", "commit", "rollback", "geteventid()")
 
 
