@@ -29,6 +29,7 @@ from sim.tape import STEP
 # does inside the step before its call) or that go with the statements around them (COMMIT, ROLLBACK):
 # they run when their actor's next matched step is due and are never part of an order
 UNMATCHED = ("begin", "commit", "rollback", "geteventid()")
+MINT = "geteventid()"
 
 
 def kind_of(label: str) -> str:
@@ -52,9 +53,21 @@ def source_choices(trace) -> list[tuple[str, int]]:
 
 
 def model_order(trace) -> list[tuple[str, str]]:
-    """The (actor, kind) of every actor step of `trace`, in order, without the unmatched ones."""
-    return [(st.actor, k) for st in trace.steps if st.actor and st.kind == "run"
-            and (k := kind_of(st.label)) not in UNMATCHED]
+    """The (actor, kind) of every actor step of `trace`, in order, without the unmatched ones. A model's
+    separate id mint (`getEventId()`) moves its actor's step before it to where the mint is: the package
+    mints in the continuation of that step, so that step is what fixes its id's time."""
+    order: list[tuple[str, str]] = []
+    for st in trace.steps:
+        if not st.actor or st.kind != "run":
+            continue
+        k = kind_of(st.label)
+        if k == MINT:
+            before = max((i for i, (a, _k) in enumerate(order) if a == st.actor), default=None)
+            if before is not None:
+                order.append(order.pop(before))
+        elif k not in UNMATCHED:
+            order.append((st.actor, k))
+    return order
 
 
 class Transfer(Strategy):
