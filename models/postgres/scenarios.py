@@ -43,6 +43,8 @@ MODEL_NOTES = {
                  "models.fence)"),
     "P4Fp": ("", "P4F whose server patches then PUTs the run document: of two overlapping writes only the last "
                  "PUT's event is kept (hypothesis, models.fence)"),
+    "P1m": ("B1p, B11", "P1 as released in 4.2.0: every event id minted at the top of events.create, before "
+                        "any statement (the model of postgres-npm:4.2.0)"),
 }
 # the fenced P4 (#2113) before the twins, so it gets its per-process-id twin like every revision
 REVISIONS = with_process_ulids({**CODE_REVISIONS, "P4F": fenced(CODE_REVISIONS["P4"], "P4F"),
@@ -86,7 +88,11 @@ EXPECT_BY_WORKLOAD = {
                   # millisecond); P4 and B13 keep #2714's transaction
                   # (the late step_started lands after run_completed too, I-R2, as on local:L1: first in 5
                   # of seeds 1..20)
-                  **_bug("I-S2|I-R2", "B11", ["P3u", "P4u", "B13u"])},
+                  **_bug("I-S2|I-R2", "B11", ["P3u", "P4u", "B13u"]),
+                  # P1 as released (4.2.0: ids minted at the top of events.create): the late step_started's
+                  # id is older than any step_completed whose call began after it, so B11 needs the
+                  # step_completed call to begin first and the step_started UPDATE to land before its UPDATE
+                  **_bug("I-S2", "B11", ["P1m"])},
     # B13 (#3081): a crash between the step row and step_created, then a trusting 409; without the
     # index (P0) a crash after the event makes the redelivered job write a second one (B10)
     "step-create-crash": {**_bug("I-S1", "B10", ["P0"]), **_hold(["P1", "P2", "P3"]),
@@ -102,7 +108,8 @@ EXPECT_BY_WORKLOAD = {
     # finds its own row and writes hook_conflict, B1p's crash schedule)
     "hook-event-first": {**_bug("I-ORPHAN|I-H2", "B1p", ["P1"]), **_bug("I-ORPHAN", "B2", ["B2"]),
                          **_hold(["P2", "P3", "P4"])},
-    "hook-pairs": _hold(["P3"]),
+    # ... and on 4.2.0's model every pair's second hook_created meets its own row (the released code, too)
+    "hook-pairs": {**_hold(["P3"]), **_bug("I-H2", "B1p", ["P1m"])},
     # found by this model: D7 in postgres. A duplicate hook_created whose token probe ran before the
     # winner's INSERT re-inserts the row after the run completed and its hooks were deleted; the event
     # INSERT then fails 23505 -> 409, leaving a zombie hook row that holds the token
@@ -179,7 +186,9 @@ def scenario(workload: str, revision: str, expect: str | None = None, **params) 
     return built if budget is None or params else dataclasses.replace(built, budget=budget)
 
 
-MODELS = model_infos(WORLD, MODEL_NOTES) + ulid_twin_infos(WORLD, MODEL_NOTES)
+# P1m is P1 as released (listed last so the other revisions keep their parents)
+MODELS = [dataclasses.replace(m, parent=f"{WORLD}:P1") if m.name == f"{WORLD}:P1m" else m
+          for m in model_infos(WORLD, MODEL_NOTES)] + ulid_twin_infos(WORLD, MODEL_NOTES)
 SCENARIOS = [scenario(w, r) for (w, r) in EXPECT]
 
 

@@ -9,6 +9,9 @@ bug its code still has where a label covers several states of the code:
     P0   guarded UPDATEs; no uniqueness on events (B10, #2039)
     P1   + the partial unique index on creation events (#1878/#2069); a token probe that
          finds the run's own hook writes hook_conflict (B1p)
+    P1m  P1 as the released 4.2.0 has it: every event id minted at the top of events.create, before
+         any statement (B11's window is then step_completed's call beginning before a late
+         step_started's, their UPDATEs in the other order)
     B2   #2295 head 1: own hook -> 409 without looking for the event (B2, postgres)
     P2   merged #2295: own hook -> probe for hook_created; absent -> insert it (repair)
          step_started is still two autocommits (B11, #2331)
@@ -25,6 +28,7 @@ from __future__ import annotations
 from models import events as ev
 from models.events import (EntityConflictError, HookNotFoundError, RunExpiredError, TooEarlyError,
                            WorkflowRunNotFoundError, WorkflowWorldError)
+from models.fence import MintEarly
 from models.postgres.db import CREATION_UNIQUE, Database, UniqueViolation, index_key
 from sim import keys_where, note, now
 from sim.store import Derived
@@ -476,6 +480,17 @@ class P1(P0):
     creation_unique = True
 
 
+class P1m(MintEarly, P1):
+    """P1 as @workflow/world-postgres 4.2.0 ships it (a token probe finding the run's own hook still writes
+    hook_conflict: #2295 is not in it). `events.create` begins with `const eventId = wevt_${ulid()}`,
+    before any statement, where P1 draws it in the INSERT. A late step_started INSERT then still sorts
+    below a step_completed whose call began after its own: B11 needs step_completed's call to begin first
+    and step_started's UPDATE to land before step_completed's (#2714 moved the mint after the row lock).
+    The resilient run_started's run_created takes the early id here, its run_started a fresh one (4.2.0:
+    the other way round); no workload on P1m reaches that path."""
+    revision = "P1m"
+
+
 class B2(P1):
     """#2295, first head: the token probe finding our own hook answers 409 without looking at the log."""
     revision = "B2"
@@ -528,4 +543,4 @@ class B33(P4):
     queue_dedupe = "ever"
 
 
-REVISIONS = {cls.revision: cls for cls in (B12, P0, P1, B2, P2, P3, B13, B28, P4, B33)}
+REVISIONS = {cls.revision: cls for cls in (B12, P0, P1, P1m, B2, P2, P3, B13, B28, P4, B33)}
