@@ -13,14 +13,19 @@ export function quietConsole() {
 
 let clock = 0;
 let clockReads = 0;   // since the last takeClockReads(): did the step just run read the time (mint an id)?
+let onRead = null;    // a worker's own record of who read the time (installClock's argument)
 export const setClock = (ms) => { clock = ms; };
 export const takeClockReads = () => { const n = clockReads; clockReads = 0; return n; };
 
-export function installClock() {
+// Date follows the driver's clock; `read()`, when given, is told of every reading (world-local's worker
+// notes which call read the time)
+export function installClock(read) {
+  onRead = read ?? null;
   const RealDate = Date;
+  const tick = () => { clockReads++; if (onRead) onRead(); return clock; };
   class SimDate extends RealDate {
-    constructor(...a) { if (a.length === 0) { clockReads++; super(clock); } else super(...a); }
-    static now() { clockReads++; return clock; }
+    constructor(...a) { if (a.length === 0) super(tick()); else super(...a); }
+    static now() { return tick(); }
   }
   globalThis.Date = SimDate;
 }

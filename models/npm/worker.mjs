@@ -8,10 +8,12 @@
 // gated operation can progress without a reply) and answers with exactly one line
 //   {"pending": [{"op", "call", "kind", "path", "path2"?}, ...], "done": [{"call", "ok", "value" | "error"}, ...]}
 // `pending` lists every gated operation waiting now (oldest first), `done` the calls that ended since the
-// last answer. Commands (each may carry "now", the virtual clock in ms since the Unix epoch):
-//   {"cmd": "reset", "dir": D, "seed": S}   a new simulated process: createStorage(D) over a data directory
+// last answer, `clock` (when any) the calls that read the time since then (0: code outside any call). Commands (each may carry "now", the virtual clock in ms since the Unix epoch):
+//   {"cmd": "reset", "dir": D, "seed": S, "tempSeed": T, "tempTime": MS}
+//                                           a new simulated process: createStorage(D) over a data directory
 //                                           no earlier reset used, the ULID factories restarted (loader.mjs),
-//                                           Math.random seeded by S
+//                                           Math.random seeded by S, temporary-file names drawn from T at MS
+//                                           (ulid-shim.mjs)
 //   {"cmd": "call", "call": K, "method": "events.create", "args": [...]}
 //   {"cmd": "go", "op": N}                  run gated operation N (synchronously: no real I/O is in flight
 //                                           when the worker answers)
@@ -24,11 +26,13 @@ import readline from 'node:readline';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { register, syncBuiltinESMExports } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { out, quietConsole, installClock, setClock, sfc32, startCall as sharedStartCall, takeClockReads } from './sim-env.mjs';
+import { out, quietConsole, installClock, setClock, sfc32, startCall as sharedStartCall } from './sim-env.mjs';
 
 quietConsole();
-installClock();
 Math.random = sfc32(0);
+let tempRandom = sfc32(0);   // temporary-file names (ulid-shim.mjs): a stream of their own per incarnation
+globalThis.__simTempRandom = () => tempRandom();
+globalThis.__simTempTime = 0;
 
 const installDir = path.resolve(process.argv[2] ?? '.');
 const pkgDir = path.join(installDir, 'node_modules', '@workflow', 'world-local');
@@ -46,11 +50,22 @@ let nextOp = 0;
 let done = [];
 
 let epoch = 0;                           // bumped by every reset: a gate of an earlier execution never parks
+// which driver calls read the time since the last reply (0: outside any call): the driver orders such a
+// step by the clock, and checks that it declared so (models.npm.world.NpmData.tick)
+let clockReaders = new Set();
+installClock(() => { const s = calls.getStore(); clockReaders.add(s === undefined || s.epoch !== epoch ? 0 : s.call); });
 const rel = (p) => (typeof p === 'string' || p instanceof URL) ? path.relative(basedir, String(p)) : String(p);
+const nameOf = (x) => typeof x === 'string' ? x : x.name;
 const sortNames = (names) => names.slice().sort((x, y) => {
-  const a = typeof x === 'string' ? x : x.name, b = typeof y === 'string' ? y : y.name;
+  const a = nameOf(x), b = nameOf(y);
   return a < b ? -1 : a > b ? 1 : 0;
 });
+// world-local's temporary files (`NAME.tmp.ULID`, fs.js write/writeExclusive). Every listing of every
+// pinned version filters by a suffix (`.json`, `.TAG.json`, an extension) that such a name never has, so
+// readdir leaves them out: what the package sees is unchanged, and a temporary file's creation or removal
+// then changes no listing (models.npm.world.footprint)
+const TEMP = /\.tmp\.[0-9A-HJKMNP-TV-Z]{26}$/;
+const listing = (names) => sortNames(names).filter((x) => !TEMP.test(nameOf(x)));
 
 function fileHandle(fd) {
   // world-local opens a file only to read its first byte (readFirstByte): the open is the gated step; the
@@ -77,7 +92,7 @@ const OPS = {
   rm: (p, o) => fs.rmSync(p, o),
   rmdir: (p, o) => fs.rmdirSync(p, o),
   mkdir: (p, o) => fs.mkdirSync(p, o),
-  readdir: (p, o) => sortNames(fs.readdirSync(p, o)),
+  readdir: (p, o) => listing(fs.readdirSync(p, o)),
   stat: (p, o) => fs.statSync(p, o),
   lstat: (p, o) => fs.lstatSync(p, o),
   access: (p, m) => { fs.accessSync(p, m); },
@@ -139,8 +154,9 @@ function reply() {
     if (p.recursive) o.recursive = true;
     return o;
   });
-  const reads = takeClockReads();
-  out(reads ? { pending: list, done, clock: reads } : { pending: list, done });
+  const readers = [...clockReaders].sort((a, b) => a - b);
+  clockReaders = new Set();
+  out(readers.length ? { pending: list, done, clock: readers } : { pending: list, done });
   done = [];
 }
 
@@ -153,6 +169,8 @@ async function handle(msg) {
       epoch++;
       basedir = msg.dir;
       Math.random = sfc32(msg.seed ?? 0);
+      tempRandom = sfc32(msg.tempSeed ?? 0);
+      globalThis.__simTempTime = msg.tempTime ?? 0;
       globalThis.__simUlidReset();   // the ULID factories start afresh (loader.mjs)
       storage = createStorage(msg.dir);
       break;

@@ -74,9 +74,10 @@ class Worker:
             self.done[d["call"]] = d
         return reply
 
-    def reset(self, directory: str, seed: int, now: int) -> dict:
+    def reset(self, directory: str, seed: int, now: int, temp_seed: int = 0, temp_time: int = 0) -> dict:
         self.pending, self.done, self.calls, self.retired = [], {}, 0, False
-        return self.send({"cmd": "reset", "dir": directory, "seed": seed, "now": now})
+        return self.send({"cmd": "reset", "dir": directory, "seed": seed, "now": now, "tempSeed": temp_seed,
+                          "tempTime": temp_time})
 
     def kill(self) -> None:
         if self.alive:

@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import tempfile
+import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,22 +36,33 @@ from sim.tape import RAND
 READS = frozenset({"readFile", "readdir", "stat", "lstat", "access", "open"})
 SEED_BITS = 1 << 16   # a worker's Math.random seed: a wide tape choice (DFS and DPOR try its extremes)
 CLOCK = ("npm-clock", "minted")   # the quiet clock's store key: read and written by every step that reads the time
+# events.create calls that may read the time after their start (a step_started's retryAfter check, the
+# resilient run_started's run_created id) in some pinned version; any call reads it at its start
+LATE_CLOCK = frozenset({"step_started", "run_started"})
 # world-local's temporary files (`write`, `writeExclusive`): `NAME.tmp.ULID`, never read back by name by another
 # process, filtered out of every listing the package uses, only ever seen as names in a raw readdir
 _TMP = re.compile(r"\.tmp\.[0-9A-HJKMNP-TV-Z]{26}$")
 
 
-def process_worker(workers: dict, pool, reset):
+def process_worker(workers: dict, pool, reset, drawn: bool = True):
     """The calling simulated process's worker: a fresh one from `pool` for each incarnation (a crash
-    killed the last), its Math.random seed drawn from the tape and handed to `reset(worker, seed)`."""
+    killed the last), its Math.random seed handed to `reset(worker, seed)`: drawn from the tape, or
+    (`drawn=False`, where no id's order depends on its random part) fixed per incarnation."""
     p = current_process()
     key = (p.name, p.incarnation)
     w = workers.get(key)
     if w is None or not w.alive:
-        seed = choose(RAND, SEED_BITS, f"Math.random seed of {p.name}#{p.incarnation}")
+        seed = (choose(RAND, SEED_BITS, f"Math.random seed of {p.name}#{p.incarnation}") if drawn
+                else incarnation_seed("random", p))
         w = workers[key] = pool.take()
         reset(w, seed)
     return w
+
+
+def incarnation_seed(use: str, p) -> int:
+    """A seed fixed by what it is for and the process incarnation (never Python's hash: traces replay
+    across interpreters)."""
+    return zlib.crc32(f"{use}:{p.name}#{p.incarnation}".encode()) % SEED_BITS
 SETUP_TIME = -1       # seeded state is minted one millisecond before the exploration's clock starts
 
 
@@ -68,16 +80,16 @@ def footprint(op: dict, exists=lambda path: True, below=lambda path: ()) -> tupl
 
     Keys: ("fs", path) is a file's or directory's existence and content; ("dir", d) the names in d's
     listing other than temporary files, and d's existence for what is created in it; ("tmpdir", d) the
-    temporary names in d's listing. Only a raw `readdir` observes temporary names, so their creation and
-    removal are encoded the other way round: they read ("tmpdir", d) and readdir writes it. Creates of two
-    temporary files then commute (they do), each conflicts with a readdir of its directory (it changes
-    what readdir returns), and two readdirs of one directory are taken as dependent (they commute; the
-    price of the encoding). An operation that changes nothing now (mkdir -p of an existing directory, a
-    write over an existing file, a link onto an existing name, an unlink of a missing file) does not write
-    the listing; it reads what decided that."""
+    temporary names in d. `readdir` does not return temporary names (the worker leaves them out: every
+    listing of the package filters them), so it only reads ("dir", d). Temporary names are observed only
+    by what removes d or asks about d itself (`rm`, `rmdir`, `stat`), so their creation and removal are
+    encoded the other way round: they read ("tmpdir", d) and those write it. Creates of two temporary
+    files then commute (they do), and each conflicts with the removal of its directory. An operation that
+    changes nothing now (mkdir -p of an existing directory, a write over an existing file, a link onto an
+    existing name, an unlink of a missing file) does not write the listing; it reads what decided that."""
     kind, path = op["kind"], op["path"]
     if kind == "readdir":
-        return (("dir", path),), (("tmpdir", path),)
+        return (("dir", path),), ()
     if kind in ("stat", "lstat"):   # a directory's stat changes with its listing
         return (("fs", path), ("dir", path)), (("tmpdir", path),)
     if kind in READS:
@@ -250,6 +262,7 @@ class NpmData:
         self.ticks = 0                           # steps that read the time (the quiet clock's milliseconds)
         self.minted = Store(CLOCK[0], {CLOCK[1]: 0})   # DPOR sees which steps read the quiet clock
         self.quiet = True
+        self.clock_calls: dict = {}              # process name -> {call: may read the time again} not done reading
         self.writers: dict = {}                  # no ghost stamps on real code (I-ORPHAN for waits: see README)
         self.observed = None
         self._setup = None
@@ -312,15 +325,39 @@ class NpmData:
 
     # -- the processes' workers
     def worker(self):
-        return process_worker(self.workers, self.pool, lambda w, seed: self.tick(w.reset(self.dir, seed, self.clock())))
+        def reset(w, seed):
+            p = current_process()
+            w.reset(self.dir, seed, self.clock(), temp_seed=incarnation_seed("temp", p), temp_time=ULID_EPOCH_MS)
+        # quiet: every id has a millisecond of its own, so no order depends on a random part
+        return process_worker(self.workers, self.pool, reset, drawn=not self.quiet)
 
-    def tick(self, reply: dict) -> None:
+    def pkey(self) -> tuple:
+        """The calling process incarnation (a restarted process's calls start afresh)."""
+        p = current_process()
+        return (p.name, p.incarnation)
+
+    def tick(self, reply: dict, declared: bool) -> None:
         """After a worker's reply: if the package read the time since the last one, the quiet clock moves
         on, as a recorded read and write of `CLOCK`, so that only steps which read the time are ordered
-        by the clock."""
-        if reply.get("clock") and self.quiet:
-            self.ticks = self.minted[CLOCK[1]] + 1
-            self.minted[CLOCK[1]] = self.ticks
+        by the clock. A step declares `CLOCK` only where it may read the time (`NpmWorld._call`: one of the
+        process's calls has not read it yet, or may read it again, `LATE_CLOCK`); a reading the step did
+        not declare would make DPOR unsound, so it stops the execution."""
+        readers = reply.get("clock")
+        if reply["done"] and self.quiet:
+            calls = self.clock_calls.get(self.pkey(), {})
+            for d in reply["done"]:
+                calls.pop(d["call"], None)
+        if not readers or not self.quiet:
+            return
+        if not declared:
+            raise WorkflowWorldError(f"world-local read the time at a step that did not declare it (calls "
+                                     f"{readers}): models.npm.world.LATE_CLOCK must name the call")
+        calls = self.clock_calls.get(self.pkey(), {})
+        for c in readers:
+            if calls.get(c) is False:   # its one reading is done
+                del calls[c]
+        self.ticks = self.minted[CLOCK[1]] + 1
+        self.minted[CLOCK[1]] = self.ticks
 
     def clock(self) -> int:
         """The package's Date.now(). Quiet (the plain versions): every step that reads the time takes one
@@ -489,28 +526,36 @@ class NpmWorld:
         data = self.fs
         wkey = data.wkey()
         # the call's synchronous start (events.create mints its eventId there) is a step of its own, so
-        # that what it touches is declared: the process's instance and the clock
-        await point(f"call {method}", reads=(wkey, CLOCK), writes=(wkey, CLOCK))
+        # that what it touches is declared: the process's instance and, where it may read it, the clock
+        clock = data.quiet and method == "events.create"
+        mine = data.clock_calls.setdefault(data.pkey(), {})   # the process's calls that may read the time
+
+        def own(start=False):   # evaluated when the scheduler considers the step: who may read the time then
+            return (wkey, CLOCK) if start or mine else (wkey,)
+        await point(f"call {method}", reads=lambda: own(clock), writes=lambda: own(clock))
         w = data.worker()
         w.calls += 1
         call = w.calls
-        data.tick(w.send({"cmd": "call", "call": call, "method": method, "args": list(args), "now": data.clock()}))
+        if clock:   # until its reading of the time is done (or to its end, if it may read it again)
+            mine[call] = isinstance(args[1], dict) and args[1].get("eventType") in LATE_CLOCK
+        data.tick(w.send({"cmd": "call", "call": call, "method": method, "args": list(args), "now": data.clock()}),
+                  CLOCK in own(clock))
         try:
             while call not in w.done:
-                mine = [op for op in w.pending if op["call"] == call]
-                if not mine:   # parked on an in-process promise another call of this process will settle
+                ops = [op for op in w.pending if op["call"] == call]
+                if not ops:   # parked on an in-process promise another call of this process will settle
                     await wait(f"{method} waits in-process", lambda: call in w.done or any(
                         op["call"] == call for op in w.pending), reads=(wkey,))
                     continue
-                op = mine[0]   # one call's own concurrent operations are released oldest first
+                op = ops[0]   # one call's own concurrent operations are released oldest first
                 target = op["path"] + (f" -> {op['path2']}" if "path2" in op else "")
                 # evaluated when the scheduler considers releasing it: what it would touch now
                 fp = footprint_now(op, data)
-                await point(f"{op['kind']} {target}", reads=lambda: fp()[0] + (wkey, CLOCK),
-                            writes=lambda: fp()[1] + (wkey, CLOCK))
+                await point(f"{op['kind']} {target}", reads=lambda: fp()[0] + own(), writes=lambda: fp()[1] + own())
+                declared = CLOCK in own()
                 if op["kind"] not in READS:
                     data.version_no += 1
-                data.tick(w.send({"cmd": "go", "op": op["op"], "now": data.clock()}))
+                data.tick(w.send({"cmd": "go", "op": op["op"], "now": data.clock()}), declared)
         except Crashed:
             if w.alive and not w.retired:   # the process dies between two filesystem operations
                 w.retired = True            # its worker is not used again in this execution (see release)
