@@ -24,11 +24,10 @@
 //   {"cmd": "migrate", "db": {...}}  the package's migrations (its own drizzle migrator), ungated
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import { createRequire, register } from 'node:module';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { pathToFileURL } from 'node:url';
-import { out, quietConsole, installClock, setClock, sfc32, startCall as sharedStartCall } from './sim-env.mjs';
+import { out, quietConsole, installClock, setClock, sfc32, startCall as sharedStartCall, serve } from './sim-env.mjs';
 
 quietConsole();
 installClock();
@@ -220,13 +219,4 @@ async function handle(msg) {
   await reply();
 }
 
-out({ ready: true, node: process.version, package: pkg.name, version: pkg.version });
-const rl = readline.createInterface({ input: process.stdin });
-let chain = Promise.resolve();
-rl.on('line', (line) => {
-  chain = chain.then(() => handle(JSON.parse(line))).catch((e) => {
-    out({ fatal: String(e?.stack ?? e) });
-    process.exit(2);
-  });
-});
-rl.on('close', () => process.exit(0));
+serve(pkg, handle);

@@ -1,6 +1,7 @@
 // What every real-code worker (worker.mjs, pgworker.mjs) sets up the same way: the protocol stream, the
 // package's logging kept off it, the virtual clock behind Date, seeded randomness, errors as JSON.
 import fs from 'node:fs';
+import readline from 'node:readline';
 
 export const out = (obj) => fs.writeSync(1, JSON.stringify(obj) + '\n');
 
@@ -63,4 +64,19 @@ export function startCall(storage, calls, finish, id, method, args) {
       (err) => finish({ call: id, ok: false, error: errorOf(err) }),
     );
   });
+}
+
+// Say ready, then handle the driver's messages one at a time, in order (each is a JSON line on stdin); a
+// handler's error is fatal: the driver sees it and the worker exits, rather than carrying on half-reset
+export function serve(pkg, handle) {
+  out({ ready: true, node: process.version, package: pkg.name, version: pkg.version });
+  const rl = readline.createInterface({ input: process.stdin });
+  let chain = Promise.resolve();
+  rl.on('line', (line) => {
+    chain = chain.then(() => handle(JSON.parse(line))).catch((e) => {
+      out({ fatal: String(e?.stack ?? e) });
+      process.exit(2);
+    });
+  });
+  rl.on('close', () => process.exit(0));
 }

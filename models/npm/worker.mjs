@@ -22,11 +22,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { register, syncBuiltinESMExports } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { out, quietConsole, installClock, setClock, sfc32, startCall as sharedStartCall } from './sim-env.mjs';
+import { out, quietConsole, installClock, setClock, sfc32, startCall as sharedStartCall, serve } from './sim-env.mjs';
 
 quietConsole();
 Math.random = sfc32(0);
@@ -203,13 +202,4 @@ async function handle(msg) {
 // settle now, outside any call, with a read of a directory that does not exist
 ({ createStorage } = await import(pathToFileURL(path.join(pkgDir, 'dist', 'storage.js')).href));
 await createStorage(path.join(os.tmpdir(), 'sim-npm-absent')).runs.get('wrun_00000000000000000000000000').catch(() => null);
-out({ ready: true, node: process.version, package: pkg.name, version: pkg.version });
-const rl = readline.createInterface({ input: process.stdin });
-let chain = Promise.resolve();
-rl.on('line', (line) => {
-  chain = chain.then(() => handle(JSON.parse(line))).catch((e) => {
-    out({ fatal: String(e?.stack ?? e) });
-    process.exit(2);
-  });
-});
-rl.on('close', () => process.exit(0));
+serve(pkg, handle);
